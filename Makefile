@@ -1,0 +1,29 @@
+# The two commands of README.md: `make repro` (install, then run the default experiment)
+# and `make test` (install, then run the test suite). Both create .venv/ on first use.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# The CPU wheel; an unpinned torch would pull gigabytes of CUDA packages.
+TORCH := torch==2.13.0
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install repro test clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+repro: install
+	dvc repro
+
+test: install
+	$(BIN)/python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

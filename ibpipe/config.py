@@ -1,0 +1,247 @@
+"""The params.yaml schema: one table of sections, keys, defaults and allowed values.
+
+``load_params`` validates the whole file before any stage does work. Every problem is
+reported at once, each naming the key, the value found and what is allowed, so a user
+fixes params.yaml in one pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATASETS = ("tishby12",)
+MEASURE_ON = ("all", "train", "test")
+ARCHITECTURES = ("mlp",)
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+SELECT_METHODS = ("all", "every", "log")
+REDUCE_METHODS = ("fixed-width", "fixed-size")
+ESTIMATORS = ("plugin",)
+SCHEDULER_KINDS = ("local", "threads", "synchronous")
+
+
+class ParamsError(ValueError):
+    """params.yaml is malformed; the message lists every offending key."""
+
+
+Check = Callable[[Any], str | None]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Check:
+    def check(value: Any) -> str | None:
+        if not _is_int(value):
+            return "an integer"
+        if minimum is not None and value < minimum:
+            return f"an integer >= {minimum}"
+        if maximum is not None and value > maximum:
+            return f"an integer <= {maximum}"
+        return None
+
+    return check
+
+
+def number(minimum: float | None = None, maximum: float | None = None, open_low: bool = False) -> Check:
+    low = "" if minimum is None else f" {'>' if open_low else '>='} {minimum}"
+    high = "" if maximum is None else f" <= {maximum}"
+    wanted = "a number" + (low + (" and" if low and high else "") + high if low or high else "")
+    hint = " (write 4.0e-4, not 4e-4: YAML reads the latter as text)"
+
+    def check(value: Any) -> str | None:
+        if not _is_number(value):
+            return wanted + (hint if isinstance(value, str) else "")
+        too_low = minimum is not None and (value <= minimum if open_low else value < minimum)
+        too_high = maximum is not None and value > maximum
+        return wanted if too_low or too_high else None
+
+    return check
+
+
+def one_of(*allowed: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else "one of " + ", ".join(map(repr, allowed))
+
+    return check
+
+
+def list_of(item: Check, min_length: int = 1, unique: bool = False) -> Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list | tuple) or len(value) < min_length:
+            return f"a list of at least {min_length} item(s)"
+        for position, element in enumerate(value):
+            problem = item(element)
+            if problem:
+                return f"a list whose items are each {problem} (item {position} is {element!r})"
+        if unique and len(set(value)) != len(value):
+            return "a list without repeated items"
+        return None
+
+    return check
+
+
+def value_range_or_data(value: Any) -> str | None:
+    allowed = "'data' or a list [low, high] of two numbers with low < high"
+    if value == "data":
+        return None
+    if isinstance(value, list | tuple) and len(value) == 2 and all(map(_is_number, value)):
+        return None if value[0] < value[1] else allowed
+    return allowed
+
+
+def scheduler(value: Any) -> str | None:
+    if value in SCHEDULER_KINDS or (isinstance(value, str) and "://" in value):
+        return None
+    return "one of " + ", ".join(map(repr, SCHEDULER_KINDS)) + " or a scheduler address such as 'tcp://host:8786'"
+
+
+def key(default: Any, check: Check, doc: str) -> Any:
+    factory = (lambda: list(default)) if isinstance(default, list) else None
+    metadata = {"check": check, "doc": doc}
+    if factory:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    name: str = key("tishby12", one_of(*DATASETS), "which dataset to train and measure on")
+    test_fraction: float = key(0.2, number(0.0, 0.9, open_low=True), "share of rows held out for testing")
+    split_seed: int = key(0, integer(0), "seed of the stratified train/test split")
+    measure_on: str = key("all", one_of(*MEASURE_ON), "rows the information is measured on")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    arch: str = key("mlp", one_of(*ARCHITECTURES), "network family")
+    widths: list[int] = key([10, 7, 5, 4, 3], list_of(integer(1, 4096)), "hidden layer widths, input to output")
+    activation: str = key("tanh", one_of(*ACTIVATIONS), "hidden-layer nonlinearity")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = key(8000, integer(1, 1_000_000), "number of training epochs")
+    batch_size: int = key(256, integer(1), "minibatch size")
+    learning_rate: float = key(4.0e-4, number(0.0, 10.0, open_low=True), "Adam learning rate")
+    seed: int = key(0, integer(0), "seed of initialisation and minibatch order")
+    torch_threads: int = key(1, integer(1, 256), "torch intra-op threads (1 is fastest for small networks)")
+
+
+@dataclass(frozen=True)
+class SelectParams:
+    method: str = key("log", one_of(*SELECT_METHODS), "which epochs are measured")
+    every: int = key(100, integer(1), "step of the 'every' schedule")
+    n_points: int = key(400, integer(2), "points of the 'log' schedule before duplicates are dropped")
+
+
+@dataclass(frozen=True)
+class DumpParams:
+    epochs_per_shard: int = key(16, integer(1, 4096), "epochs stored together in one Zarr shard")
+
+
+@dataclass(frozen=True)
+class ReduceParams:
+    method: str = key("fixed-width", one_of(*REDUCE_METHODS), "how activations become integer codes")
+    n_bins: int = key(30, integer(2, 1_000_000), "bin edges of 'fixed-width' (Tishby: 30)")
+    value_range: Any = key([-1.0, 1.0], value_range_or_data, "range of 'fixed-width' bins, or 'data'")
+    bin_size: float = key(0.07, number(0.0, open_low=True), "bin size of 'fixed-size' (Saxe: 0.07)")
+
+
+@dataclass(frozen=True)
+class EstimateParams:
+    estimators: list[str] = key(["plugin"], list_of(one_of(*ESTIMATORS), unique=True), "estimators to run")
+    scheduler: str = key("local", scheduler, "Dask scheduler: local process cluster, threads, synchronous or an address")
+    workers: int = key(2, integer(1, 256), "Dask workers of the local cluster")
+
+
+@dataclass(frozen=True)
+class PlotParams:
+    dpi: int = key(120, integer(30, 600), "resolution of the PNG figures")
+
+
+@dataclass(frozen=True)
+class Params:
+    dataset: DatasetParams = field(default_factory=DatasetParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    select: SelectParams = field(default_factory=SelectParams)
+    dump: DumpParams = field(default_factory=DumpParams)
+    reduce: ReduceParams = field(default_factory=ReduceParams)
+    estimate: EstimateParams = field(default_factory=EstimateParams)
+    plot: PlotParams = field(default_factory=PlotParams)
+
+    def to_json(self) -> str:
+        """The validated params, defaults filled in, as one JSON string (for metrics attrs)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def _section_errors(name: str, cls: type, raw: Any) -> tuple[dict, list[str]]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        return {}, [f"{name}: expected a mapping of keys, got {raw!r}"]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    errors = [
+        f"{name}.{unknown}: unknown key; allowed keys are {', '.join(fields)}"
+        for unknown in raw
+        if unknown not in fields
+    ]
+    values = {}
+    for key_name, spec in fields.items():
+        if key_name not in raw:
+            continue
+        value = raw[key_name]
+        problem = spec.metadata["check"](value)
+        if problem:
+            errors.append(f"{name}.{key_name} = {value!r}: expected {problem}")
+        else:
+            values[key_name] = value
+    return values, errors
+
+
+def validate_params(raw: Any) -> Params:
+    """Turn a parsed params.yaml into ``Params``; raise ``ParamsError`` listing every problem."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"params.yaml must be a mapping of sections, got {type(raw).__name__}")
+    sections = {f.name: f.default_factory for f in dataclasses.fields(Params)}
+    errors = [
+        f"{unknown}: unknown section; allowed sections are {', '.join(sections)}"
+        for unknown in raw
+        if unknown not in sections
+    ]
+    built = {}
+    for name, cls in sections.items():
+        values, section_errors = _section_errors(name, cls, raw.get(name))
+        errors += section_errors
+        if not section_errors:
+            built[name] = cls(**values)
+    if errors:
+        raise ParamsError("invalid params.yaml:\n  " + "\n  ".join(errors))
+    return Params(**built)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file; every stage calls this before any work."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: no such params file (run from the project directory)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from error
+    return validate_params(raw)

@@ -1,0 +1,68 @@
+"""One int64 key per row of integer codes, so counting states is a 1-D problem.
+
+Sorting or hashing whole rows (``np.unique(axis=0)``) is ~30x slower than counting one
+integer per row. When the product of the per-column ranges fits in 63 bits the key is an
+exact mixed-radix number; otherwise rows are hashed to 64 bits.
+
+Hash collisions: with ``m`` distinct rows and a 64-bit hash that behaves like a random
+function, the probability that any two distinct rows share a key is at most
+m (m - 1) / 2**65 -- below 1e-9 for m = 190 000 and below 1e-4 for m = 6e7.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MAX_KEY = 2**63 - 1
+_MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio odd constant (Fibonacci hashing)
+_FINAL_MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser constant
+
+
+def _splitmix(values: np.ndarray) -> np.ndarray:
+    values = values ^ (values >> np.uint64(30))
+    values = values * _FINAL_MULTIPLIER
+    return values ^ (values >> np.uint64(31))
+
+
+def row_keys(codes: np.ndarray) -> np.ndarray:
+    """Map each row of an integer array (n_rows, n_columns) to one int64 key.
+
+    Equal rows always share a key. Distinct rows get distinct keys exactly when the
+    mixed radix fits in 63 bits, and with the collision bound of the module docstring
+    otherwise.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"row_keys needs a 2-D integer array, got {codes.dtype} with shape {codes.shape}")
+    n_rows, n_columns = codes.shape
+    if n_rows == 0 or n_columns == 0:
+        return np.zeros(n_rows, dtype=np.int64)
+    low = codes.min(axis=0).astype(np.int64)
+    radix = codes.max(axis=0).astype(np.int64) - low + 1
+    if _fits_in_int64(radix):
+        return _mixed_radix(codes, low, radix)
+    return _hash_rows(codes)
+
+
+def _fits_in_int64(radix: np.ndarray) -> bool:
+    total = 1
+    for base in radix.tolist():
+        total *= base
+        if total > _MAX_KEY:
+            return False
+    return True
+
+
+def _mixed_radix(codes: np.ndarray, low: np.ndarray, radix: np.ndarray) -> np.ndarray:
+    place = np.cumprod(np.concatenate(([1], radix[:-1])))
+    return (codes.astype(np.int64) - low) @ place
+
+
+def _hash_rows(codes: np.ndarray) -> np.ndarray:
+    keys = np.zeros(len(codes), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in codes.T:
+            keys = _splitmix((keys ^ column.astype(np.int64).view(np.uint64)) * _MIX_MULTIPLIER)
+    return keys.view(np.int64)

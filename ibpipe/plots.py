@@ -1,0 +1,75 @@
+"""Figures drawn from the metrics Dataset and the training history only; each returns a Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import xarray as xr
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+
+def _epoch_axis(axis) -> None:
+    # symlog keeps epoch 0 (the initial weights) on a logarithmic time axis.
+    axis.set_xscale("symlog", linthresh=1)
+    axis.set_xlabel("epoch")
+    axis.grid(True, alpha=0.3)
+
+
+def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
+    """I(X;T) against I(T;Y): a line through the layers per epoch, points coloured by epoch."""
+    selected = metrics.sel(estimator=estimator)
+    epochs = selected.epoch.values
+    norm = Normalize(vmin=epochs.min(), vmax=max(epochs.max(), epochs.min() + 1))
+    colours = plt.get_cmap("viridis")(norm(epochs))
+    figure, axis = plt.subplots(figsize=(7, 5.5), layout="constrained")
+    x = selected.I_XT.transpose("epoch", "layer").values
+    y = selected.I_TY.transpose("epoch", "layer").values
+    for row, colour in enumerate(colours):
+        axis.plot(x[row], y[row], "-", color=colour, alpha=0.15, linewidth=0.8)
+    for column in range(x.shape[1]):
+        axis.scatter(x[:, column], y[:, column], c=epochs, cmap="viridis", norm=norm, s=12, edgecolors="none", zorder=2)
+    for column, layer in enumerate(selected.layer.values.tolist()):
+        axis.annotate(layer, (x[-1, column], y[-1, column]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axis, label="epoch")
+    axis.set_xlabel("I(X;T) [bits]")
+    axis.set_ylabel("I(T;Y) [bits]")
+    axis.set_title(f"Information plane ({estimator})")
+    axis.grid(True, alpha=0.3)
+    return figure
+
+
+def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
+    """H(T), I(X;T) and I(T;Y) of every layer against epoch."""
+    selected = metrics.sel(estimator=estimator)
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
+    for axis, quantity, label in zip(axes, ("I_XT", "I_TY"), ("I(X;T) [bits]", "I(T;Y) [bits]")):
+        for layer in selected.layer.values.tolist():
+            axis.plot(selected.epoch, selected[quantity].sel(layer=layer), label=layer, linewidth=1.2)
+        _epoch_axis(axis)
+        axis.set_ylabel(label)
+    axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
+    axes[1].legend(fontsize=8)
+    figure.suptitle(f"Information per layer over training ({estimator})")
+    return figure
+
+
+def training_curves(history: xr.Dataset) -> Figure:
+    """Train and test loss and accuracy against epoch."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
+    for split in ("train", "test"):
+        axes[0].plot(history.epoch, history[f"{split}_loss"], label=split)
+        axes[1].plot(history.epoch, history[f"{split}_accuracy"], label=split)
+    axes[0].set_ylabel("cross-entropy [nats]")
+    axes[1].set_ylabel("accuracy")
+    for axis in axes:
+        _epoch_axis(axis)
+        axis.legend()
+    figure.suptitle("Training curves")
+    return figure
+
+
+__all__ = ["information_over_epochs", "information_plane", "training_curves"]

@@ -1,0 +1,253 @@
+"""Where arrays live on disk: the Zarr stores and the metrics file.
+
+Layouts (all Zarr format 3, dimension names set so ``xarray.open_zarr`` reads them):
+
+``weights.zarr``       ``epoch`` (epoch,); ``weights/<parameter>`` (epoch, ...) for every
+                       parameter of the network; ``history/<metric>`` (epoch,) training curves.
+``activations.zarr``   root ``epoch``, ``sample`` (dataset row of each measured sample),
+``codes.zarr``         ``inputs`` (sample, input_unit), ``labels`` (sample,), ``x_id`` (codes
+                       only: which distinct input each sample is); one group per layer holding
+                       ``activation`` (float32) or ``code`` (int32), dims (epoch, sample, unit),
+                       sharded so one shard file holds a slab of consecutive epochs.
+
+Every writer builds its output under a temporary name beside the target and renames it
+into place only when complete, so an interrupted stage never leaves a store that looks
+finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+
+LAYERS_ATTR = "layers"
+WIDTHS_ATTR = "layer_widths"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it onto ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)) / target.name
+    try:
+        yield temporary
+        _replace(temporary, target)
+    finally:
+        shutil.rmtree(temporary.parent, ignore_errors=True)
+
+
+def _replace(source: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        retired = target.with_name(f".{target.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(target, retired)
+        os.replace(source, target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        os.replace(source, target)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_array(group: zarr.Group, name: str, data: np.ndarray, dims: tuple[str, ...]) -> zarr.Array:
+    array = group.create_array(name, shape=data.shape, dtype=data.dtype, dimension_names=dims)
+    array[...] = data
+    return array
+
+
+# ---------------------------------------------------------------- weights
+
+
+def write_weights(path: str | Path, records: Iterable, n_epochs: int, attrs: Mapping[str, Any], epochs_per_chunk: int = 1024) -> None:
+    """Stream ``EpochRecord``s for epochs 0..n_epochs-1 into a new weights store."""
+    with atomic_path(path) as temporary:
+        root = zarr.open_group(temporary, mode="w")
+        root.attrs.update(dict(attrs))
+        write_array(root, "epoch", np.arange(n_epochs), ("epoch",))
+        arrays: dict[str, zarr.Array] = {}
+        buffer: list = []
+
+        def flush() -> None:
+            start = buffer[0].epoch
+            stop = start + len(buffer)
+            for name, array in arrays.items():
+                group, key = name.split("/", 1)
+                source = "weights" if group == "weights" else "metrics"
+                array[start:stop] = np.stack([getattr(r, source)[key] for r in buffer])
+            buffer.clear()
+
+        for record in records:
+            if not arrays:
+                arrays = _create_weight_arrays(root, record, n_epochs, epochs_per_chunk)
+            buffer.append(record)
+            if len(buffer) == epochs_per_chunk:
+                flush()
+        if buffer:
+            flush()
+
+
+def _create_weight_arrays(root: zarr.Group, record, n_epochs: int, epochs_per_chunk: int) -> dict[str, zarr.Array]:
+    arrays = {}
+    chunk = min(epochs_per_chunk, n_epochs)
+    for name, value in record.weights.items():
+        dims = ("epoch",) + tuple(f"{name}_dim{i}" for i in range(value.ndim))
+        arrays[f"weights/{name}"] = root.create_array(
+            f"weights/{name}", shape=(n_epochs, *value.shape), chunks=(chunk, *value.shape), dtype=value.dtype, dimension_names=dims
+        )
+    for name in record.metrics:
+        arrays[f"history/{name}"] = root.create_array(f"history/{name}", shape=(n_epochs,), chunks=(chunk,), dtype="float64", dimension_names=("epoch",))
+    return arrays
+
+
+def read_weights(path: str | Path, epochs: Iterable[int]) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yield (epoch, parameters) for the requested epochs, reading each array once."""
+    root = zarr.open_group(path, mode="r")
+    epochs = np.asarray(list(epochs), dtype=np.int64)
+    available = int(root["epoch"].shape[0])
+    if epochs.size and (epochs.min() < 0 or epochs.max() >= available):
+        raise ValueError(f"{path} holds epochs 0..{available - 1}; asked for {epochs.min()}..{epochs.max()}")
+    group = root["weights"]
+    stacked = {name: array.oindex[epochs] for name, array in group.arrays()}
+    for position, epoch in enumerate(epochs.tolist()):
+        yield epoch, {name: values[position] for name, values in stacked.items()}
+
+
+def open_weights_attrs(path: str | Path) -> dict[str, Any]:
+    return dict(zarr.open_group(path, mode="r").attrs)
+
+
+def open_history(path: str | Path) -> xr.Dataset:
+    """Training curves as a Dataset with dim ``epoch``."""
+    root = zarr.open_group(path, mode="r")
+    history = root["history"]
+    data = {name: ("epoch", array[...]) for name, array in history.arrays()}
+    return xr.Dataset(data, coords={"epoch": root["epoch"][...]})
+
+
+# ---------------------------------------------------------------- per-layer stores
+
+
+class LayerStoreWriter:
+    """Writes per-layer (epoch, sample, unit) arrays, one epoch slab (= one shard) at a time."""
+
+    def __init__(self, root: zarr.Group, variable: str, widths: Mapping[str, int], epochs: np.ndarray, n_samples: int, epochs_per_shard: int, dtype: str):
+        self.root = root
+        self.variable = variable
+        self.epochs_per_shard = epochs_per_shard
+        self.arrays: dict[str, zarr.Array] = {}
+        shard_epochs = min(epochs_per_shard, len(epochs))
+        for layer, width in widths.items():
+            group = root.require_group(layer)
+            write_array(group, "epoch", np.asarray(epochs), ("epoch",))
+            self.arrays[layer] = group.create_array(
+                variable,
+                shape=(len(epochs), n_samples, width),
+                chunks=(1, n_samples, width),
+                shards=(shard_epochs, n_samples, width),
+                dtype=dtype,
+                dimension_names=("epoch", "sample", "unit"),
+            )
+
+    @property
+    def n_epochs(self) -> int:
+        return next(iter(self.arrays.values())).shape[0]
+
+    def slabs(self) -> Iterator[slice]:
+        """Epoch positions that make up each shard, in order."""
+        for start in range(0, self.n_epochs, self.epochs_per_shard):
+            yield slice(start, min(start + self.epochs_per_shard, self.n_epochs))
+
+    def write(self, slab: slice, values: Mapping[str, np.ndarray]) -> None:
+        """Write the epochs ``slab`` of each layer given in ``values``."""
+        for layer, layer_values in values.items():
+            self.arrays[layer][slab] = layer_values
+
+
+def write_layer_store_header(root: zarr.Group, epochs: np.ndarray, sample_rows: np.ndarray, inputs: np.ndarray, labels: np.ndarray, widths: Mapping[str, int], attrs: Mapping[str, Any]) -> None:
+    root.attrs.update({**attrs, LAYERS_ATTR: list(widths), WIDTHS_ATTR: dict(widths)})
+    write_array(root, "epoch", np.asarray(epochs, dtype=np.int64), ("epoch",))
+    write_array(root, "sample", np.asarray(sample_rows, dtype=np.int64), ("sample",))
+    write_array(root, "inputs", np.asarray(inputs).reshape(len(sample_rows), -1), ("sample", "input_unit"))
+    write_array(root, "labels", np.asarray(labels, dtype=np.int64), ("sample",))
+
+
+def copy_header(source: zarr.Group, target: zarr.Group) -> None:
+    """Copy root attrs and the root arrays (epoch, sample, inputs, labels) between layer stores."""
+    target.attrs.update(dict(source.attrs))
+    for name, array in source.arrays():
+        write_array(target, name, array[...], tuple(array.metadata.dimension_names))
+
+
+def open_layer_store(path: str | Path) -> zarr.Group:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run the stage that writes it first (dvc repro)")
+    return zarr.open_group(path, mode="r")
+
+
+def layer_names(root: zarr.Group) -> list[str]:
+    return list(root.attrs[LAYERS_ATTR])
+
+
+def layer_widths(root: zarr.Group) -> dict[str, int]:
+    return {layer: int(width) for layer, width in root.attrs[WIDTHS_ATTR].items()}
+
+
+def epochs_per_shard(root: zarr.Group, layer: str, variable: str) -> int:
+    return int(root[layer][variable].shards[0])
+
+
+def layer_slabs(root: zarr.Group, layer: str, variable: str, read: bool = True) -> Iterator[tuple[slice, np.ndarray | None]]:
+    """(epoch positions, values) for each shard-sized slab of one layer, in epoch order.
+
+    With ``read=False`` only the positions are produced (values are ``None``), for
+    handing slabs to workers that read them themselves.
+    """
+    array = root[layer][variable]
+    step = int(array.shards[0])
+    for start in range(0, array.shape[0], step):
+        slab = slice(start, min(start + step, array.shape[0]))
+        yield slab, (array[slab] if read else None)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def write_metrics(path: str | Path, metrics: xr.Dataset) -> None:
+    """Write the metrics Dataset as netCDF (engine netcdf4), atomically."""
+    with atomic_path(path) as temporary:
+        metrics.to_netcdf(temporary, engine="netcdf4")
+
+
+def open_metrics(path: str | Path = "reports/metrics.nc") -> xr.Dataset:
+    """Load the metrics Dataset (dims epoch, layer, estimator) into memory."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run `dvc repro` first")
+    with xr.open_dataset(path, engine="netcdf4") as dataset:
+        return dataset.load()
+
+
+def read_slab(path: str | Path, layer: str, variable: str, start: int, stop: int) -> np.ndarray:
+    """Epochs [start, stop) of one layer's (epoch, sample, unit) array."""
+    return zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")[start:stop]

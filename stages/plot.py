@@ -1,0 +1,29 @@
+"""DVC stage `plot`: information planes, information over epochs and training curves as PNGs."""
+
+from pathlib import Path
+
+from ibpipe import plots, store
+from ibpipe.config import load_params
+from ibpipe.stage import run_stage
+
+
+def main(
+    params_file: Path = Path("params.yaml"),
+    metrics: Path = Path("reports/metrics.nc"),
+    weights: Path = Path("data/weights.zarr"),
+    out: Path = Path("reports/figures"),
+) -> None:
+    params = load_params(params_file)
+    dataset = store.open_metrics(metrics)
+    figures = {"training_curves": plots.training_curves(store.open_history(weights))}
+    for estimator in dataset.estimator.values.tolist():
+        figures[f"information_plane_{estimator}"] = plots.information_plane(dataset, estimator)
+        figures[f"information_over_epochs_{estimator}"] = plots.information_over_epochs(dataset, estimator)
+    with store.atomic_path(out) as temporary:
+        temporary.mkdir()
+        for name, figure in figures.items():
+            figure.savefig(temporary / f"{name}.png", dpi=params.plot.dpi)
+
+
+if __name__ == "__main__":
+    run_stage(main)
