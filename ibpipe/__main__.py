@@ -1,0 +1,3 @@
+from ibpipe.cli import app
+
+app(prog_name="python -m ibpipe")
