@@ -33,9 +33,14 @@ class Dataset:
 
 
 def split_rows(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffled, stratified split of row indices; both parts sorted for stable storage."""
+    """Shuffled, stratified split of row indices; both parts sorted for stable storage.
+
+    The test part has floor(n_rows * test_fraction) rows, so the 12-bit data trains on
+    3277 rows as in the original studies.
+    """
     rows = np.arange(len(labels))
-    train, test = train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=labels)
+    n_test = int(np.floor(len(rows) * test_fraction))
+    train, test = train_test_split(rows, test_size=n_test, random_state=seed, stratify=labels)
     return np.sort(train), np.sort(test)
 
 
