@@ -88,6 +88,9 @@ def plugin_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray 
     if x_ids is None:
         return {"H_T": h_t, "I_XT": h_t, "I_TY": i_ty}
     x_ids, n_x = state_ids(np.asarray(x_ids))
+    if n_x == len(x_ids):
+        # Every row is a distinct input: H(X,T) = H(X), so I(X;T) = H(T) exactly.
+        return {"H_T": h_t, "I_XT": h_t, "I_TY": i_ty}
     h_x = entropy_from_counts_bits(np.bincount(x_ids, minlength=n_x))
     i_xt = _clip(h_x + h_t - joint_entropy_bits(x_ids, n_x, t_ids, n_t))
     return {"H_T": h_t, "I_XT": i_xt, "I_TY": i_ty}
