@@ -1,0 +1,12 @@
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261123)

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ibpipe.config import Params, ParamsError, load_params, validate_params
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_the_shipped_params_file_is_valid_and_spells_out_every_default():
+    shipped = load_params(PROJECT / "params.yaml")
+    assert shipped == Params()
+    raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    assert isinstance(raw["train"]["learning_rate"], float)
+
+
+@pytest.mark.parametrize(
+    ("raw", "named_key", "allowed"),
+    [
+        ({"model": {"activation": "softplus"}}, "model.activation = 'softplus'", "'tanh'"),
+        ({"model": {"widths": [10, 0, 5]}}, "model.widths", "integer >= 1"),
+        ({"model": {"widths": 7}}, "model.widths = 7", "a list"),
+        ({"train": {"learning_rate": "4e-4"}}, "train.learning_rate = '4e-4'", "write 4.0e-4"),
+        ({"train": {"epochs": -3}}, "train.epochs = -3", "integer >= 1"),
+        ({"train": {"epochs": 2.5}}, "train.epochs = 2.5", "an integer"),
+        ({"train": {"epoch": 10}}, "train.epoch: unknown key", "allowed keys are epochs"),
+        ({"trian": {}}, "trian: unknown section", "allowed sections"),
+        ({"reduce": {"value_range": [1.0, -1.0]}}, "reduce.value_range", "low < high"),
+        ({"select": {"method": "delta"}}, "select.method = 'delta'", "'log'"),
+        ({"estimate": {"estimators": ["plugin", "plugin"]}}, "estimate.estimators", "without repeated"),
+        ({"estimate": {"scheduler": "cluster"}}, "estimate.scheduler = 'cluster'", "tcp://"),
+        ({"dataset": {"test_fraction": 0}}, "dataset.test_fraction = 0", "> 0.0"),
+        ({"dataset": "tishby12"}, "dataset: expected a mapping", "tishby12"),
+    ],
+)
+def test_malformed_params_are_rejected_naming_key_value_and_what_is_allowed(raw, named_key, allowed):
+    with pytest.raises(ParamsError) as caught:
+        validate_params(raw)
+    assert named_key in str(caught.value)
+    assert allowed in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ParamsError) as caught:
+        validate_params({"model": {"activation": "x"}, "train": {"epochs": 0}})
+    assert "model.activation" in str(caught.value) and "train.epochs" in str(caught.value)
+
+
+def test_bools_are_not_integers():
+    with pytest.raises(ParamsError, match="train.seed = True"):
+        validate_params({"train": {"seed": True}})
+
+
+def test_missing_file_and_broken_yaml_get_clear_errors(tmp_path):
+    with pytest.raises(ParamsError, match="no such params file"):
+        load_params(tmp_path / "absent.yaml")
+    broken = tmp_path / "params.yaml"
+    broken.write_text("train: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(broken)
+
+
+def test_params_json_round_trips_every_section():
+    import json
+
+    assert set(json.loads(Params().to_json())) == {"dataset", "model", "train", "select", "dump", "reduce", "estimate", "plot"}

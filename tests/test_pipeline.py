@@ -1,0 +1,128 @@
+"""A tiny end-to-end `dvc repro` in a temporary git repository, then params edits."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xarray as xr
+import yaml
+from typer.testing import CliRunner
+
+from ibpipe.cli import app
+
+PROJECT = Path(__file__).resolve().parents[1]
+STAGE_NAMES = ("train", "select", "dump-activations", "reduce", "estimate", "plot")
+pytestmark = pytest.mark.slow
+
+
+def _environment(root: Path) -> dict[str, str]:
+    environment = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=str(root))
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    return environment
+
+
+def _run(root: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=root, env=_environment(root), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _edit_params(root: Path, section: str, **values) -> None:
+    path = root / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params[section].update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _repro(root: Path) -> set[str]:
+    """Run `dvc repro`; return the stages it ran."""
+    output = _run(root, "dvc", "repro").stdout
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(PROJECT / name, root / name)
+    for directory in ("stages", "ibpipe"):
+        shutil.copytree(PROJECT / directory, root / directory, ignore=shutil.ignore_patterns("__pycache__"))
+    _run(root, "git", "init", "-q")
+    _run(root, "dvc", "init", "-q")
+    _run(root, "dvc", "config", "core.analytics", "false")
+    _edit_params(root, "train", epochs=12, learning_rate=1.0e-2)
+    _edit_params(root, "select", method="all")
+    _edit_params(root, "dump", epochs_per_shard=4)
+    _edit_params(root, "estimate", workers=1)
+    ran = _repro(root)
+    assert ran == set(STAGE_NAMES)
+    return root
+
+
+def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
+    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
+        for name in ("H_T", "I_XT", "I_TY"):
+            assert metrics[name].dims == ("epoch", "layer", "estimator")
+            assert metrics[name].attrs["units"] == "bit"
+        assert metrics.layer.values.tolist() == ["hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"]
+        assert metrics.layer_width.values.tolist() == [10, 7, 5, 4, 3, 2]
+        assert metrics.epoch.values.tolist() == list(range(13))
+        assert metrics.estimator.values.tolist() == ["plugin"]
+        assert yaml.safe_load(metrics.attrs["params"])["train"]["epochs"] == 12
+        assert metrics.attrs["inputs_unique"] == 1
+        # All 4096 inputs are distinct, so I(X;T) = H(T) <= 12 bits and I(T;Y) <= H(Y).
+        assert (metrics.I_XT == metrics.H_T).all()
+        assert float(metrics.I_XT.max()) <= 12.0 + 1e-9
+        assert float(metrics.I_TY.max()) <= metrics.attrs["H_Y"] + 1e-9
+        assert metrics.attrs["H_Y"] == pytest.approx(0.99916, abs=1e-5)
+        # Data processing: deeper layers cannot know more about X than the first.
+        last = metrics.isel(epoch=-1, estimator=0)
+        assert float(last.I_XT.sel(layer="output")) <= float(last.I_XT.sel(layer="hidden1"))
+
+
+def test_reports_summary_and_figures_exist(project):
+    summary = yaml.safe_load((project / "reports" / "metrics.json").read_text())
+    assert set(summary["plugin"]) == {"hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"}
+    figures = sorted(p.name for p in (project / "reports" / "figures").iterdir())
+    assert figures == ["information_over_epochs_plugin.png", "information_plane_plugin.png", "training_curves.png"]
+    shown = _run(project, "dvc", "metrics", "show").stdout
+    assert "plugin.output.I_TY" in shown
+
+
+def test_cli_prints_the_metrics_table(project):
+    result = CliRunner().invoke(app, ["metrics", str(project / "reports" / "metrics.nc"), "--epoch", "12"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"plugin\s+output\s+2\s", result.output)
+    missing = CliRunner().invoke(app, ["metrics", str(project / "reports" / "metrics.nc"), "--epoch", "99"])
+    assert missing.exit_code == 2 and "was not measured" in missing.output
+
+
+def test_malformed_params_stop_a_stage_before_any_work(project, tmp_path):
+    bad = tmp_path / "params.yaml"
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["model"]["activation"] = "softplus"
+    bad.write_text(yaml.safe_dump(params))
+    out = tmp_path / "weights.zarr"
+    result = _run(project, sys.executable, "stages/train.py", "--params-file", str(bad), "--out", str(out), check=False)
+    assert result.returncode == 2
+    assert "model.activation = 'softplus'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_params_edits_rerun_only_the_stages_that_read_them(project):
+    assert _repro(project) == set()
+    _edit_params(project, "estimate", scheduler="synchronous")
+    assert _repro(project) == {"estimate", "plot"}
+    _edit_params(project, "reduce", n_bins=12)
+    assert _repro(project) == {"reduce", "estimate", "plot"}
+    _edit_params(project, "select", method="every", every=5)
+    assert _repro(project) == {"select", "dump-activations", "reduce", "estimate", "plot"}
+    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
+        assert metrics.epoch.values.tolist() == [0, 5, 10, 12]
+    assert "up to date" in _run(project, "dvc", "status").stdout

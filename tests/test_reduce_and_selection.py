@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from ibpipe.reduce import data_range, distinct_input_ids, fixed_size_codes, fixed_width_codes, reduce_values, running_range
+from ibpipe.selection import epoch_schedule, every_nth_epoch, log_spaced_epochs
+
+
+def test_fixed_width_codes_are_the_left_edge_index_of_tishby_bins(rng):
+    values = rng.uniform(-0.999, 0.999, (1000, 5))
+    edges = np.linspace(-1, 1, 30)
+    codes = fixed_width_codes(values, 30, (-1.0, 1.0))
+    assert np.array_equal(edges[codes - 1], edges[np.digitize(values, edges) - 1])
+    assert np.all(edges[codes - 1] <= values) and np.all(values < edges[codes])
+
+
+def test_fixed_width_codes_keep_out_of_range_values_in_their_own_end_bins():
+    codes = fixed_width_codes(np.array([-5.0, -1.0, 0.99, 1.0, 7.0]), 30, (-1.0, 1.0))
+    assert codes.tolist() == [0, 1, 29, 30, 30]
+
+
+def test_fixed_size_codes_are_saxe_floor():
+    values = np.array([-0.15, -0.07, 0.0, 0.069, 0.07, 3.51])
+    assert fixed_size_codes(values, 0.07).tolist() == [-3, -1, 0, 0, 1, 50]
+
+
+def test_reduce_values_dispatches_and_rejects_unknown_methods(rng):
+    values = rng.normal(size=(10, 2))
+    assert np.array_equal(reduce_values(values, "fixed-size", bin_size=0.5), fixed_size_codes(values, 0.5))
+    with pytest.raises(ValueError, match="unknown reduce.method"):
+        reduce_values(values, "magic")
+
+
+def test_running_range_spans_every_slab_and_widens_a_constant_layer():
+    assert running_range([np.array([0.5, 2.0]), np.array([-3.0])]) == (-3.0, 2.0)
+    assert data_range(4.0, 4.0) == (4.0, 5.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        data_range(-np.inf, 1.0)
+
+
+def test_distinct_input_ids_group_exact_duplicates():
+    inputs = np.array([[0, 1], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    ids = distinct_input_ids(inputs)
+    assert ids[0] == ids[2] and len(set(ids.tolist())) == 3
+
+
+def test_log_schedule_matches_its_definition_and_keeps_both_ends():
+    epochs = log_spaced_epochs(8000, 400)
+    assert len(epochs) == 274
+    assert epochs[0] == 0 and epochs[-1] == 8000
+    reference = np.unique(np.floor(np.logspace(0, np.log2(8001), 400, base=2) + 1e-9).astype(int)) - 1
+    assert np.array_equal(epochs, reference)
+    assert np.all(np.diff(epochs) > 0)
+
+
+def test_every_schedule_includes_the_last_epoch():
+    assert every_nth_epoch(10, 4).tolist() == [0, 4, 8, 10]
+    assert epoch_schedule("all", 3).tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="unknown select.method"):
+        epoch_schedule("delta", 10)

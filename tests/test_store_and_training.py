@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+import zarr
+
+from ibpipe import store
+from ibpipe.data import load_dataset
+from ibpipe.models import build_model, layer_widths, load_weights, record_epochs
+from ibpipe.training import HISTORY_METRICS, train_epochs
+
+
+def _tiny_run(epochs=3, seed=0):
+    dataset = load_dataset("tishby12")
+    torch.manual_seed(seed)
+    model = build_model("mlp", 12, 2, [6, 4], "tanh")
+    inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
+    train = (inputs[dataset.train_rows], labels[dataset.train_rows])
+    test = (inputs[dataset.test_rows], labels[dataset.test_rows])
+    return model, list(train_epochs(model, train, test, epochs=epochs, batch_size=256, learning_rate=1.0e-2, seed=seed))
+
+
+def test_atomic_path_leaves_no_trace_when_the_writer_fails(tmp_path):
+    target = tmp_path / "out.zarr"
+    with pytest.raises(RuntimeError):
+        with store.atomic_path(target) as temporary:
+            zarr.open_group(temporary, mode="w").create_array("x", shape=(3,), dtype="int8")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_replaces_an_existing_store_whole(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "stale").write_text("old")
+    with store.atomic_path(target) as temporary:
+        temporary.mkdir()
+        (temporary / "fresh").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["fresh"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_training_is_seeded_and_starts_from_the_initial_weights():
+    _, first = _tiny_run(seed=5)
+    model, again = _tiny_run(seed=5)
+    _, other = _tiny_run(seed=6)
+    assert [r.epoch for r in first] == [0, 1, 2, 3]
+    for a, b in zip(first, again):
+        assert all(np.array_equal(a.weights[k], b.weights[k]) for k in a.weights)
+    assert not np.array_equal(first[-1].weights["layers.hidden1.0.weight"], other[-1].weights["layers.hidden1.0.weight"])
+    assert not np.array_equal(first[0].weights["layers.hidden1.0.weight"], first[1].weights["layers.hidden1.0.weight"])
+    assert set(first[0].metrics) == set(HISTORY_METRICS)
+    assert first[-1].metrics["train_loss"] < first[0].metrics["train_loss"]
+
+
+def test_initial_weights_are_truncated_normal_with_std_one_over_sqrt_fan_in():
+    torch.manual_seed(0)
+    model = build_model("mlp", 400, 2, [300], "tanh")
+    weight = model.layers.hidden1[0].weight.detach().numpy()
+    bound = 2 / np.sqrt(400)
+    assert np.abs(weight).max() <= bound
+    # A normal truncated at two std keeps 0.774 of its variance.
+    assert weight.std() == pytest.approx(np.sqrt(0.774) / np.sqrt(400), rel=0.03)
+    assert not model.layers.hidden1[0].bias.detach().numpy().any()
+
+
+def test_weights_store_round_trips_every_epoch_and_the_history(tmp_path):
+    model, records = _tiny_run(epochs=4)
+    path = tmp_path / "weights.zarr"
+    store.write_weights(path, iter(records), 5, {"model": {"arch": "mlp"}}, epochs_per_chunk=2)
+    for epoch, weights in store.read_weights(path, [0, 3, 4]):
+        assert all(np.array_equal(weights[k], records[epoch].weights[k]) for k in weights)
+    history = store.open_history(path)
+    assert history.train_loss.values.tolist() == [r.metrics["train_loss"] for r in records]
+    with pytest.raises(ValueError, match="holds epochs 0..4"):
+        next(store.read_weights(path, [7]))
+
+
+def test_recording_rebuilds_the_network_and_gives_softmax_output():
+    model, records = _tiny_run(epochs=2)
+    inputs = torch.from_numpy(load_dataset("tishby12").inputs)
+    assert layer_widths(model, inputs) == {"hidden1": 6, "hidden2": 4, "output": 2}
+    recorded = dict(record_epochs(model, [(r.epoch, r.weights) for r in records], inputs))
+    load_weights(model, records[1].weights)
+    with torch.no_grad():
+        expected = torch.tanh(model.layers.hidden1[0](inputs)).numpy()
+    assert np.allclose(recorded[1]["hidden1"], expected, atol=1e-6)
+    assert np.allclose(recorded[2]["output"].sum(axis=1), 1, atol=1e-6)
+
+
+def test_layer_store_is_sharded_by_epoch_slab_and_opens_with_xarray(tmp_path, rng):
+    path = tmp_path / "activations.zarr"
+    epochs, widths = np.array([0, 1, 2, 5, 9]), {"hidden1": 3, "output": 2}
+    values = {layer: rng.normal(size=(5, 7, width)).astype("float32") for layer, width in widths.items()}
+    root = zarr.open_group(path, mode="w")
+    store.write_layer_store_header(root, epochs, np.arange(7), np.eye(7), np.zeros(7), widths, {})
+    writer = store.LayerStoreWriter(root, "activation", widths, epochs, 7, epochs_per_shard=2, dtype="float32")
+    for slab in writer.slabs():
+        writer.write(slab, {layer: v[slab] for layer, v in values.items()})
+    assert [s.start for s in writer.slabs()] == [0, 2, 4]
+    assert len(list((path / "hidden1" / "activation" / "c").iterdir())) == 3
+    layer = xr.open_zarr(path, group="hidden1", consolidated=False)
+    assert layer.activation.dims == ("epoch", "sample", "unit")
+    assert layer.epoch.values.tolist() == epochs.tolist()
+    assert np.array_equal(layer.activation.values, values["hidden1"])
+    assert store.layer_names(store.open_layer_store(path)) == ["hidden1", "output"]
