@@ -12,6 +12,7 @@ export DVC_NO_ANALYTICS := 1
 .PHONY: install repro test clean-venv
 
 $(VENV)/.installed: pyproject.toml
+	@echo "Creating $(VENV) and installing ibpipe with the CPU torch (a few minutes, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
@@ -22,8 +23,11 @@ install: $(VENV)/.installed
 repro: install
 	dvc repro
 
+# pytest exits 5 when it collects no tests: a suite that ran nothing proves nothing, so fail loudly.
 test: install
-	$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
 
 clean-venv:
 	rm -rf $(VENV)
