@@ -4,8 +4,13 @@ H(T) = -sum_t p(t) log2 p(t) over the observed states of T, and
 I(T;Y) = H(T) + H(Y) - H(T,Y). The same identity with X in place of Y gives I(X;T);
 when every measured input is distinct, H(X,T) = H(X) and I(X;T) = H(T).
 
-Reference: Shwartz-Ziv & Tishby, "Opening the black box of deep neural networks via
-information", arXiv:1703.00810 (2017), section 3.
+Miller-Madow adds the first-order bias correction (m - 1) / (2 N) nats to every entropy,
+m the number of occupied states, N the number of samples, before the identities above.
+
+References: R. Shwartz-Ziv & N. Tishby, "Opening the black box of deep neural networks via
+information", arXiv:1703.00810 (2017); G. A. Miller, "Note on the bias of information
+estimates", in Information Theory in Psychology (1955); L. Paninski, "Estimation of
+entropy and mutual information", Neural Computation 15(6) (2003).
 """
 
 from __future__ import annotations
@@ -14,16 +19,21 @@ import numpy as np
 
 from ibpipe.estimators.rowkeys import row_keys
 
+LN2 = np.log(2.0)
 
-def entropy_from_counts_bits(counts: np.ndarray) -> float:
-    """-sum p log2 p of a histogram; empty bins are ignored."""
+
+def entropy_from_counts_bits(counts: np.ndarray, miller_madow: bool = False) -> float:
+    """-sum p log2 p of a histogram (empty bins ignored), optionally + (m - 1) / (2 N ln 2)."""
     counts = np.asarray(counts, dtype=np.float64)
     counts = counts[counts > 0]
     total = counts.sum()
     if total == 0:
         return 0.0
     probabilities = counts / total
-    return float(-(probabilities * np.log2(probabilities)).sum())
+    entropy = float(-(probabilities * np.log2(probabilities)).sum())
+    if miller_madow:
+        entropy += (len(counts) - 1) / (2.0 * total * LN2)
+    return entropy
 
 
 def state_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -33,36 +43,43 @@ def state_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
     return ids.ravel(), len(unique_keys)
 
 
-def entropy_bits(codes: np.ndarray) -> float:
+def _entropy_of_ids(ids: np.ndarray, n_states: int, miller_madow: bool) -> float:
+    return entropy_from_counts_bits(np.bincount(ids, minlength=n_states), miller_madow)
+
+
+def entropy_bits(codes: np.ndarray, miller_madow: bool = False) -> float:
     """Plug-in entropy of the rows of ``codes`` (n_samples,) or (n_samples, n_units), in bits."""
-    ids, n_states = state_ids(codes)
-    return entropy_from_counts_bits(np.bincount(ids, minlength=n_states))
+    return _entropy_of_ids(*state_ids(codes), miller_madow)
 
 
-def joint_entropy_bits(ids_a: np.ndarray, n_a: int, ids_b: np.ndarray, n_b: int) -> float:
+def joint_entropy_bits(ids_a: np.ndarray, n_a: int, ids_b: np.ndarray, n_b: int, miller_madow: bool = False) -> float:
     """H(A,B) from dense state ids of A and B; bincount while the joint grid is small."""
     joint = ids_a.astype(np.int64) * n_b + ids_b
     if n_a * n_b <= 4 * len(joint) + 1024:
-        return entropy_from_counts_bits(np.bincount(joint, minlength=n_a * n_b))
+        return entropy_from_counts_bits(np.bincount(joint, minlength=n_a * n_b), miller_madow)
     _, counts = np.unique(joint, return_counts=True)
-    return entropy_from_counts_bits(counts)
-
-
-def mutual_information_bits(a: np.ndarray, b: np.ndarray) -> float:
-    """Plug-in I(A;B) = H(A) + H(B) - H(A,B) in bits between the rows of two code arrays."""
-    a_ids, n_a = state_ids(a)
-    b_ids, n_b = state_ids(b)
-    h_a = entropy_from_counts_bits(np.bincount(a_ids, minlength=n_a))
-    h_b = entropy_from_counts_bits(np.bincount(b_ids, minlength=n_b))
-    return _clip(h_a + h_b - joint_entropy_bits(a_ids, n_a, b_ids, n_b))
+    return entropy_from_counts_bits(counts, miller_madow)
 
 
 def _clip(information_bits: float) -> float:
-    # H(A) + H(B) - H(A,B) >= 0 exactly; a tiny negative value is rounding, not information.
+    # Plug-in H(A) + H(B) - H(A,B) >= 0 exactly; a tiny negative value is rounding, and a
+    # negative Miller-Madow value is a bias correction overshooting zero, not information.
     return max(information_bits, 0.0)
 
 
-def plugin_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None) -> dict[str, float]:
+def _information_of_ids(ids_a: np.ndarray, n_a: int, ids_b: np.ndarray, n_b: int, h_a: float, h_b: float, miller_madow: bool) -> float:
+    return _clip(h_a + h_b - joint_entropy_bits(ids_a, n_a, ids_b, n_b, miller_madow))
+
+
+def mutual_information_bits(a: np.ndarray, b: np.ndarray, miller_madow: bool = False) -> float:
+    """I(A;B) = H(A) + H(B) - H(A,B) in bits between the rows of two code arrays."""
+    a_ids, n_a = state_ids(a)
+    b_ids, n_b = state_ids(b)
+    h_a, h_b = _entropy_of_ids(a_ids, n_a, miller_madow), _entropy_of_ids(b_ids, n_b, miller_madow)
+    return _information_of_ids(a_ids, n_a, b_ids, n_b, h_a, h_b, miller_madow)
+
+
+def plugin_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None, *, miller_madow: bool = False) -> dict[str, float]:
     """H(T), I(X;T) and I(T;Y) in bits for one layer's integer codes.
 
     Parameters
@@ -72,25 +89,30 @@ def plugin_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray 
     x_ids : (n_samples,) integer array, optional
         Which distinct input each row came from. ``None`` means every row is a distinct
         input, so I(X;T) = H(T).
+    miller_madow : add the (m - 1) / (2N) bias correction to every entropy.
 
     Returns
     -------
-    dict with float values ``H_T``, ``I_XT``, ``I_TY``, in bits.
+    dict with float values ``H_T``, ``I_XT``, ``I_TY``, in bits. Informations are clipped at 0.
     """
     codes = np.asarray(codes)
     if len(codes) != len(labels):
         raise ValueError(f"codes have {len(codes)} rows but labels have {len(labels)}")
     t_ids, n_t = state_ids(codes)
     y_ids, n_y = state_ids(np.asarray(labels))
-    h_t = entropy_from_counts_bits(np.bincount(t_ids, minlength=n_t))
-    h_y = entropy_from_counts_bits(np.bincount(y_ids, minlength=n_y))
-    i_ty = _clip(h_t + h_y - joint_entropy_bits(t_ids, n_t, y_ids, n_y))
+    h_t = _entropy_of_ids(t_ids, n_t, miller_madow)
+    h_y = _entropy_of_ids(y_ids, n_y, miller_madow)
+    i_ty = _information_of_ids(t_ids, n_t, y_ids, n_y, h_t, h_y, miller_madow)
     if x_ids is None:
         return {"H_T": h_t, "I_XT": h_t, "I_TY": i_ty}
     x_ids, n_x = state_ids(np.asarray(x_ids))
     if n_x == len(x_ids):
         # Every row is a distinct input: H(X,T) = H(X), so I(X;T) = H(T) exactly.
         return {"H_T": h_t, "I_XT": h_t, "I_TY": i_ty}
-    h_x = entropy_from_counts_bits(np.bincount(x_ids, minlength=n_x))
-    i_xt = _clip(h_x + h_t - joint_entropy_bits(x_ids, n_x, t_ids, n_t))
-    return {"H_T": h_t, "I_XT": i_xt, "I_TY": i_ty}
+    h_x = _entropy_of_ids(x_ids, n_x, miller_madow)
+    return {"H_T": h_t, "I_XT": _information_of_ids(x_ids, n_x, t_ids, n_t, h_x, h_t, miller_madow), "I_TY": i_ty}
+
+
+def miller_madow_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None) -> dict[str, float]:
+    """``plugin_information`` with the Miller-Madow correction on every entropy."""
+    return plugin_information(codes, labels, x_ids, miller_madow=True)
