@@ -17,13 +17,15 @@ from typing import Any
 
 import yaml
 
+from ibpipe.estimators import ESTIMATORS as ESTIMATOR_REGISTRY
+
 DATASETS = ("tishby12",)
 MEASURE_ON = ("all", "train", "test")
 ARCHITECTURES = ("mlp",)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 SELECT_METHODS = ("all", "every", "log")
-REDUCE_METHODS = ("fixed-width", "fixed-size")
-ESTIMATORS = ("plugin",)
+REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive")
+ESTIMATORS = tuple(ESTIMATOR_REGISTRY)
 SCHEDULER_KINDS = ("local", "threads", "synchronous")
 
 
@@ -55,9 +57,9 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Check:
     return check
 
 
-def number(minimum: float | None = None, maximum: float | None = None, open_low: bool = False) -> Check:
+def number(minimum: float | None = None, maximum: float | None = None, open_low: bool = False, open_high: bool = False) -> Check:
     low = "" if minimum is None else f" {'>' if open_low else '>='} {minimum}"
-    high = "" if maximum is None else f" <= {maximum}"
+    high = "" if maximum is None else f" {'<' if open_high else '<='} {maximum}"
     wanted = "a number" + (low + (" and" if low and high else "") + high if low or high else "")
     hint = " (write 4.0e-4, not 4e-4: YAML reads the latter as text)"
 
@@ -65,7 +67,7 @@ def number(minimum: float | None = None, maximum: float | None = None, open_low:
         if not _is_number(value):
             return wanted + (hint if isinstance(value, str) else "")
         too_low = minimum is not None and (value <= minimum if open_low else value < minimum)
-        too_high = maximum is not None and value > maximum
+        too_high = maximum is not None and (value >= maximum if open_high else value > maximum)
         return wanted if too_low or too_high else None
 
     return check
@@ -91,6 +93,16 @@ def list_of(item: Check, min_length: int = 1, unique: bool = False) -> Check:
         return None
 
     return check
+
+
+def off_or(check: Check) -> Check:
+    """0 switches a feature off; anything else must pass ``check``."""
+
+    def checked(value: Any) -> str | None:
+        problem = None if _is_int(value) and value == 0 else check(value)
+        return None if problem is None else f"0 (off) or {problem}"
+
+    return checked
 
 
 def value_range_or_data(value: Any) -> str | None:
@@ -155,14 +167,21 @@ class DumpParams:
 @dataclass(frozen=True)
 class ReduceParams:
     method: str = key("fixed-width", one_of(*REDUCE_METHODS), "how activations become integer codes")
-    n_bins: int = key(30, integer(2, 1_000_000), "bin edges of 'fixed-width' (Tishby: 30)")
+    n_bins: int = key(30, integer(2, 1_000_000), "edges of 'fixed-width' (Tishby: 30); bins of 'quantile' and 'adaptive'")
     value_range: Any = key([-1.0, 1.0], value_range_or_data, "range of 'fixed-width' bins, or 'data'")
     bin_size: float = key(0.07, number(0.0, open_low=True), "bin size of 'fixed-size' (Saxe: 0.07)")
+    q_low: float = key(0.01, number(0.0, 1.0), "lower per-unit quantile of 'quantile' bins")
+    q_high: float = key(0.99, number(0.0, 1.0), "upper per-unit quantile of 'quantile' bins")
 
 
 @dataclass(frozen=True)
 class EstimateParams:
-    estimators: list[str] = key(["plugin"], list_of(one_of(*ESTIMATORS), unique=True), "estimators to run")
+    estimators: list[str] = key(["plugin", "miller-madow", "kde-upper", "kde-lower"], list_of(one_of(*ESTIMATORS), unique=True), "estimators to run")
+    noise_variance: float = key(1.0e-3, number(0.0, open_low=True), "s2 of the Gaussian noise of kde-* and knn")
+    n_neighbors: int = key(3, integer(1, 1000), "k of the knn estimator")
+    bootstrap_resamples: int = key(0, off_or(integer(2, 100_000)), "bootstrap replicas for intervals (0 = off)")
+    bootstrap_level: float = key(0.9, number(0.0, 1.0, open_low=True, open_high=True), "coverage of the bootstrap interval")
+    seed: int = key(0, integer(0), "seed of bootstrap resampling and knn noise")
     scheduler: str = key("local", scheduler, "Dask scheduler: local process cluster, threads, synchronous or an address")
     workers: int = key(2, integer(1, 256), "Dask workers of the local cluster")
 
@@ -170,6 +189,7 @@ class EstimateParams:
 @dataclass(frozen=True)
 class PlotParams:
     dpi: int = key(120, integer(30, 600), "resolution of the PNG figures")
+    compare_layer: str = key("auto", lambda v: None if isinstance(v, str) and v else "a layer name such as 'hidden5', or 'auto'", "layer of the estimator comparison ('auto': last hidden layer)")
 
 
 @dataclass(frozen=True)
@@ -186,6 +206,13 @@ class Params:
     def to_json(self) -> str:
         """The validated params, defaults filled in, as one JSON string (for metrics attrs)."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def _cross_errors(params: Params) -> list[str]:
+    errors = []
+    if params.reduce.q_low >= params.reduce.q_high:
+        errors.append(f"reduce.q_low = {params.reduce.q_low} and reduce.q_high = {params.reduce.q_high}: q_low must be below q_high")
+    return errors
 
 
 def _section_errors(name: str, cls: type, raw: Any) -> tuple[dict, list[str]]:
@@ -232,7 +259,11 @@ def validate_params(raw: Any) -> Params:
             built[name] = cls(**values)
     if errors:
         raise ParamsError("invalid params.yaml:\n  " + "\n  ".join(errors))
-    return Params(**built)
+    params = Params(**built)
+    errors = _cross_errors(params)
+    if errors:
+        raise ParamsError("invalid params.yaml:\n  " + "\n  ".join(errors))
+    return params
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -1,15 +1,16 @@
-"""Information per (epoch, layer, estimator): the task run on Dask workers and the Dataset it fills."""
+"""Information per (epoch, layer, estimator): the one-layer API, the Dask task and the Dataset it fills."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from ibpipe import reduce as reducing
-from ibpipe.estimators import ESTIMATORS, QUANTITIES
+from ibpipe.estimators import ESTIMATORS, QUANTITIES, bootstrap_interval, estimate_layer, needs
 from ibpipe.estimators.plugin import entropy_bits
 
 QUANTITY_NAMES = {
@@ -17,9 +18,31 @@ QUANTITY_NAMES = {
     "I_XT": "mutual information between input and layer I(X;T)",
     "I_TY": "mutual information between layer and label I(T;Y)",
 }
-ESTIMATOR_REFERENCES = {
-    "plugin": "plug-in entropy of binned activations; Shwartz-Ziv & Tishby, arXiv:1703.00810 (2017)",
-}
+BOUNDS = ("lower", "upper")
+
+
+@dataclass(frozen=True)
+class EstimateOptions:
+    """Settings shared by every (epoch, layer) task of one estimate run."""
+
+    estimators: tuple[str, ...]
+    noise_variance: float = 1.0e-3
+    n_neighbors: int = 3
+    bootstrap_resamples: int = 0
+    bootstrap_level: float = 0.9
+    seed: int = 0
+
+    def run(self, labels, codes=None, activations=None, x_ids=None, estimators=None) -> dict[str, dict[str, float]]:
+        return estimate_layer(
+            estimators or self.estimators,
+            labels,
+            codes=codes,
+            activations=activations,
+            x_ids=x_ids,
+            noise_variance=self.noise_variance,
+            n_neighbors=self.n_neighbors,
+            random_state=self.seed,
+        )
 
 
 def information(
@@ -31,17 +54,23 @@ def information(
     n_bins: int | None = None,
     value_range: tuple[float, float] = (-1.0, 1.0),
     bin_size: float | None = None,
+    noise_variance: float = 1.0e-3,
+    n_neighbors: int = 3,
+    random_state: int = 0,
 ) -> dict[str, float]:
     """H(T), I(X;T) and I(T;Y) in bits for one layer.
 
     Parameters
     ----------
-    t : (n_samples, n_units) activations, or integer codes when no binning option is given.
+    t : (n_samples, n_units) activations; for the counting estimators (``plugin``,
+        ``miller-madow``) integer codes are also accepted when no binning option is given.
     y : (n_samples,) integer labels.
-    estimator : one of ``ESTIMATORS``.
+    estimator : one of ``plugin``, ``miller-madow``, ``kde-upper``, ``kde-lower``, ``knn``.
     x_ids : (n_samples,) which distinct input each row came from; default: all rows distinct.
     n_bins, value_range : Tishby's bins, left edges ``linspace(*value_range, n_bins)``.
     bin_size : Saxe's bins, ``floor(t / bin_size)``.
+    noise_variance : s2 of the Gaussian noise of ``kde-*`` and ``knn``.
+    n_neighbors, random_state : k and noise seed of ``knn``.
 
     Examples
     --------
@@ -57,52 +86,99 @@ def information(
         t = t[:, None]
     if n_bins is not None and bin_size is not None:
         raise ValueError("give either n_bins (with value_range) or bin_size, not both")
+    options = EstimateOptions((estimator,), noise_variance, n_neighbors, seed=random_state)
+    if ESTIMATORS[estimator].needs == "activations":
+        return options.run(np.asarray(y), activations=t, x_ids=x_ids)[estimator]
     if n_bins is not None:
         t = reducing.fixed_width_codes(t, n_bins, value_range)
     elif bin_size is not None:
         t = reducing.fixed_size_codes(t, bin_size)
     elif not np.issubdtype(t.dtype, np.integer):
         raise ValueError("float activations need a binning option: n_bins (with value_range) or bin_size")
-    return ESTIMATORS[estimator](t, np.asarray(y), x_ids)
+    return options.run(np.asarray(y), codes=t, x_ids=x_ids)[estimator]
 
 
-def slab_information(codes_slab: np.ndarray, labels: np.ndarray, x_ids: np.ndarray, estimators: Sequence[str]) -> np.ndarray:
-    """Information of each epoch in a (epoch, sample, unit) slab of codes.
+def _as_row(values: Mapping[str, Mapping[str, float]], estimators: Sequence[str]) -> np.ndarray:
+    return np.array([[values[name][q] for q in QUANTITIES] for name in estimators])
 
-    Returns an array (n_epochs, n_estimators, n_quantities) in bits, quantities in
-    ``QUANTITIES`` order.
-    """
-    result = np.empty((len(codes_slab), len(estimators), len(QUANTITIES)))
-    for position, codes in enumerate(codes_slab):
-        for column, name in enumerate(estimators):
-            values = ESTIMATORS[name](codes, labels, x_ids)
-            result[position, column] = [values[q] for q in QUANTITIES]
-    return result
+
+def epoch_information(options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Point estimates (n_estimators, n_quantities) and, with bootstrap on, intervals (..., 2)."""
+    point = _as_row(options.run(labels, codes, activations, x_ids), options.estimators)
+    if options.bootstrap_resamples == 0:
+        return point, None
+
+    def pick(values, rows):
+        return None if values is None else values[rows]
+
+    intervals = np.empty(point.shape + (2,))
+    for column, name in enumerate(options.estimators):
+        def resampled(rows, name=name):
+            return options.run(labels[rows], pick(codes, rows), pick(activations, rows), x_ids[rows], (name,))[name]
+
+        bounds = bootstrap_interval(resampled, len(labels), options.bootstrap_resamples, options.bootstrap_level, options.seed)
+        intervals[column] = [bounds[q] for q in QUANTITIES]
+    return point, intervals
+
+
+def slab_information(options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes_slab=None, activations_slab=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every epoch of an (epoch, sample, unit) slab: arrays (n_epochs, n_estimators, n_quantities[, 2])."""
+    n_epochs = len(codes_slab if codes_slab is not None else activations_slab)
+    points, intervals = [], []
+    for position in range(n_epochs):
+        point, interval = epoch_information(
+            options,
+            labels,
+            x_ids,
+            None if codes_slab is None else codes_slab[position],
+            None if activations_slab is None else activations_slab[position],
+        )
+        points.append(point)
+        intervals.append(interval)
+    return np.stack(points), (None if intervals[0] is None else np.stack(intervals))
+
+
+def stored_slab_information(
+    layer: str, start: int, stop: int, *, codes_path: str, activations_path: str, labels: np.ndarray, x_ids: np.ndarray, options: EstimateOptions
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The Dask task: read epochs [start, stop) of one layer from the stores it needs, then measure."""
+    from ibpipe.store import read_slab
+
+    codes = read_slab(codes_path, layer, "code", start, stop) if needs(options.estimators, "codes") else None
+    activations = read_slab(activations_path, layer, "activation", start, stop) if needs(options.estimators, "activations") else None
+    return slab_information(options, labels, x_ids, codes, activations)
 
 
 def metrics_dataset(
     values: np.ndarray,
+    intervals: np.ndarray | None,
     epochs: Sequence[int],
     widths: Mapping[str, int],
-    estimators: Sequence[str],
+    options: EstimateOptions,
     labels: np.ndarray,
     x_ids: np.ndarray,
     attrs: Mapping[str, Any],
 ) -> xr.Dataset:
-    """Label a (epoch, layer, estimator, quantity) array of bits as the metrics Dataset."""
+    """Label (epoch, layer, estimator, quantity[, bound]) arrays of bits as the metrics Dataset."""
+    dims = ("epoch", "layer", "estimator")
     coords = {
-        "epoch": ("epoch", np.asarray(epochs, dtype=np.int64)),
+        "epoch": ("epoch", np.asarray(epochs, dtype=np.int64), {"long_name": "training epoch (0 = initial weights)"}),
         "layer": ("layer", list(widths)),
-        "estimator": ("estimator", list(estimators)),
-        "layer_width": ("layer", np.asarray(list(widths.values()), dtype=np.int64)),
+        "estimator": ("estimator", list(options.estimators)),
+        "layer_width": ("layer", np.asarray(list(widths.values()), dtype=np.int64), {"units": "unit"}),
     }
-    data_vars = {
-        quantity: (("epoch", "layer", "estimator"), values[..., position], {"units": "bit", "long_name": QUANTITY_NAMES[quantity]})
-        for position, quantity in enumerate(QUANTITIES)
-    }
+    data_vars = {}
+    for position, quantity in enumerate(QUANTITIES):
+        data_vars[quantity] = (dims, values[..., position], {"units": "bit", "long_name": QUANTITY_NAMES[quantity]})
+        if intervals is not None:
+            data_vars[f"{quantity}_ci"] = (
+                dims + ("bound",),
+                intervals[..., position, :],
+                {"units": "bit", "long_name": f"bootstrap {options.bootstrap_level:.0%} percentile interval of {quantity}"},
+            )
+    if intervals is not None:
+        coords["bound"] = ("bound", list(BOUNDS))
     dataset = xr.Dataset(data_vars, coords=coords)
-    dataset["epoch"].attrs["long_name"] = "training epoch (0 = initial weights)"
-    dataset["layer_width"].attrs["units"] = "unit"
     dataset.attrs.update(
         {
             "H_X": entropy_bits(x_ids),
@@ -110,7 +186,11 @@ def metrics_dataset(
             "entropy_units": "bit",
             "n_samples": len(labels),
             "inputs_unique": int(len(np.unique(x_ids)) == len(x_ids)),
-            "estimator_references": "; ".join(f"{name}: {ESTIMATOR_REFERENCES[name]}" for name in estimators),
+            "noise_variance": options.noise_variance,
+            "n_neighbors": options.n_neighbors,
+            "bootstrap_resamples": options.bootstrap_resamples,
+            "bootstrap_level": options.bootstrap_level,
+            "estimator_references": "; ".join(f"{name}: {ESTIMATORS[name].reference}" for name in options.estimators),
             **attrs,
         }
     )
@@ -127,10 +207,3 @@ def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
             for layer in metrics.layer.values.tolist()
         }
     return summary
-
-
-def stored_slab_information(codes_path: str, layer: str, start: int, stop: int, *, labels: np.ndarray, x_ids: np.ndarray, estimators: Sequence[str]) -> np.ndarray:
-    """The Dask task: read epochs [start, stop) of one layer from the codes store, then measure."""
-    from ibpipe.store import read_slab
-
-    return slab_information(read_slab(codes_path, layer, "code", start, stop), labels, x_ids, estimators)

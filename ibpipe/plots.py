@@ -57,6 +57,31 @@ def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
     return figure
 
 
+def estimator_comparison(metrics: xr.Dataset, layer: str) -> Figure:
+    """I(X;T) and I(T;Y) of one layer against epoch, one line per estimator, bootstrap bands if stored."""
+    selected = metrics.sel(layer=layer)
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
+    for axis, quantity, label in zip(axes, ("I_XT", "I_TY"), ("I(X;T) [bits]", "I(T;Y) [bits]")):
+        for estimator in selected.estimator.values.tolist():
+            line = selected[quantity].sel(estimator=estimator)
+            (drawn,) = axis.plot(selected.epoch, line, label=estimator, linewidth=1.2)
+            if f"{quantity}_ci" in selected:
+                band = selected[f"{quantity}_ci"].sel(estimator=estimator)
+                axis.fill_between(selected.epoch, band.sel(bound="lower"), band.sel(bound="upper"), color=drawn.get_color(), alpha=0.2, linewidth=0)
+        _epoch_axis(axis)
+        axis.set_ylabel(label)
+    axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
+    axes[1].legend(fontsize=8)
+    figure.suptitle(f"Estimators compared on layer {layer} (noise variance {metrics.attrs.get('noise_variance', 'n/a')} for kde/knn)")
+    return figure
+
+
+def default_comparison_layer(metrics: xr.Dataset) -> str:
+    """The last hidden layer: the one whose compression the studies argue about."""
+    layers = metrics.layer.values.tolist()
+    return layers[-2] if len(layers) > 1 else layers[-1]
+
+
 def training_curves(history: xr.Dataset) -> Figure:
     """Train and test loss and accuracy against epoch."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
@@ -72,4 +97,4 @@ def training_curves(history: xr.Dataset) -> Figure:
     return figure
 
 
-__all__ = ["information_over_epochs", "information_plane", "training_curves"]
+__all__ = ["default_comparison_layer", "estimator_comparison", "information_over_epochs", "information_plane", "training_curves"]

@@ -5,6 +5,11 @@
   for values below ``low`` and n_bins for values at or above ``high`` (the published code
   wrapped values below ``low`` into the top bin; here they get a bin of their own).
 - ``fixed_size_codes``: Saxe's bins, floor(t / bin_size), unbounded.
+- ``quantile_range_codes``: per unit, ``n_bins`` equal-width bins between that unit's
+  ``q_low`` and ``q_high`` quantiles (pooled over all measured epochs, so bins stay fixed
+  over training); values outside go to two end bins, codes 0..n_bins + 1.
+- ``equal_mass_codes``: per unit and epoch, ``n_bins`` bins holding equal shares of the
+  samples ("adaptive" bins of Chelombiev et al., ICLR 2019); equal values share a bin.
 """
 
 from __future__ import annotations
@@ -37,13 +42,57 @@ def data_range(low: float, high: float) -> tuple[float, float]:
     return (float(low), float(high)) if high > low else (float(low), float(low) + 1.0)
 
 
-def reduce_values(values: np.ndarray, method: str, n_bins: int = 30, value_range: tuple[float, float] = (-1.0, 1.0), bin_size: float = 0.07) -> np.ndarray:
-    """Codes of ``values`` by ``reduce.method`` (fixed-width or fixed-size)."""
+def quantile_edges(values: np.ndarray, q_low: float, q_high: float) -> np.ndarray:
+    """Per-unit (low, high) quantiles of (n_samples, n_units) values: an array (2, n_units)."""
+    if not 0 <= q_low < q_high <= 1:
+        raise ValueError(f"need 0 <= q_low < q_high <= 1, got {q_low}, {q_high}")
+    return np.quantile(np.asarray(values, dtype=np.float64), [q_low, q_high], axis=0)
+
+
+def quantile_range_codes(values: np.ndarray, n_bins: int, unit_ranges: np.ndarray) -> np.ndarray:
+    """``n_bins`` equal bins per unit between ``unit_ranges[0]`` and ``unit_ranges[1]``, plus two end bins."""
+    low, high = unit_ranges
+    width = np.where(high > low, high - low, 1.0) / n_bins
+    inside = np.floor((np.asarray(values) - low) / width).astype(np.int64) + 1
+    return np.clip(inside, 0, n_bins + 1).astype(CODE_DTYPE)
+
+
+def equal_mass_codes(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Per unit, the index among ``n_bins`` equal-mass bins of (n_samples, n_units) values."""
+    values = np.asarray(values)
+    inner_edges = np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1], axis=0)
+    codes = np.empty(values.shape, dtype=CODE_DTYPE)
+    for unit in range(values.shape[1]):
+        codes[:, unit] = np.searchsorted(inner_edges[:, unit], values[:, unit], side="right")
+    return codes
+
+
+REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive")
+
+
+def reduce_values(
+    values: np.ndarray,
+    method: str,
+    n_bins: int = 30,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    bin_size: float = 0.07,
+    unit_ranges: np.ndarray | None = None,
+) -> np.ndarray:
+    """Codes of one epoch's (n_samples, n_units) ``values`` by ``reduce.method``.
+
+    ``unit_ranges`` (2, n_units) are the per-unit quantile ranges the ``quantile`` method needs.
+    """
     if method == "fixed-width":
         return fixed_width_codes(values, n_bins, value_range)
     if method == "fixed-size":
         return fixed_size_codes(values, bin_size)
-    raise ValueError(f"unknown reduce.method {method!r}; known: fixed-width, fixed-size")
+    if method == "quantile":
+        if unit_ranges is None:
+            raise ValueError("the quantile method needs per-unit ranges (quantile_edges)")
+        return quantile_range_codes(values, n_bins, unit_ranges)
+    if method == "adaptive":
+        return equal_mass_codes(values, n_bins)
+    raise ValueError(f"unknown reduce.method {method!r}; known: {', '.join(REDUCE_METHODS)}")
 
 
 def distinct_input_ids(inputs: np.ndarray) -> np.ndarray:
@@ -60,3 +109,10 @@ def running_range(slabs) -> tuple[float, float]:
     for values in slabs:
         low, high = min(low, float(np.min(values))), max(high, float(np.max(values)))
     return data_range(low, high)
+
+
+def pooled_rows(slabs, n_rows_total: int, max_rows: int = 200_000) -> np.ndarray:
+    """Rows of (epoch, sample, unit) slabs pooled over epochs, keeping every k-th row so at most ``max_rows`` remain."""
+    stride = max(1, -(-n_rows_total // max_rows))
+    kept = [values.reshape(-1, values.shape[-1])[::stride] for values in slabs]
+    return np.concatenate(kept)

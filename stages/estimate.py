@@ -6,7 +6,7 @@ import numpy as np
 
 from ibpipe import store
 from ibpipe.config import load_params
-from ibpipe.measure import metrics_dataset, metrics_summary, stored_slab_information
+from ibpipe.measure import EstimateOptions, metrics_dataset, metrics_summary, stored_slab_information
 from ibpipe.parallel import dask_client, run_tasks
 from ibpipe.stage import run_stage
 
@@ -14,26 +14,40 @@ from ibpipe.stage import run_stage
 def main(
     params_file: Path = Path("params.yaml"),
     codes: Path = Path("data/codes.zarr"),
+    activations: Path = Path("data/activations.zarr"),
     out: Path = Path("reports/metrics.nc"),
     summary: Path = Path("reports/metrics.json"),
 ) -> None:
     params = load_params(params_file)
     choice = params.estimate
+    options = EstimateOptions(
+        tuple(choice.estimators), choice.noise_variance, choice.n_neighbors, choice.bootstrap_resamples, choice.bootstrap_level, choice.seed
+    )
     root = store.open_layer_store(codes)
+    store.open_layer_store(activations)
     widths = store.layer_widths(root)
     epochs = root["epoch"][...]
-    shared = {"labels": root["labels"][...], "x_ids": root["x_id"][...], "estimators": list(choice.estimators)}
-    tasks = [
-        (str(codes.resolve()), layer, slab.start, slab.stop)
-        for layer in widths
-        for slab, _ in store.layer_slabs(root, layer, "code", read=False)
-    ]
+    labels, x_ids = root["labels"][...], root["x_id"][...]
+    shared = {"codes_path": str(codes.resolve()), "activations_path": str(activations.resolve()), "labels": labels, "x_ids": x_ids, "options": options}
+    tasks = [(layer, slab.start, slab.stop) for layer in widths for slab, _ in store.layer_slabs(root, layer, "code", read=False)]
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    by_layer = np.concatenate(results).reshape(len(widths), len(epochs), len(choice.estimators), -1)
-    metrics = metrics_dataset(by_layer.transpose(1, 0, 2, 3), epochs, widths, choice.estimators, shared["labels"], shared["x_ids"], {"params": params.to_json()})
+    values, intervals = _by_epoch_and_layer(results, len(widths))
+    metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, {"params": params.to_json()})
     store.write_metrics(out, metrics)
     store.write_json(summary, metrics_summary(metrics))
+
+
+def _by_epoch_and_layer(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Tasks come layer-major, slabs in epoch order: stack them to (epoch, layer, ...)."""
+
+    def stack(parts):
+        per_layer = np.split(np.concatenate(parts), n_layers)
+        return np.stack(per_layer, axis=1)
+
+    values = stack([point for point, _ in results])
+    intervals = None if results[0][1] is None else stack([interval for _, interval in results])
+    return values, intervals
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ def main(
     for estimator in dataset.estimator.values.tolist():
         figures[f"information_plane_{estimator}"] = plots.information_plane(dataset, estimator)
         figures[f"information_over_epochs_{estimator}"] = plots.information_over_epochs(dataset, estimator)
+    layer = plots.default_comparison_layer(dataset) if params.plot.compare_layer == "auto" else params.plot.compare_layer
+    if layer not in dataset.layer.values:
+        raise ValueError(f"plot.compare_layer = {layer!r} is not a measured layer; layers are {', '.join(dataset.layer.values.tolist())}")
+    figures["estimator_comparison"] = plots.estimator_comparison(dataset, layer)
     with store.atomic_path(out) as temporary:
         temporary.mkdir()
         for name, figure in figures.items():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 import yaml
@@ -72,13 +73,18 @@ def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
         assert metrics.layer.values.tolist() == ["hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"]
         assert metrics.layer_width.values.tolist() == [10, 7, 5, 4, 3, 2]
         assert metrics.epoch.values.tolist() == list(range(13))
-        assert metrics.estimator.values.tolist() == ["plugin"]
+        assert metrics.estimator.values.tolist() == ["plugin", "miller-madow", "kde-upper", "kde-lower"]
         assert yaml.safe_load(metrics.attrs["params"])["train"]["epochs"] == 12
         assert metrics.attrs["inputs_unique"] == 1
-        # All 4096 inputs are distinct, so I(X;T) = H(T) <= 12 bits and I(T;Y) <= H(Y).
-        assert (metrics.I_XT == metrics.H_T).all()
-        assert float(metrics.I_XT.max()) <= 12.0 + 1e-9
-        assert float(metrics.I_TY.max()) <= metrics.attrs["H_Y"] + 1e-9
+        # All 4096 inputs are distinct, so plug-in I(X;T) = H(T) <= 12 bits and I(T;Y) <= H(Y).
+        plugin = metrics.sel(estimator="plugin")
+        assert (plugin.I_XT == plugin.H_T).all()
+        # Plug-in and KDE cannot exceed log2 N; Miller-Madow adds (N - 1) / (2 N ln 2) to it.
+        assert float(metrics.I_XT.sel(estimator=["plugin", "kde-upper", "kde-lower"]).max()) <= 12.0 + 1e-9
+        assert float(metrics.I_XT.sel(estimator="miller-madow").max()) <= 12.0 + 4095 / (2 * 4096 * np.log(2)) + 1e-9
+        assert float(plugin.I_TY.max()) <= metrics.attrs["H_Y"] + 1e-9
+        assert (metrics.I_XT.sel(estimator="kde-lower") <= metrics.I_XT.sel(estimator="kde-upper") + 1e-9).all()
+        assert "Kolchinsky" in metrics.attrs["estimator_references"]
         assert metrics.attrs["H_Y"] == pytest.approx(0.99916, abs=1e-5)
         # Data processing: deeper layers cannot know more about X than the first.
         last = metrics.isel(epoch=-1, estimator=0)
@@ -88,8 +94,10 @@ def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
 def test_reports_summary_and_figures_exist(project):
     summary = yaml.safe_load((project / "reports" / "metrics.json").read_text())
     assert set(summary["plugin"]) == {"hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"}
-    figures = sorted(p.name for p in (project / "reports" / "figures").iterdir())
-    assert figures == ["information_over_epochs_plugin.png", "information_plane_plugin.png", "training_curves.png"]
+    figures = {p.name for p in (project / "reports" / "figures").iterdir()}
+    estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
+    expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
+    assert figures == expected | {"estimator_comparison.png", "training_curves.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
     assert "plugin.output.I_TY" in shown
 
