@@ -1,7 +1,18 @@
 import numpy as np
 import pytest
 
-from ibpipe.reduce import data_range, distinct_input_ids, fixed_size_codes, fixed_width_codes, reduce_values, running_range
+from ibpipe.reduce import (
+    data_range,
+    distinct_input_ids,
+    equal_mass_codes,
+    fixed_size_codes,
+    fixed_width_codes,
+    pooled_rows,
+    quantile_edges,
+    quantile_range_codes,
+    reduce_values,
+    running_range,
+)
 from ibpipe.selection import epoch_schedule, every_nth_epoch, log_spaced_epochs
 
 
@@ -57,3 +68,36 @@ def test_every_schedule_includes_the_last_epoch():
     assert epoch_schedule("all", 3).tolist() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="unknown select.method"):
         epoch_schedule("delta", 10)
+
+
+def test_quantile_range_codes_put_n_equal_bins_between_the_unit_quantiles(rng):
+    values = rng.normal(size=(10000, 2)) * np.array([1.0, 10.0])
+    ranges = quantile_edges(values, 0.01, 0.99)
+    assert ranges.shape == (2, 2)
+    assert ranges[1, 1] / ranges[0, 1] == pytest.approx(-1, abs=0.05)
+    assert ranges[1, 1] / ranges[1, 0] == pytest.approx(10, rel=0.05)
+    codes = quantile_range_codes(values, 10, ranges)
+    assert codes.min() == 0 and codes.max() == 11
+    # 1% of the values fall below the low quantile and 1% above the high one, per unit.
+    assert np.mean(codes[:, 1] == 0) == pytest.approx(0.01, abs=0.002)
+    assert np.mean(codes[:, 1] == 11) == pytest.approx(0.01, abs=0.002)
+    # Per-unit ranges make the codes scale-free (a power of two scales floats exactly).
+    scaled = values * 4.0
+    assert np.array_equal(quantile_range_codes(scaled, 10, quantile_edges(scaled, 0.01, 0.99)), codes)
+
+
+def test_equal_mass_codes_fill_every_bin_equally_and_keep_ties_together(rng):
+    values = rng.normal(size=(1000, 3))
+    codes = equal_mass_codes(values, 4)
+    for unit in range(3):
+        assert np.bincount(codes[:, unit]).tolist() == [250, 250, 250, 250]
+    saturated = np.concatenate([np.ones(600), rng.uniform(-1, 0.9, 400)])[:, None]
+    tied = equal_mass_codes(saturated, 4)
+    assert len(np.unique(tied[:600])) == 1
+
+
+def test_pooled_rows_subsample_evenly_over_epochs(rng):
+    slabs = [rng.normal(size=(2, 100, 3)) for _ in range(5)]
+    pooled = pooled_rows(iter(slabs), n_rows_total=1000, max_rows=250)
+    assert pooled.shape == (250, 3)
+    assert np.array_equal(pooled[0], slabs[0][0, 0])

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from ibpipe.parallel import dask_client, run_tasks
+
+
+def _square_plus(value, *, offset):
+    return value * value + offset.sum()
+
+
+def test_run_tasks_keeps_task_order_with_and_without_a_cluster():
+    tasks = [(v,) for v in range(7)]
+    shared = {"offset": np.ones(3)}
+    expected = [v * v + 3 for v in range(7)]
+    with dask_client("synchronous") as client:
+        assert client is None
+        assert run_tasks(client, _square_plus, tasks, shared, "sync") == expected
+    with dask_client("threads", workers=2) as client:
+        assert run_tasks(client, _square_plus, tasks, shared, "threads") == expected
+
+
+@pytest.mark.slow
+def test_local_scheduler_joins_the_cluster_named_by_dask_scheduler_address(monkeypatch):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        with dask_client("local", workers=2) as client:
+            assert client.scheduler.address == cluster.scheduler_address
+            assert run_tasks(client, _square_plus, [(2,)], {"offset": np.zeros(1)}, "remote") == [4]
+        with dask_client(cluster.scheduler_address) as client:
+            assert client.scheduler.address == cluster.scheduler_address
