@@ -101,6 +101,17 @@ def test_kde_upper_bound_equals_the_dense_textbook_formula_with_repeated_rows(rn
     assert values["lower"]["I_XT"] * LN2 == pytest.approx(lower_i_xt, abs=1e-10)
 
 
+def test_kde_sparse_and_dense_block_paths_agree_with_the_textbook_formula(rng):
+    # Spread points with little noise: most pairs are negligible, so blocks take the sparse path.
+    points = rng.normal(size=(600, 4))
+    labels = rng.integers(0, 3, 600)
+    for variance in (1.0e-3, 1.0e-1, 10.0):
+        i_xt, i_ty = _dense_kde_mi_nats(points - points.mean(0), labels, variance)
+        values = kde_information(points, labels, variance, block_rows=50)
+        assert values["upper"]["I_XT"] * LN2 == pytest.approx(i_xt, abs=1e-10)
+        assert values["upper"]["I_TY"] * LN2 == pytest.approx(i_ty, abs=1e-10)
+
+
 def test_kde_lower_bound_never_exceeds_the_upper(rng):
     for scale in (0.01, 0.1, 1.0):
         values = kde_information(rng.normal(scale=scale, size=(300, 2)), rng.integers(0, 2, 300), 1.0e-2)
