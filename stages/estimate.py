@@ -10,6 +10,10 @@ from ibpipe.measure import EstimateOptions, metrics_dataset, metrics_summary, st
 from ibpipe.parallel import dask_client, run_tasks
 from ibpipe.stage import run_stage
 
+# Small tasks balance the workers (a KDE task costs ~0.1 s per epoch on the 12-bit network);
+# each still reads whole epochs, the unit a shard stores as one chunk.
+EPOCHS_PER_TASK = 4
+
 
 def main(
     params_file: Path = Path("params.yaml"),
@@ -29,7 +33,12 @@ def main(
     epochs = root["epoch"][...]
     labels, x_ids = root["labels"][...], root["x_id"][...]
     shared = {"codes_path": str(codes.resolve()), "activations_path": str(activations.resolve()), "labels": labels, "x_ids": x_ids, "options": options}
-    tasks = [(layer, slab.start, slab.stop) for layer in widths for slab, _ in store.layer_slabs(root, layer, "code", read=False)]
+    tasks = [
+        (layer, start, min(start + EPOCHS_PER_TASK, slab.stop))
+        for layer in widths
+        for slab, _ in store.layer_slabs(root, layer, "code", read=False)
+        for start in range(slab.start, slab.stop, EPOCHS_PER_TASK)
+    ]
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
     values, intervals = _by_epoch_and_layer(results, len(widths))
