@@ -2,7 +2,7 @@
 
 ``scheduler``:
 - ``"local"``: a LocalCluster of ``workers`` single-threaded process workers (BLAS and
-  OpenMP pinned to one thread each by distributed's nanny), unless the environment variable
+  OpenMP pinned to one thread each, see ``WORKER_ENVIRONMENT``), unless the environment variable
   DASK_SCHEDULER_ADDRESS names an existing scheduler, which is then used instead;
 - ``"threads"``: the same cluster with thread workers in this process;
 - ``"synchronous"``: no cluster; tasks run one after another here (debugging, tiny runs);
@@ -21,6 +21,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+# Set in each worker process before it starts. One BLAS/OpenMP thread per single-threaded
+# worker avoids oversubscribing the cores. One malloc arena: tasks run on a worker thread,
+# whose own glibc arena maps and unmaps every large numpy temporary; measured here, that
+# made a KDE task 1.7x slower than in the main thread (distributed's default
+# MALLOC_TRIM_THRESHOLD_ makes it worse, so it is left out).
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1, "MALLOC_ARENA_MAX": 1}
 
 
 @contextlib.contextmanager
@@ -29,6 +35,7 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
     if scheduler == "synchronous":
         yield None
         return
+    import dask
     from distributed import Client, LocalCluster
 
     address = scheduler if "://" in scheduler else os.environ.get(ADDRESS_VARIABLE) if scheduler == "local" else None
@@ -36,13 +43,14 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
         with Client(address) as client:
             yield client
         return
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=scheduler == "local",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=scheduler == "local",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
     with cluster, Client(cluster) as client:
         yield client
 
