@@ -24,6 +24,15 @@ def test_fixed_width_codes_are_the_left_edge_index_of_tishby_bins(rng):
     assert np.all(edges[codes - 1] <= values) and np.all(values < edges[codes])
 
 
+def test_fixed_width_codes_equal_digitize_even_on_and_next_to_every_edge(rng):
+    for n_bins, (low, high) in ((30, (-1.0, 1.0)), (7, (0.0, 3.7)), (100, (-2.5, 7.1))):
+        edges = np.linspace(low, high, n_bins)
+        values = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf), rng.uniform(low - 1, high + 1, 10000)])
+        assert np.array_equal(fixed_width_codes(values, n_bins, (low, high)), np.digitize(values, edges))
+    saturated = np.tanh(rng.normal(scale=8, size=5000)).astype(np.float32)
+    assert np.array_equal(fixed_width_codes(saturated, 30, (-1.0, 1.0)), np.digitize(saturated, np.linspace(-1, 1, 30)))
+
+
 def test_fixed_width_codes_keep_out_of_range_values_in_their_own_end_bins():
     codes = fixed_width_codes(np.array([-5.0, -1.0, 0.99, 1.0, 7.0]), 30, (-1.0, 1.0))
     assert codes.tolist() == [0, 1, 29, 30, 30]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ibpipe.estimators.rowkeys import row_keys
+from ibpipe.estimators.rowkeys import row_ids
 
 LN2 = np.log(2.0)
 
@@ -37,10 +37,8 @@ def entropy_from_counts_bits(counts: np.ndarray, miller_madow: bool = False) -> 
 
 
 def state_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense ids 0..m-1 of the distinct rows of ``codes`` and the number m of states."""
-    keys = row_keys(codes)
-    unique_keys, ids = np.unique(keys, return_inverse=True)
-    return ids.ravel(), len(unique_keys)
+    """Ids in 0..m-1 of the rows of ``codes`` (equal rows, equal ids) and the id range m."""
+    return row_ids(codes)
 
 
 def _entropy_of_ids(ids: np.ndarray, n_states: int, miller_madow: bool) -> float:
@@ -106,10 +104,11 @@ def plugin_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray 
     if x_ids is None:
         return {"H_T": h_t, "I_XT": h_t, "I_TY": i_ty}
     x_ids, n_x = state_ids(np.asarray(x_ids))
-    if n_x == len(x_ids):
+    x_counts = np.bincount(x_ids, minlength=n_x)
+    if x_counts.max() == 1:
         # Every row is a distinct input: H(X,T) = H(X), so I(X;T) = H(T) exactly.
         return {"H_T": h_t, "I_XT": h_t, "I_TY": i_ty}
-    h_x = _entropy_of_ids(x_ids, n_x, miller_madow)
+    h_x = entropy_from_counts_bits(x_counts, miller_madow)
     return {"H_T": h_t, "I_XT": _information_of_ids(x_ids, n_x, t_ids, n_t, h_x, h_t, miller_madow), "I_TY": i_ty}
 
 

@@ -1,8 +1,15 @@
-"""One int64 key per row of integer codes, so counting states is a 1-D problem.
+"""Dense state ids for the rows of integer codes, so counting states is a 1-D problem.
 
-Sorting or hashing whole rows (``np.unique(axis=0)``) is ~30x slower than counting one
-integer per row. When the product of the per-column ranges fits in 63 bits the key is an
-exact mixed-radix number; otherwise rows are hashed to 64 bits.
+``np.unique(axis=0)`` is ~30x slower than counting one integer per row. ``row_ids`` picks
+the fastest exact way that fits the codes:
+
+1. the product of the per-column ranges fits in 63 bits: one exact mixed-radix int64 key
+   per row, then 1-D ``np.unique``;
+2. otherwise, every column's range fits in 8 or 16 bits: the rows, shifted to start at 0,
+   are packed into uint8/uint16 bytes and sorted as one opaque byte string each (a void
+   view; comparisons stop at the first differing byte, so 10000 rows of 1024 units take
+   a few milliseconds) -- exact;
+3. otherwise: ``row_keys`` hashes each row to 64 bits.
 
 Hash collisions: with ``m`` distinct rows and a 64-bit hash that behaves like a random
 function, the probability that any two distinct rows share a key is at most
@@ -14,6 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 _MAX_KEY = 2**63 - 1
+# Mixed-radix keys are used as ids without sorting while there are at most this many
+# possible keys per row: bincount over them stays cheap.
+DIRECT_IDS_PER_ROW = 4
 _MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio odd constant (Fibonacci hashing)
 _FINAL_MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser constant
 
@@ -44,6 +54,43 @@ def row_keys(codes: np.ndarray) -> np.ndarray:
     if _fits_in_int64(radix):
         return _mixed_radix(codes, low, radix)
     return _hash_rows(codes)
+
+
+def row_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """State ids of the rows of integer ``codes`` (n_rows,) or (n_rows, n_columns), and their range m.
+
+    Equal rows get equal ids and different rows different ids, all in 0..m-1. When the
+    possible states are few (at most ``DIRECT_IDS_PER_ROW`` per row) the ids are the
+    mixed-radix keys themselves and some ids may be unused; otherwise they are dense.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"row_ids needs a 2-D integer array, got {codes.dtype} with shape {codes.shape}")
+    if codes.shape[0] == 0 or codes.shape[1] == 0:
+        return np.zeros(codes.shape[0], dtype=np.int64), min(codes.shape[0], 1)
+    low = codes.min(axis=0).astype(np.int64)
+    radix = codes.max(axis=0).astype(np.int64) - low + 1
+    if _fits_in_int64(radix):
+        keys = _mixed_radix(codes, low, radix)
+        n_keys = int(np.prod(radix.astype(object)))
+        if n_keys <= DIRECT_IDS_PER_ROW * len(keys):
+            # Few possible keys: use them as ids directly (unoccupied ids simply count 0), no sort.
+            return keys, n_keys
+    elif radix.max() <= 1 << 16:
+        packed = np.empty(codes.shape, dtype=np.uint8 if radix.max() <= 1 << 8 else np.uint16)
+        np.subtract(codes, low.astype(codes.dtype), out=packed, casting="unsafe")  # one pass, no int64 temporary
+        keys = _as_byte_strings(packed)
+    else:
+        keys = _hash_rows(codes)
+    unique, ids = np.unique(keys, return_inverse=True)
+    return ids.ravel().astype(np.int64, copy=False), len(unique)
+
+
+def _as_byte_strings(rows: np.ndarray) -> np.ndarray:
+    rows = np.ascontiguousarray(rows)
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
 
 
 def _fits_in_int64(radix: np.ndarray) -> bool:
