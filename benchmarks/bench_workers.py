@@ -47,7 +47,7 @@ def main(n_epochs: int = 48) -> None:
         root = store.open_layer_store(codes)
         options = EstimateOptions(("plugin", "miller-madow", "kde-upper", "kde-lower"))
         shared = {"codes_path": str(codes), "activations_path": str(activations), "labels": root["labels"][...], "x_ids": np.arange(4096), "options": options}
-        tasks = [(layer, slab.start, slab.stop) for layer in WIDTHS for slab, _ in store.layer_slabs(root, layer, "code", read=False)]
+        tasks = store.layer_tasks(root, "code", epochs_per_task=4)  # as the estimate stage cuts them
         timings = {}
         for workers in (1, 2):
             with dask_client("local", workers) as client:

@@ -149,6 +149,17 @@ def stored_slab_information(
     return slab_information(options, labels, x_ids, codes, activations)
 
 
+def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Join (points, intervals) of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
+
+    def stack(parts):
+        return np.stack(np.split(np.concatenate(parts), n_layers), axis=1)
+
+    values = stack([point for point, _ in results])
+    intervals = None if results[0][1] is None else stack([interval for _, interval in results])
+    return values, intervals
+
+
 def metrics_dataset(
     values: np.ndarray,
     intervals: np.ndarray | None,

@@ -248,6 +248,16 @@ def open_metrics(path: str | Path = "reports/metrics.nc") -> xr.Dataset:
         return dataset.load()
 
 
+def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[tuple[str, int, int]]:
+    """(layer, start, stop) epoch ranges of at most ``epochs_per_task``, never crossing a shard."""
+    return [
+        (layer, start, min(start + epochs_per_task, slab.stop))
+        for layer in layer_names(root)
+        for slab, _ in layer_slabs(root, layer, variable, read=False)
+        for start in range(slab.start, slab.stop, epochs_per_task)
+    ]
+
+
 def read_slab(path: str | Path, layer: str, variable: str, start: int, stop: int) -> np.ndarray:
     """Epochs [start, stop) of one layer's (epoch, sample, unit) array."""
     return zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")[start:stop]

@@ -6,7 +6,7 @@ import numpy as np
 
 from ibpipe import store
 from ibpipe.config import load_params
-from ibpipe.measure import EstimateOptions, metrics_dataset, metrics_summary, stored_slab_information
+from ibpipe.measure import EstimateOptions, metrics_dataset, metrics_summary, stack_task_results, stored_slab_information
 from ibpipe.parallel import dask_client, run_tasks
 from ibpipe.stage import run_stage
 
@@ -28,35 +28,19 @@ def main(
         tuple(choice.estimators), choice.noise_variance, choice.n_neighbors, choice.bootstrap_resamples, choice.bootstrap_level, choice.seed
     )
     root = store.open_layer_store(codes)
-    store.open_layer_store(activations)
     widths = store.layer_widths(root)
     epochs = root["epoch"][...]
+    if not np.array_equal(store.open_layer_store(activations)["epoch"][...], epochs):
+        raise ValueError(f"{codes} and {activations} hold different epochs; run `dvc repro` to rebuild the codes")
     labels, x_ids = root["labels"][...], root["x_id"][...]
     shared = {"codes_path": str(codes.resolve()), "activations_path": str(activations.resolve()), "labels": labels, "x_ids": x_ids, "options": options}
-    tasks = [
-        (layer, start, min(start + EPOCHS_PER_TASK, slab.stop))
-        for layer in widths
-        for slab, _ in store.layer_slabs(root, layer, "code", read=False)
-        for start in range(slab.start, slab.stop, EPOCHS_PER_TASK)
-    ]
+    tasks = store.layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    values, intervals = _by_epoch_and_layer(results, len(widths))
+    values, intervals = stack_task_results(results, len(widths))
     metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, {"params": params.to_json()})
     store.write_metrics(out, metrics)
     store.write_json(summary, metrics_summary(metrics))
-
-
-def _by_epoch_and_layer(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Tasks come layer-major, slabs in epoch order: stack them to (epoch, layer, ...)."""
-
-    def stack(parts):
-        per_layer = np.split(np.concatenate(parts), n_layers)
-        return np.stack(per_layer, axis=1)
-
-    values = stack([point for point, _ in results])
-    intervals = None if results[0][1] is None else stack([interval for _, interval in results])
-    return values, intervals
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import pytest
 
 from ibpipe import information
 from ibpipe.estimators import entropy_bits, mutual_information_bits, plugin_information, row_keys
-from ibpipe.estimators.rowkeys import _hash_rows
+from ibpipe.estimators.rowkeys import _hash_rows, row_ids
 
 
 @pytest.mark.parametrize("n_states", [2, 8, 30, 1000])
@@ -82,6 +82,21 @@ def test_row_keys_are_equal_exactly_for_equal_rows(rng):
     # Same partition of the rows: the pairing of row ids and key ids is one-to-one.
     assert len(np.unique(keys)) == n_states
     assert len(np.unique(by_rows.ravel() * n_states + by_keys.ravel())) == n_states
+
+
+@pytest.mark.parametrize(
+    ("n_columns", "high", "path"),
+    [(2, 5, "direct ids"), (8, 30, "mixed radix"), (20, 17, "chained ranks"), (300, 17, "packed uint8"), (300, 1000, "packed uint16"), (300, 100_000, "hash")],
+)
+def test_row_ids_partition_rows_exactly_like_unique_rows_on_every_path(rng, n_columns, high, path):
+    codes = rng.integers(-2, high, (3000, n_columns))
+    codes[1500:2500] = codes[:1000]  # a third of the rows repeat
+    ids, n_ids = row_ids(codes)
+    _, reference = np.unique(codes, axis=0, return_inverse=True)
+    n_states = len(np.unique(codes, axis=0))
+    assert ids.min() >= 0 and ids.max() < n_ids
+    assert len(np.unique(ids)) == n_states
+    assert len(np.unique(reference.ravel() * n_ids + ids)) == n_states, path
 
 
 def test_hashed_keys_count_the_same_states_as_exact_rows(rng):

@@ -5,6 +5,12 @@ the estimator is rerun on every resample, and the interval is the (1 - level)/2 
 (1 + level)/2 quantiles of the resampled values. A resampled input that appears twice is
 one input seen twice, so the estimator receives ``x_ids`` saying so.
 
+Caveat: resampling repeats rows, and every estimator here sees a repeated row as less
+spread. Where an estimate is driven by the number of distinct states (H(T) and I(X;T) of
+fine bins; the KDE and k-NN informations near log N) the replicas sit below the point
+estimate and the percentile interval may not contain it. Intervals of I(T;Y) on coarse
+codes, where each state holds many samples, are the reliable use.
+
 Reference: B. Efron & R. J. Tibshirani, An Introduction to the Bootstrap, ch. 13 (1993).
 """
 

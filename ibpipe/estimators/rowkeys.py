@@ -5,11 +5,13 @@ the fastest exact way that fits the codes:
 
 1. the product of the per-column ranges fits in 63 bits: one exact mixed-radix int64 key
    per row, then 1-D ``np.unique``;
-2. otherwise, every column's range fits in 8 or 16 bits: the rows, shifted to start at 0,
+2. otherwise, when a few int64 sorts suffice: mixed radix over the columns, replacing the
+   key by its dense rank (< N) whenever the next column would overflow it -- exact;
+3. otherwise, every column's range fits in 8 or 16 bits: the rows, shifted to start at 0,
    are packed into uint8/uint16 bytes and sorted as one opaque byte string each (a void
    view; comparisons stop at the first differing byte, so 10000 rows of 1024 units take
    a few milliseconds) -- exact;
-3. otherwise: ``row_keys`` hashes each row to 64 bits.
+4. otherwise: ``row_keys`` hashes each row to 64 bits.
 
 Hash collisions: with ``m`` distinct rows and a 64-bit hash that behaves like a random
 function, the probability that any two distinct rows share a key is at most
@@ -24,6 +26,9 @@ _MAX_KEY = 2**63 - 1
 # Mixed-radix keys are used as ids without sorting while there are at most this many
 # possible keys per row: bincount over them stays cheap.
 DIRECT_IDS_PER_ROW = 4
+# Up to this many re-rankings (one int64 sort each), chained mixed radix beats sorting
+# packed byte strings; wider rows (hundreds of units) go to the byte strings.
+MAX_RANKINGS = 4
 _MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio odd constant (Fibonacci hashing)
 _FINAL_MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser constant
 
@@ -78,12 +83,35 @@ def row_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
         if n_keys <= DIRECT_IDS_PER_ROW * len(keys):
             # Few possible keys: use them as ids directly (unoccupied ids simply count 0), no sort.
             return keys, n_keys
+    elif _rankings_needed(radix, len(codes)) <= MAX_RANKINGS:
+        return _chained_ids(codes, low, radix)
     elif radix.max() <= 1 << 16:
         packed = np.empty(codes.shape, dtype=np.uint8 if radix.max() <= 1 << 8 else np.uint16)
         np.subtract(codes, low.astype(codes.dtype), out=packed, casting="unsafe")  # one pass, no int64 temporary
         keys = _as_byte_strings(packed)
     else:
         keys = _hash_rows(codes)
+    unique, ids = np.unique(keys, return_inverse=True)
+    return ids.ravel().astype(np.int64, copy=False), len(unique)
+
+
+def _rankings_needed(radix: np.ndarray, n_rows: int) -> int:
+    """Re-rankings ``_chained_ids`` would make: each frees the key to hold ~(63 - log2 N) more bits."""
+    bits = float(np.log2(radix.astype(np.float64)).sum())
+    return int(bits // max(63 - np.log2(max(n_rows, 2)) - 1, 1))
+
+
+def _chained_ids(codes: np.ndarray, low: np.ndarray, radix: np.ndarray) -> tuple[np.ndarray, int]:
+    """Mixed radix over the columns, replacing the key by its dense rank (< N) whenever the next column would overflow it."""
+    keys = np.zeros(len(codes), dtype=np.int64)
+    span = 1
+    for column, base in enumerate(radix.tolist()):
+        if span * base > _MAX_KEY:
+            unique, keys = np.unique(keys, return_inverse=True)
+            keys, span = keys.ravel().astype(np.int64, copy=False), len(unique)
+        keys *= base
+        keys += codes[:, column] - low[column]
+        span *= base
     unique, ids = np.unique(keys, return_inverse=True)
     return ids.ravel().astype(np.int64, copy=False), len(unique)
 
