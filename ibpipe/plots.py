@@ -42,38 +42,43 @@ def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
     return figure
 
 
-def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
-    """H(T), I(X;T) and I(T;Y) of every layer against epoch."""
-    selected = metrics.sel(estimator=estimator)
+def _information_panels(metrics: xr.Dataset, title: str, draw) -> Figure:
+    """I(X;T) and I(T;Y) side by side against epoch; ``draw(axis, quantity)`` adds the lines."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
     for axis, quantity, label in zip(axes, ("I_XT", "I_TY"), ("I(X;T) [bits]", "I(T;Y) [bits]")):
-        for layer in selected.layer.values.tolist():
-            axis.plot(selected.epoch, selected[quantity].sel(layer=layer), label=layer, linewidth=1.2)
+        draw(axis, quantity)
         _epoch_axis(axis)
         axis.set_ylabel(label)
     axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
     axes[1].legend(fontsize=8)
-    figure.suptitle(f"Information per layer over training ({estimator})")
+    figure.suptitle(title)
     return figure
+
+
+def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
+    """I(X;T) and I(T;Y) of every layer against epoch."""
+    selected = metrics.sel(estimator=estimator)
+
+    def draw(axis, quantity):
+        for layer in selected.layer.values.tolist():
+            axis.plot(selected.epoch, selected[quantity].sel(layer=layer), label=layer, linewidth=1.2)
+
+    return _information_panels(metrics, f"Information per layer over training ({estimator})", draw)
 
 
 def estimator_comparison(metrics: xr.Dataset, layer: str) -> Figure:
     """I(X;T) and I(T;Y) of one layer against epoch, one line per estimator, bootstrap bands if stored."""
     selected = metrics.sel(layer=layer)
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
-    for axis, quantity, label in zip(axes, ("I_XT", "I_TY"), ("I(X;T) [bits]", "I(T;Y) [bits]")):
+
+    def draw(axis, quantity):
         for estimator in selected.estimator.values.tolist():
-            line = selected[quantity].sel(estimator=estimator)
-            (drawn,) = axis.plot(selected.epoch, line, label=estimator, linewidth=1.2)
+            (line,) = axis.plot(selected.epoch, selected[quantity].sel(estimator=estimator), label=estimator, linewidth=1.2)
             if f"{quantity}_ci" in selected:
                 band = selected[f"{quantity}_ci"].sel(estimator=estimator)
-                axis.fill_between(selected.epoch, band.sel(bound="lower"), band.sel(bound="upper"), color=drawn.get_color(), alpha=0.2, linewidth=0)
-        _epoch_axis(axis)
-        axis.set_ylabel(label)
-    axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
-    axes[1].legend(fontsize=8)
-    figure.suptitle(f"Estimators compared on layer {layer} (noise variance {metrics.attrs.get('noise_variance', 'n/a')} for kde/knn)")
-    return figure
+                axis.fill_between(selected.epoch, band.sel(bound="lower"), band.sel(bound="upper"), color=line.get_color(), alpha=0.2, linewidth=0)
+
+    noise = metrics.attrs.get("noise_variance", "n/a")
+    return _information_panels(metrics, f"Estimators compared on layer {layer} (noise variance {noise} for kde/knn)", draw)
 
 
 def default_comparison_layer(metrics: xr.Dataset) -> str:
