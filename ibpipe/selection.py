@@ -6,6 +6,8 @@ epochs has E + 1 measurable epochs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 
 
@@ -38,3 +40,100 @@ def epoch_schedule(method: str, epochs: int, every: int = 100, n_points: int = 4
     if method == "log":
         return log_spaced_epochs(epochs, n_points)
     raise ValueError(f"unknown select.method {method!r}; known: all, every, log")
+
+
+def stepped_epochs(epochs: int, bounds: tuple[int, ...] = (20, 100, 2000), steps: tuple[int, ...] = (1, 5, 20, 100)) -> np.ndarray:
+    """Saxe et al.'s schedule: every ``steps[0]``-th epoch below ``bounds[0]``, every ``steps[1]``-th
+    below ``bounds[1]``, ..., then every ``steps[-1]``-th; always the last epoch.
+
+    With the defaults: every epoch < 20, every 5th < 100, every 20th < 2000, then every 100th.
+    """
+    if len(steps) != len(bounds) + 1:
+        raise ValueError(f"need one more step than bounds, got bounds {bounds} and steps {steps}")
+    if list(bounds) != sorted(bounds) or min(steps) < 1:
+        raise ValueError(f"bounds must increase and steps be >= 1, got {bounds} and {steps}")
+    starts = (0, *bounds)
+    stops = (*bounds, epochs + 1)
+    pieces = [np.arange(start, min(stop, epochs + 1), step) for start, stop, step in zip(starts, stops, steps)]
+    return np.union1d(np.concatenate(pieces), [epochs])
+
+
+# ---------------------------------------------------------------- delta-skip
+
+# A probe measures a batch of epochs and returns, per epoch, an array (n_layers, 2) of
+# (I(X;T), I(T;Y)) in bits; a batch lets the caller run the measurements in parallel.
+Probe = Callable[[list[int]], Mapping[int, np.ndarray]]
+
+
+def information_distance(a: np.ndarray, b: np.ndarray, source_entropies: tuple[float, float]) -> float:
+    """max over layers and s in {X, Y} of |I_a(s;T) - I_b(s;T)| / H(s)."""
+    scale = np.asarray(source_entropies, dtype=np.float64)
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / scale))
+
+
+class _ProbeCache:
+    """Every epoch's information is measured once, however often the search asks for it."""
+
+    def __init__(self, probe: Probe, source_entropies: tuple[float, float]):
+        self.probe, self.source_entropies, self.values = probe, source_entropies, {}
+
+    def measure(self, epochs) -> None:
+        missing = sorted({int(e) for e in epochs} - set(self.values))
+        if missing:
+            measured = self.probe(missing)
+            self.values.update({int(epoch): np.asarray(measured[epoch]) for epoch in missing})
+
+    def distance(self, a: int, b: int) -> float:
+        self.measure([a, b])
+        return information_distance(self.values[a], self.values[b], self.source_entropies)
+
+
+def _result(cache: _ProbeCache, measured) -> dict:
+    epochs = sorted(set(measured))
+    return {
+        "epochs": epochs,
+        "distances": [cache.distance(a, b) for a, b in zip(epochs, epochs[1:])],
+        "probed": sorted(cache.values),
+    }
+
+
+def delta_skip_exact(epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0) -> dict:
+    """Epochs such that consecutive measured epochs are within ``delta`` or adjacent.
+
+    A forward pass grows the skip by ``factor`` while the distance stays <= delta (and
+    shrinks it after a jump that was too far); then every gap still farther apart than delta
+    is bisected, all gaps of one round probed as one batch, until none is left.
+    Returns ``{"epochs", "distances", "probed"}``.
+    """
+    if delta <= 0 or factor <= 1:
+        raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
+    cache = _ProbeCache(probe, source_entropies)
+    measured, current, skip = [0], 0, 1.0
+    while current < epochs:
+        following = min(current + max(1, int(skip)), epochs)
+        too_far = cache.distance(current, following) > delta
+        skip = max(1.0, skip / factor) if too_far else skip * factor
+        measured.append(following)
+        current = following
+    while True:
+        gaps = [(a, b) for a, b in zip(measured, measured[1:]) if b - a > 1 and cache.distance(a, b) > delta]
+        if not gaps:
+            return _result(cache, measured)
+        midpoints = [(a + b) // 2 for a, b in gaps]
+        cache.measure(midpoints)
+        measured = sorted(set(measured) | set(midpoints))
+
+
+def delta_skip_approximate(epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0) -> dict:
+    """One forward pass, never backtracking: keep the skip after a jump farther than delta, grow it otherwise."""
+    if delta <= 0 or factor <= 1:
+        raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
+    cache = _ProbeCache(probe, source_entropies)
+    measured, current, skip = [0], 0, 1.0
+    while current < epochs:
+        following = min(current + max(1, int(skip)), epochs)
+        if cache.distance(current, following) <= delta:
+            skip *= factor
+        measured.append(following)
+        current = following
+    return _result(cache, measured)

@@ -1,0 +1,80 @@
+"""Epoch schedules of REFERENCE 6: stepped, and delta-skip against a run where every epoch is known."""
+
+import numpy as np
+import pytest
+
+from ibpipe.selection import delta_skip_approximate, delta_skip_exact, information_distance, stepped_epochs
+
+H_SOURCES = (12.0, 1.0)  # H(X), H(Y) in bits
+
+
+def _known_run(n_epochs: int = 600, n_layers: int = 3, seed: int = 0) -> np.ndarray:
+    """(epoch, layer, 2) information: fast early change, a late jump, small noise."""
+    rng = np.random.default_rng(seed)
+    epochs = np.arange(n_epochs + 1)[:, None]
+    rise = 1 - np.exp(-epochs / np.array([20.0, 40.0, 80.0]))
+    jump = (epochs >= 400) * np.array([0.0, 0.05, 0.1])
+    i_xt = 12 - 3 * rise[:, :n_layers] + jump[:, :n_layers] * 12
+    i_ty = rise[:, :n_layers] + rng.normal(scale=0.002, size=(n_epochs + 1, n_layers))
+    return np.stack([i_xt, i_ty], axis=-1)
+
+
+class RecordingProbe:
+    def __init__(self, table):
+        self.table, self.calls = table, []
+
+    def __call__(self, epochs):
+        self.calls.append(list(epochs))
+        return {epoch: self.table[epoch] for epoch in epochs}
+
+
+def test_distance_is_the_largest_change_normalised_by_the_source_entropy():
+    a = np.array([[12.0, 0.5], [6.0, 0.2]])
+    b = np.array([[11.4, 0.5], [6.0, 0.25]])
+    assert information_distance(a, b, H_SOURCES) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("delta", [0.01, 0.02, 0.05])
+def test_delta_exact_keeps_every_consecutive_pair_within_delta_or_adjacent(delta):
+    table = _known_run()
+    probe = RecordingProbe(table)
+    result = delta_skip_exact(600, probe, H_SOURCES, delta)
+    epochs = result["epochs"]
+    assert epochs[0] == 0 and epochs[-1] == 600
+    assert set(epochs) <= set(range(601)) and epochs == sorted(epochs)
+    for a, b, stored in zip(epochs, epochs[1:], result["distances"]):
+        true_distance = information_distance(table[a], table[b], H_SOURCES)
+        assert stored == pytest.approx(true_distance)
+        assert true_distance <= delta or b - a == 1
+    probed = [epoch for call in probe.calls for epoch in call]
+    assert len(probed) == len(set(probed)), "an epoch was measured twice"
+    assert set(epochs) <= set(result["probed"]) == set(probed)
+    assert len(epochs) < 601 / 3
+
+
+def test_delta_exact_bisects_the_late_jump_down_to_adjacent_epochs():
+    result = delta_skip_exact(600, RecordingProbe(_known_run()), H_SOURCES, 0.02)
+    assert 399 in result["epochs"] and 400 in result["epochs"]
+
+
+def test_delta_approximate_never_backtracks_and_probes_only_what_it_keeps():
+    probe = RecordingProbe(_known_run())
+    result = delta_skip_approximate(600, probe, H_SOURCES, 0.02)
+    probed = [epoch for call in probe.calls for epoch in call]
+    assert probed == sorted(probed) and len(probed) == len(set(probed))
+    assert result["probed"] == result["epochs"]
+    assert result["epochs"][-1] == 600
+
+
+def test_delta_skip_rejects_meaningless_settings():
+    with pytest.raises(ValueError, match="delta > 0"):
+        delta_skip_exact(10, RecordingProbe(_known_run(10)), H_SOURCES, 0.0)
+
+
+def test_stepped_schedule_matches_its_definition():
+    epochs = stepped_epochs(2500)
+    expected = sorted(set(range(0, 20)) | set(range(20, 100, 5)) | set(range(100, 2000, 20)) | set(range(2000, 2501, 100)) | {2500})
+    assert epochs.tolist() == expected
+    assert stepped_epochs(7, bounds=(3,), steps=(1, 2)).tolist() == [0, 1, 2, 3, 5, 7]
+    with pytest.raises(ValueError, match="one more step"):
+        stepped_epochs(10, bounds=(3,), steps=(1,))
