@@ -97,6 +97,29 @@ def _result(cache: _ProbeCache, measured) -> dict:
     }
 
 
+def _check_delta(delta: float, factor: float) -> None:
+    if delta <= 0 or factor <= 1:
+        raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
+
+
+def _forward_pass(cache: _ProbeCache, epochs: int, delta: float, factor: float, shrink_after_jump: bool) -> list[int]:
+    """Epochs 0..E stepping by a skip that grows by ``factor`` after every jump within delta.
+
+    After a jump farther than delta the skip shrinks by ``factor`` (exact search, which will
+    bisect that gap anyway) or stays as it is (approximate search).
+    """
+    measured, current, skip = [0], 0, 1.0
+    while current < epochs:
+        following = min(current + max(1, int(skip)), epochs)
+        if cache.distance(current, following) <= delta:
+            skip *= factor
+        elif shrink_after_jump:
+            skip = max(1.0, skip / factor)
+        measured.append(following)
+        current = following
+    return measured
+
+
 def delta_skip_exact(epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0) -> dict:
     """Epochs such that consecutive measured epochs are within ``delta`` or adjacent.
 
@@ -105,16 +128,9 @@ def delta_skip_exact(epochs: int, probe: Probe, source_entropies: tuple[float, f
     is bisected, all gaps of one round probed as one batch, until none is left.
     Returns ``{"epochs", "distances", "probed"}``.
     """
-    if delta <= 0 or factor <= 1:
-        raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
+    _check_delta(delta, factor)
     cache = _ProbeCache(probe, source_entropies)
-    measured, current, skip = [0], 0, 1.0
-    while current < epochs:
-        following = min(current + max(1, int(skip)), epochs)
-        too_far = cache.distance(current, following) > delta
-        skip = max(1.0, skip / factor) if too_far else skip * factor
-        measured.append(following)
-        current = following
+    measured = _forward_pass(cache, epochs, delta, factor, shrink_after_jump=True)
     while True:
         gaps = [(a, b) for a, b in zip(measured, measured[1:]) if b - a > 1 and cache.distance(a, b) > delta]
         if not gaps:
@@ -126,14 +142,6 @@ def delta_skip_exact(epochs: int, probe: Probe, source_entropies: tuple[float, f
 
 def delta_skip_approximate(epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0) -> dict:
     """One forward pass, never backtracking: keep the skip after a jump farther than delta, grow it otherwise."""
-    if delta <= 0 or factor <= 1:
-        raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
+    _check_delta(delta, factor)
     cache = _ProbeCache(probe, source_entropies)
-    measured, current, skip = [0], 0, 1.0
-    while current < epochs:
-        following = min(current + max(1, int(skip)), epochs)
-        if cache.distance(current, following) <= delta:
-            skip *= factor
-        measured.append(following)
-        current = following
-    return _result(cache, measured)
+    return _result(cache, _forward_pass(cache, epochs, delta, factor, shrink_after_jump=False))
