@@ -23,7 +23,7 @@ DATASETS = ("tishby12",)
 MEASURE_ON = ("all", "train", "test")
 ARCHITECTURES = ("mlp",)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
-SELECT_METHODS = ("all", "every", "log")
+SELECT_METHODS = ("all", "every", "log", "stepped")
 REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive")
 ESTIMATORS = tuple(ESTIMATOR_REGISTRY)
 SCHEDULER_KINDS = ("local", "threads", "synchronous")
@@ -157,6 +157,8 @@ class SelectParams:
     method: str = key("log", one_of(*SELECT_METHODS), "which epochs are measured")
     every: int = key(100, integer(1), "step of the 'every' schedule")
     n_points: int = key(400, integer(2), "points of the 'log' schedule before duplicates are dropped")
+    step_bounds: list[int] = key([20, 100, 2000], list_of(integer(1), unique=True), "epochs where the 'stepped' schedule changes step")
+    step_sizes: list[int] = key([1, 5, 20, 100], list_of(integer(1)), "steps of 'stepped': one below each bound, one after the last")
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,9 @@ class Params:
 
 def _cross_errors(params: Params) -> list[str]:
     errors = []
+    bounds, sizes = params.select.step_bounds, params.select.step_sizes
+    if list(bounds) != sorted(bounds) or len(sizes) != len(bounds) + 1:
+        errors.append(f"select.step_bounds = {bounds} and select.step_sizes = {sizes}: bounds must increase and there must be one more size than bounds")
     if params.reduce.q_low >= params.reduce.q_high:
         errors.append(f"reduce.q_low = {params.reduce.q_low} and reduce.q_high = {params.reduce.q_high}: q_low must be below q_high")
     return errors

@@ -31,15 +31,24 @@ def log_spaced_epochs(epochs: int, n_points: int) -> np.ndarray:
     return np.unique(np.floor(points + 1e-9).astype(np.int64)) - 1
 
 
-def epoch_schedule(method: str, epochs: int, every: int = 100, n_points: int = 400) -> np.ndarray:
-    """Sorted epochs chosen by ``select.method``."""
+def epoch_schedule(
+    method: str,
+    epochs: int,
+    every: int = 100,
+    n_points: int = 400,
+    step_bounds: tuple[int, ...] = (20, 100, 2000),
+    step_sizes: tuple[int, ...] = (1, 5, 20, 100),
+) -> np.ndarray:
+    """Sorted epochs chosen by ``select.method`` (the schedules that need no measurement)."""
     if method == "all":
         return all_epochs(epochs)
     if method == "every":
         return every_nth_epoch(epochs, every)
     if method == "log":
         return log_spaced_epochs(epochs, n_points)
-    raise ValueError(f"unknown select.method {method!r}; known: all, every, log")
+    if method == "stepped":
+        return stepped_epochs(epochs, tuple(step_bounds), tuple(step_sizes))
+    raise ValueError(f"unknown select.method {method!r}; known: all, every, log, stepped")
 
 
 def stepped_epochs(epochs: int, bounds: tuple[int, ...] = (20, 100, 2000), steps: tuple[int, ...] = (1, 5, 20, 100)) -> np.ndarray:
