@@ -23,7 +23,8 @@ DATASETS = ("tishby12",)
 MEASURE_ON = ("all", "train", "test")
 ARCHITECTURES = ("mlp",)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
-SELECT_METHODS = ("all", "every", "log", "stepped")
+SELECT_METHODS = ("all", "every", "log", "stepped", "delta-exact", "delta-approx")
+COUNTING_ESTIMATORS = tuple(name for name, info in ESTIMATOR_REGISTRY.items() if info.needs == "codes")
 REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive")
 ESTIMATORS = tuple(ESTIMATOR_REGISTRY)
 SCHEDULER_KINDS = ("local", "threads", "synchronous")
@@ -159,6 +160,10 @@ class SelectParams:
     n_points: int = key(400, integer(2), "points of the 'log' schedule before duplicates are dropped")
     step_bounds: list[int] = key([20, 100, 2000], list_of(integer(1), unique=True), "epochs where the 'stepped' schedule changes step")
     step_sizes: list[int] = key([1, 5, 20, 100], list_of(integer(1)), "steps of 'stepped': one below each bound, one after the last")
+    delta: float = key(0.02, number(0.0, 1.0, open_low=True), "delta-*: largest change of I(.;T)/H(.) between measured epochs")
+    factor: float = key(2.0, number(1.0, 100.0, open_low=True), "delta-*: growth of the skip after a small change (> 1)")
+    probe: str = key("plugin", one_of(*COUNTING_ESTIMATORS), "delta-*: counting estimator of the probes, on the reduce settings in force")
+    workers: int = key(2, integer(1, 256), "delta-*: Dask workers that measure probe epochs")
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,7 @@ class EstimateParams:
     bootstrap_resamples: int = key(0, off_or(integer(2, 100_000)), "bootstrap replicas for intervals (0 = off)")
     bootstrap_level: float = key(0.9, number(0.0, 1.0, open_low=True, open_high=True), "coverage of the bootstrap interval")
     seed: int = key(0, integer(0), "seed of bootstrap resampling and knn noise")
+    window: int = key(1, integer(1, 1000), "pool this many consecutive measured epochs into one sample ('as if random'; 1 = off)")
     scheduler: str = key("local", scheduler, "Dask scheduler: local process cluster, threads, synchronous or an address")
     workers: int = key(2, integer(1, 256), "Dask workers of the local cluster")
 
@@ -215,6 +221,12 @@ def _cross_errors(params: Params) -> list[str]:
     bounds, sizes = params.select.step_bounds, params.select.step_sizes
     if list(bounds) != sorted(bounds) or len(sizes) != len(bounds) + 1:
         errors.append(f"select.step_bounds = {bounds} and select.step_sizes = {sizes}: bounds must increase and there must be one more size than bounds")
+    pooled_elsewhere = [name for name in params.estimate.estimators if name not in COUNTING_ESTIMATORS]
+    if params.estimate.window > 1 and pooled_elsewhere:
+        errors.append(
+            f"estimate.window = {params.estimate.window} with estimate.estimators {pooled_elsewhere}: windows pool epochs, "
+            f"which only the counting estimators ({', '.join(COUNTING_ESTIMATORS)}) read correctly; set window: 1 or drop them"
+        )
     if params.reduce.q_low >= params.reduce.q_high:
         errors.append(f"reduce.q_low = {params.reduce.q_low} and reduce.q_high = {params.reduce.q_high}: q_low must be below q_high")
     return errors

@@ -31,6 +31,7 @@ class EstimateOptions:
     bootstrap_resamples: int = 0
     bootstrap_level: float = 0.9
     seed: int = 0
+    window: int = 1
 
     def run(self, labels, codes=None, activations=None, x_ids=None, estimators=None) -> dict[str, dict[str, float]]:
         return estimate_layer(
@@ -121,18 +122,31 @@ def epoch_information(options: EstimateOptions, labels: np.ndarray, x_ids: np.nd
     return point, intervals
 
 
-def slab_information(options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes_slab=None, activations_slab=None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Every epoch of an (epoch, sample, unit) slab: arrays (n_epochs, n_estimators, n_quantities[, 2])."""
-    n_epochs = len(codes_slab if codes_slab is not None else activations_slab)
+def slab_information(
+    options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes_slab=None, activations_slab=None, lead: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every epoch of an (epoch, sample, unit) slab but the first ``lead``: arrays (n_epochs - lead, n_estimators, n_quantities[, 2]).
+
+    With ``options.window = w > 1`` the epoch at position p is measured on the w epochs
+    p - w + 1 .. p pooled into one sample of w x N rows (inputs and labels repeated), so
+    T given X has a real distribution ("as if random"); the slab then starts ``lead``
+    epochs early to supply them, and positions without w epochs before them are NaN.
+    """
+    slab = codes_slab if codes_slab is not None else activations_slab
+    window = options.window
+    pooled_labels, pooled_ids = np.tile(labels, window), np.tile(x_ids, window)
+
+    def pool(values, first, last):
+        return None if values is None else np.concatenate(list(values[first : last + 1]))
+
     points, intervals = [], []
-    for position in range(n_epochs):
-        point, interval = epoch_information(
-            options,
-            labels,
-            x_ids,
-            None if codes_slab is None else codes_slab[position],
-            None if activations_slab is None else activations_slab[position],
-        )
+    for position in range(lead, len(slab)):
+        first = position - window + 1
+        if first < 0:
+            points.append(np.full((len(options.estimators), len(QUANTITIES)), np.nan))
+            intervals.append(None if options.bootstrap_resamples == 0 else np.full(points[-1].shape + (2,), np.nan))
+            continue
+        point, interval = epoch_information(options, pooled_labels, pooled_ids, pool(codes_slab, first, position), pool(activations_slab, first, position))
         points.append(point)
         intervals.append(interval)
     return np.stack(points), (None if intervals[0] is None else np.stack(intervals))
@@ -141,12 +155,13 @@ def slab_information(options: EstimateOptions, labels: np.ndarray, x_ids: np.nda
 def stored_slab_information(
     layer: str, start: int, stop: int, *, codes_path: str, activations_path: str, labels: np.ndarray, x_ids: np.ndarray, options: EstimateOptions
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The Dask task: read epochs [start, stop) of one layer from the stores it needs, then measure."""
+    """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from the stores it needs, then measure."""
     from ibpipe.store import read_slab
 
-    codes = read_slab(codes_path, layer, "code", start, stop) if needs(options.estimators, "codes") else None
-    activations = read_slab(activations_path, layer, "activation", start, stop) if needs(options.estimators, "activations") else None
-    return slab_information(options, labels, x_ids, codes, activations)
+    first = max(0, start - options.window + 1)
+    codes = read_slab(codes_path, layer, "code", first, stop) if needs(options.estimators, "codes") else None
+    activations = read_slab(activations_path, layer, "activation", first, stop) if needs(options.estimators, "activations") else None
+    return slab_information(options, labels, x_ids, codes, activations, lead=start - first)
 
 
 def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -158,6 +173,12 @@ def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.nda
     values = stack([point for point, _ in results])
     intervals = None if results[0][1] is None else stack([interval for _, interval in results])
     return values, intervals
+
+
+def drop_incomplete_windows(values: np.ndarray, intervals: np.ndarray | None, epochs: np.ndarray, window: int):
+    """The first window - 1 epochs have no full window: leave them out."""
+    keep = slice(window - 1, None)
+    return values[keep], (None if intervals is None else intervals[keep]), np.asarray(epochs)[keep]
 
 
 def metrics_dataset(
@@ -201,6 +222,8 @@ def metrics_dataset(
             "n_neighbors": options.n_neighbors,
             "bootstrap_resamples": options.bootstrap_resamples,
             "bootstrap_level": options.bootstrap_level,
+            "window": options.window,
+            "window_note": "epoch e is measured on the window of measured epochs ending at e" if options.window > 1 else "",
             "estimator_references": "; ".join(f"{name}: {ESTIMATORS[name].reference}" for name in options.estimators),
             **attrs,
         }

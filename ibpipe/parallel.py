@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
@@ -55,12 +56,24 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
         yield client
 
 
-def run_tasks(client: Any, function: Callable, tasks: Sequence[tuple], shared: dict[str, Any], description: str) -> list:
+def share(client: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Send ``values`` to every worker once; pass the result as ``shared`` to many ``run_tasks`` calls."""
+    if client is None:
+        return dict(values)
+    # Only arrays travel ahead of the tasks (scattering a dict would turn it into a dict of
+    # futures); hash=False gives fresh keys, so a later call never races the release of an
+    # earlier call's data.
+    return {name: client.scatter(value, broadcast=True, hash=False) if isinstance(value, np.ndarray) else value for name, value in values.items()}
+
+
+def run_tasks(client: Any, function: Callable, tasks: Sequence[tuple], shared: dict[str, Any], description: str | None) -> list:
     """Call ``function(*task, **shared)`` for every task; results in task order, with a progress bar.
 
-    ``shared`` values (labels, ids) are sent to each worker once, not once per task.
+    ``shared`` arrays (labels, ids) are sent to each worker once, not once per task; pass
+    the result of ``share`` to send them once for many calls.
+    ``description=None`` hides the bar (for many small batches).
     """
-    bar = tqdm(total=len(tasks), desc=description, unit="task")
+    bar = tqdm(total=len(tasks), desc=description, unit="task", disable=description is None)
     if client is None:
         results = []
         for task in tasks:
@@ -70,7 +83,7 @@ def run_tasks(client: Any, function: Callable, tasks: Sequence[tuple], shared: d
         return results
     from distributed import as_completed
 
-    scattered = {name: client.scatter(value, broadcast=True) for name, value in shared.items()}
+    scattered = share(client, shared)
     futures = [client.submit(function, *task, **scattered, pure=False) for task in tasks]
     for _ in as_completed(futures):
         bar.update()

@@ -15,8 +15,19 @@ from matplotlib.figure import Figure
 def _epoch_axis(axis) -> None:
     # symlog keeps epoch 0 (the initial weights) on a logarithmic time axis.
     axis.set_xscale("symlog", linthresh=1)
+    axis.set_xlim(left=0)
     axis.set_xlabel("epoch")
     axis.grid(True, alpha=0.3)
+
+
+def _rug(axis, epochs) -> None:
+    """Measured epochs as ticks along the bottom of the time axis."""
+    axis.plot(epochs, [0.0] * len(epochs), "|", color="black", alpha=0.4, markersize=6, transform=axis.get_xaxis_transform(), label="_measured epochs")
+
+
+def _window_note(metrics: xr.Dataset) -> str:
+    window = int(metrics.attrs.get("window", 1))
+    return f", {window}-epoch windows" if window > 1 else ""
 
 
 def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
@@ -37,7 +48,7 @@ def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
     figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axis, label="epoch")
     axis.set_xlabel("I(X;T) [bits]")
     axis.set_ylabel("I(T;Y) [bits]")
-    axis.set_title(f"Information plane ({estimator})")
+    axis.set_title(f"Information plane ({estimator}{_window_note(metrics)})")
     axis.grid(True, alpha=0.3)
     return figure
 
@@ -47,11 +58,12 @@ def _information_panels(metrics: xr.Dataset, title: str, draw) -> Figure:
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
     for axis, quantity, label in zip(axes, ("I_XT", "I_TY"), ("I(X;T) [bits]", "I(T;Y) [bits]")):
         draw(axis, quantity)
+        _rug(axis, metrics.epoch.values)
         _epoch_axis(axis)
         axis.set_ylabel(label)
     axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
     axes[1].legend(fontsize=8)
-    figure.suptitle(title)
+    figure.suptitle(title + _window_note(metrics))
     return figure
 
 
@@ -81,6 +93,25 @@ def estimator_comparison(metrics: xr.Dataset, layer: str) -> Figure:
     return _information_panels(metrics, f"Estimators compared on layer {layer} (noise variance {noise} for kde/knn)", draw)
 
 
+def selection_overview(selection: dict) -> Figure:
+    """The measured epochs on the time axis and, for delta-skip, the distance of every gap."""
+    epochs = selection["epochs"]
+    figure, axis = plt.subplots(figsize=(11, 3.2), layout="constrained")
+    _rug(axis, epochs)
+    if "distances" in selection:
+        gaps = [(a + b) / 2 for a, b in zip(epochs, epochs[1:])]
+        axis.plot(gaps, selection["distances"], ".", markersize=3, label="distance of each gap")
+        axis.axhline(selection["delta"], color="red", linestyle=":", linewidth=1, label=f"delta = {selection['delta']}")
+        axis.set_ylabel("max |change of I(.;T)| / H(.)")
+        axis.legend(fontsize=8)
+    else:
+        axis.set_yticks([])
+    _epoch_axis(axis)
+    probed = len(selection.get("probed", epochs))
+    axis.set_title(f"Selection '{selection['method']}': {len(epochs)} epochs measured, {probed} probed")
+    return figure
+
+
 def default_comparison_layer(metrics: xr.Dataset) -> str:
     """The last hidden layer: the one whose compression the studies argue about."""
     layers = metrics.layer.values.tolist()
@@ -102,4 +133,4 @@ def training_curves(history: xr.Dataset) -> Figure:
     return figure
 
 
-__all__ = ["default_comparison_layer", "estimator_comparison", "information_over_epochs", "information_plane", "training_curves"]
+__all__ = ["default_comparison_layer", "estimator_comparison", "information_over_epochs", "information_plane", "selection_overview", "training_curves"]

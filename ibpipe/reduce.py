@@ -107,6 +107,15 @@ def reduce_values(
     raise ValueError(f"unknown reduce.method {method!r}; known: {', '.join(REDUCE_METHODS)}")
 
 
+def reduce_single_epoch(values: np.ndarray, method: str, n_bins: int, value_range, bin_size: float, q_low: float, q_high: float) -> np.ndarray:
+    """``reduce_values`` for one epoch seen alone (delta-skip probes): ranges that the reduce
+    stage takes over all measured epochs (``value_range: data``, ``quantile``) come from this epoch."""
+    unit_ranges = quantile_edges(values, q_low, q_high) if method == "quantile" else None
+    if method == "fixed-width" and value_range == "data":
+        value_range = data_range(float(np.min(values)), float(np.max(values)))
+    return reduce_values(values, method, n_bins, tuple(value_range) if method == "fixed-width" else (-1.0, 1.0), bin_size, unit_ranges)
+
+
 def distinct_input_ids(inputs: np.ndarray) -> np.ndarray:
     """Id of the distinct input each row is; rows are exact duplicates or different inputs."""
     flat = np.ascontiguousarray(np.asarray(inputs).reshape(len(inputs), -1))

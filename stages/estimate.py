@@ -6,7 +6,14 @@ import numpy as np
 
 from ibpipe import store
 from ibpipe.config import load_params
-from ibpipe.measure import EstimateOptions, metrics_dataset, metrics_summary, stack_task_results, stored_slab_information
+from ibpipe.measure import (
+    EstimateOptions,
+    drop_incomplete_windows,
+    metrics_dataset,
+    metrics_summary,
+    stack_task_results,
+    stored_slab_information,
+)
 from ibpipe.parallel import dask_client, run_tasks
 from ibpipe.stage import run_stage
 
@@ -25,19 +32,22 @@ def main(
     params = load_params(params_file)
     choice = params.estimate
     options = EstimateOptions(
-        tuple(choice.estimators), choice.noise_variance, choice.n_neighbors, choice.bootstrap_resamples, choice.bootstrap_level, choice.seed
+        tuple(choice.estimators), choice.noise_variance, choice.n_neighbors, choice.bootstrap_resamples, choice.bootstrap_level, choice.seed, choice.window
     )
     root = store.open_layer_store(codes)
     widths = store.layer_widths(root)
     epochs = root["epoch"][...]
     if not np.array_equal(store.open_layer_store(activations)["epoch"][...], epochs):
         raise ValueError(f"{codes} and {activations} hold different epochs; run `dvc repro` to rebuild the codes")
+    if choice.window > len(epochs):
+        raise ValueError(f"estimate.window = {choice.window} but only {len(epochs)} epochs were measured; lower the window")
     labels, x_ids = root["labels"][...], root["x_id"][...]
     shared = {"codes_path": str(codes.resolve()), "activations_path": str(activations.resolve()), "labels": labels, "x_ids": x_ids, "options": options}
     tasks = store.layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
     values, intervals = stack_task_results(results, len(widths))
+    values, intervals, epochs = drop_incomplete_windows(values, intervals, epochs, choice.window)
     metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, {"params": params.to_json()})
     store.write_metrics(out, metrics)
     store.write_json(summary, metrics_summary(metrics))

@@ -11,11 +11,15 @@ def main(
     params_file: Path = Path("params.yaml"),
     metrics: Path = Path("reports/metrics.nc"),
     weights: Path = Path("data/weights.zarr"),
+    selection: Path = Path("data/selection.json"),
     out: Path = Path("reports/figures"),
 ) -> None:
     params = load_params(params_file)
     dataset = store.open_metrics(metrics)
-    figures = {"training_curves": plots.training_curves(store.open_history(weights))}
+    figures = {
+        "training_curves": plots.training_curves(store.open_history(weights)),
+        "selection": plots.selection_overview(store.read_json(selection)),
+    }
     for estimator in dataset.estimator.values.tolist():
         figures[f"information_plane_{estimator}"] = plots.information_plane(dataset, estimator)
         figures[f"information_over_epochs_{estimator}"] = plots.information_over_epochs(dataset, estimator)

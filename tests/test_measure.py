@@ -48,3 +48,31 @@ def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
     dataset = metrics_dataset(values, None, [0], {"a": 3}, options, labels, np.arange(300), {})
     assert "I_XT_ci" not in dataset and "bound" not in dataset.dims
     assert dataset.H_T.sel(layer="a", estimator="plugin").item() == pytest.approx(values[0, 0, 0, 0])
+
+
+def test_a_window_of_one_epoch_is_the_plain_estimate(rng):
+    activations, codes, labels = _layer(rng)
+    slab = np.stack([codes, codes // 2, codes // 3])
+    plain = slab_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), slab)[0]
+    windowed = slab_information(EstimateOptions(("plugin", "miller-madow"), window=1), labels, np.arange(300), slab)[0]
+    assert np.array_equal(plain, windowed)
+    assert np.array_equal(plain[1], epoch_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), codes // 2)[0])
+
+
+def test_a_window_over_identical_epochs_keeps_the_single_epoch_information(rng):
+    _, codes, labels = _layer(rng)
+    options = EstimateOptions(("plugin",), window=3)
+    values = slab_information(options, labels, np.arange(300), np.stack([codes] * 4), lead=2)[0]
+    single = epoch_information(EstimateOptions(("plugin",)), labels, np.arange(300), codes)[0]
+    assert values.shape == (2, 1, 3)
+    assert np.allclose(values[:, 0, 1], single[0, 1])  # I(X;T)
+    assert np.allclose(values[:, 0, 2], single[0, 2])  # I(T;Y)
+
+
+def test_a_window_over_jittering_epochs_gives_finite_i_xt_below_h_t(rng):
+    _, codes, labels = _layer(rng)
+    jittered = np.stack([codes, np.clip(codes + rng.integers(-1, 2, codes.shape), 0, 10), codes])
+    values = slab_information(EstimateOptions(("plugin",), window=3), labels, np.arange(300), jittered)[0]
+    assert np.isnan(values[:2]).all()  # no full window before the third epoch
+    h_t, i_xt = values[2, 0, 0], values[2, 0, 1]
+    assert 0 < i_xt < h_t <= np.log2(900)

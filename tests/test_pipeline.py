@@ -97,7 +97,7 @@ def test_reports_summary_and_figures_exist(project):
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
-    assert figures == expected | {"estimator_comparison.png", "training_curves.png"}
+    assert figures == expected | {"estimator_comparison.png", "training_curves.png", "selection.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
     assert "plugin.output.I_TY" in shown
 
@@ -127,10 +127,32 @@ def test_params_edits_rerun_only_the_stages_that_read_them(project):
     assert _repro(project) == set()
     _edit_params(project, "estimate", scheduler="synchronous")
     assert _repro(project) == {"estimate", "plot"}
+    # select reads the reduce settings too (delta-skip probes use them); its output is unchanged,
+    # so the activations are not dumped again.
     _edit_params(project, "reduce", n_bins=12)
-    assert _repro(project) == {"reduce", "estimate", "plot"}
+    assert _repro(project) == {"select", "reduce", "estimate", "plot"}
     _edit_params(project, "select", method="every", every=5)
     assert _repro(project) == {"select", "dump-activations", "reduce", "estimate", "plot"}
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         assert metrics.epoch.values.tolist() == [0, 5, 10, 12]
     assert "up to date" in _run(project, "dvc", "status").stdout
+
+
+def test_delta_skip_selection_reruns_from_select_on_never_training(project):
+    _edit_params(project, "select", method="delta-exact", delta=0.05, workers=1)
+    ran = _repro(project)
+    assert "train" not in ran and {"select", "estimate", "plot"} <= ran
+    selection = yaml.safe_load((project / "data" / "selection.json").read_text())
+    epochs, distances = selection["epochs"], selection["distances"]
+    assert epochs[0] == 0 and epochs[-1] == 12 and set(epochs) <= set(selection["probed"])
+    assert all(d <= 0.05 or b - a == 1 for a, b, d in zip(epochs, epochs[1:], distances))
+
+
+def test_an_estimate_window_reruns_only_estimate_and_plot(project):
+    _edit_params(project, "estimate", window=2, estimators=["plugin", "miller-madow"])
+    assert _repro(project) == {"estimate", "plot"}
+    selection = yaml.safe_load((project / "data" / "selection.json").read_text())
+    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
+        assert metrics.attrs["window"] == 2
+        assert metrics.epoch.values.tolist() == selection["epochs"][1:]
+        assert (metrics.I_XT <= metrics.H_T + 1e-9).all()
