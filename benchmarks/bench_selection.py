@@ -1,0 +1,74 @@
+"""Delta-skip against the log schedule on a trained run: epochs needed for the same guarantee.
+
+Given the weights of a run (default: data/weights.zarr of the default experiment) and the
+params in force, this measures
+  - delta-exact with select.delta: epochs kept, epochs probed, largest gap distance, time;
+  - the smallest log schedule (n_points searched by bisection) whose consecutive epochs
+    are all within delta or adjacent, probing exactly the epochs that schedule keeps.
+
+Run: python benchmarks/bench_selection.py [weights.zarr] [params.yaml]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ibpipe.config import load_params
+from ibpipe.data import load_dataset
+from ibpipe.estimators import entropy_bits
+from ibpipe.parallel import dask_client, run_tasks, share
+from ibpipe.probing import probe_epochs
+from ibpipe.reduce import distinct_input_ids
+from ibpipe.selection import delta_skip_exact, information_distance, log_spaced_epochs
+
+
+def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -> None:
+    params = load_params(params_file)
+    data, reduce, choice = params.dataset, params.reduce, params.select
+    dataset = load_dataset(data.name, data.test_fraction, data.split_seed, data.measure_on)
+    inputs, labels = dataset.inputs[dataset.measured_rows], dataset.labels[dataset.measured_rows]
+    x_ids = distinct_input_ids(inputs)
+    entropies = (entropy_bits(x_ids), entropy_bits(labels))
+    settings = {name: getattr(reduce, name) for name in ("method", "n_bins", "value_range", "bin_size", "q_low", "q_high")}
+    n_epochs = params.train.epochs
+    cache: dict[int, np.ndarray] = {}
+    with dask_client("local", choice.workers) as client:
+        shared = share(client, {"weights_path": str(Path(weights).resolve()), "inputs": inputs, "labels": labels, "x_ids": x_ids, "reduce_settings": settings, "estimator": choice.probe})
+
+        def probe(epochs):
+            missing = [e for e in epochs if e not in cache]
+            for start in range(0, len(missing), 16):
+                for part in run_tasks(client, probe_epochs, [([e],) for e in missing[start : start + 16]], shared, None):
+                    cache.update(part)
+            return {e: cache[e] for e in epochs}
+
+        started = time.perf_counter()
+        exact = delta_skip_exact(n_epochs, probe, entropies, choice.delta, choice.factor)
+        exact_seconds = time.perf_counter() - started
+        print(f"delta-exact (delta {choice.delta}): {len(exact['epochs'])} epochs kept, {len(exact['probed'])} probed, "
+              f"max gap distance {max(exact['distances']):.4f} (over non-adjacent gaps "
+              f"{max([d for (a, b), d in zip(zip(exact['epochs'], exact['epochs'][1:]), exact['distances']) if b - a > 1], default=0):.4f}), {exact_seconds:.1f} s")
+
+        def satisfies(n_points):
+            epochs = log_spaced_epochs(n_epochs, n_points).tolist()
+            measured = probe(epochs)
+            worst = max((information_distance(measured[a], measured[b], entropies) for a, b in zip(epochs, epochs[1:]) if b - a > 1), default=0.0)
+            return worst <= choice.delta, len(epochs), worst
+
+        low, high = 2, 400
+        while not satisfies(high)[0]:
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if satisfies(middle)[0] else (middle, high)
+        ok, kept, worst = satisfies(high)
+        print(f"log schedule: n_points {high} keeps {kept} epochs, max non-adjacent gap distance {worst:.4f}")
+        print(f"delta-exact keeps {len(exact['epochs']) / kept:.0%} of the epochs the log schedule needs for the same guarantee")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
