@@ -137,3 +137,27 @@ def pooled_rows(slabs, n_rows_total: int, max_rows: int = 200_000) -> np.ndarray
     stride = max(1, -(-n_rows_total // max_rows))
     kept = [values.reshape(-1, values.shape[-1])[::stride] for values in slabs]
     return np.concatenate(kept)
+
+
+POOLING_KINDS = ("max", "avg")
+
+
+def pool_activations(values: np.ndarray, window: tuple[int, int, int], kind: str = "max") -> np.ndarray:
+    """Non-overlapping (channel, h, w) pooling of (n_samples, channels, height, width) activations.
+
+    Like torch's MaxPool3d / AvgPool3d with stride = kernel over (C, H, W): trailing
+    channels or pixels that do not fill a whole window are dropped. A channel window of 1
+    is 2-D pooling. Returns (n_samples, C // c, H // h, W // w).
+    """
+    if kind not in POOLING_KINDS:
+        raise ValueError(f"pooling kind {kind!r} is not one of {', '.join(POOLING_KINDS)}")
+    values = np.asarray(values)
+    if values.ndim != 4:
+        raise ValueError(f"pooling needs (samples, channels, height, width) activations, got shape {values.shape}")
+    c, h, w = window
+    if min(window) < 1 or c > values.shape[1] or h > values.shape[2] or w > values.shape[3]:
+        raise ValueError(f"pooling window {window} does not fit activations of shape {values.shape[1:]}")
+    n, channels, height, width = values.shape
+    trimmed = values[:, : channels // c * c, : height // h * h, : width // w * w]
+    blocks = trimmed.reshape(n, channels // c, c, height // h, h, width // w, w)
+    return blocks.max(axis=(2, 4, 6)) if kind == "max" else blocks.mean(axis=(2, 4, 6))

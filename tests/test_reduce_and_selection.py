@@ -7,6 +7,7 @@ from ibpipe.reduce import (
     equal_mass_codes,
     fixed_size_codes,
     fixed_width_codes,
+    pool_activations,
     pooled_rows,
     quantile_edges,
     quantile_range_codes,
@@ -110,3 +111,22 @@ def test_pooled_rows_subsample_evenly_over_epochs(rng):
     pooled = pooled_rows(iter(slabs), n_rows_total=1000, max_rows=250)
     assert pooled.shape == (250, 3)
     assert np.array_equal(pooled[0], slabs[0][0, 0])
+
+
+@pytest.mark.parametrize(("window", "kind"), [((1, 4, 4), "max"), ((2, 4, 4), "max"), ((4, 3, 3), "avg"), ((1, 7, 7), "avg"), ((1, 7, 7), "max")])
+def test_pooling_matches_torch_pool3d_shapes_and_values(rng, window, kind):
+    import torch
+
+    values = rng.normal(size=(3, 16, 14, 14)).astype(np.float32)
+    pooled = pool_activations(values, window, kind)
+    layer = torch.nn.MaxPool3d(window) if kind == "max" else torch.nn.AvgPool3d(window)
+    expected = layer(torch.from_numpy(values)[:, None])[:, 0].numpy()
+    assert pooled.shape == expected.shape
+    assert np.allclose(pooled, expected, atol=1e-6)
+
+
+def test_pooling_rejects_windows_that_do_not_fit(rng):
+    with pytest.raises(ValueError, match="does not fit"):
+        pool_activations(rng.normal(size=(2, 4, 6, 6)), (8, 2, 2))
+    with pytest.raises(ValueError, match="not one of"):
+        pool_activations(rng.normal(size=(2, 4, 6, 6)), (1, 2, 2), "median")

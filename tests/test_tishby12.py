@@ -63,3 +63,10 @@ def test_measured_rows_follow_measure_on():
     assert len(load_dataset("tishby12", measure_on="all").measured_rows) == 4096
     test_only = load_dataset("tishby12", measure_on="test")
     assert np.array_equal(test_only.measured_rows, test_only.test_rows)
+
+
+def test_digits_are_offline_8x8_images_scaled_to_unit_range():
+    digits = load_dataset("digits", test_fraction=0.2, split_seed=0)
+    assert digits.inputs.shape == (1797, 1, 8, 8) and digits.inputs.dtype == np.float32
+    assert digits.inputs.min() == 0.0 and digits.inputs.max() == 1.0
+    assert digits.n_classes == 10 and len(digits.test_rows) == 359

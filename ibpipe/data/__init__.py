@@ -9,7 +9,16 @@ from sklearn.model_selection import train_test_split
 
 from ibpipe.data.tishby12 import load_tishby12
 
-LOADERS = {"tishby12": load_tishby12}
+
+def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1797 8x8 digits (shipped with the package, no download) as (n, 1, 8, 8) in [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return (digits.images[:, None] / 16.0).astype(np.float32), digits.target.astype(np.int64)
+
+
+LOADERS = {"tishby12": load_tishby12, "digits": load_digits_images}
 
 
 @dataclass(frozen=True)

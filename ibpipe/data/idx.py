@@ -1,0 +1,81 @@
+"""The IDX files of MNIST and Fashion-MNIST, read without torchvision.
+
+An IDX file is a big-endian magic number (0x00000803 for a uint8 image array, 0x00000801
+for a uint8 label vector: two zero bytes, the type code 0x08, the number of dimensions),
+one uint32 per dimension, then the data. Files may be gzipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+UBYTE = 0x08
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """The uint8 array stored in one IDX file (gzipped or raw, told apart by the gzip magic)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError) as error:
+            raise ValueError(f"{path}: the gzip stream is damaged or truncated ({error}); download the file again") from error
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (it must start with two zero bytes, a type code and a dimension count)")
+    if raw[2] != UBYTE:
+        raise ValueError(f"{path}: IDX type code 0x{raw[2]:02x} is not unsigned bytes (0x08), the type MNIST uses")
+    n_dims = raw[3]
+    header = 4 + 4 * n_dims
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated header ({len(raw)} bytes for {n_dims} dimensions)")
+    shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=n_dims, offset=4))
+    expected = int(np.prod(shape)) if shape else 0
+    if len(raw) - header != expected:
+        raise ValueError(f"{path}: holds {len(raw) - header} data bytes but its header {shape} promises {expected}; the file is truncated or damaged")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def find_idx_files(root: str | Path) -> dict[str, Path]:
+    """Paths of the four MNIST-layout files in ``root`` (``.gz`` or raw); a clear error lists what is missing."""
+    root = Path(root)
+    found, missing = {}, []
+    for key, name in IDX_FILES.items():
+        candidates = [root / f"{name}.gz", root / name]
+        present = [candidate for candidate in candidates if candidate.exists()]
+        if present:
+            found[key] = present[0]
+        else:
+            missing.append(f"{name}[.gz]")
+    if missing:
+        raise FileNotFoundError(
+            f"IDX files missing in {root.resolve()}: {', '.join(missing)}. Put the four MNIST-layout files "
+            f"({', '.join(f'{n}.gz' for n in IDX_FILES.values())}) there, gzipped or not, or point dataset.root at them."
+        )
+    return found
+
+
+def load_idx_dataset(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Train images (n, 1, h, w) scaled to [0, 1], train labels, test images, test labels."""
+    paths = find_idx_files(root)
+    arrays = {key: read_idx(path) for key, path in paths.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(f"{root}: {split} images {images.shape} and labels {labels.shape} do not pair up")
+    scale = np.float32(1 / 255)
+    return (
+        arrays["train_images"][:, None].astype(np.float32) * scale,
+        arrays["train_labels"].astype(np.int64),
+        arrays["test_images"][:, None].astype(np.float32) * scale,
+        arrays["test_labels"].astype(np.int64),
+    )
