@@ -39,6 +39,19 @@ def _splitmix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(31))
 
 
+def _columns(codes: np.ndarray, caller: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes as a 2-D integer array, with each column's minimum and range (max - min + 1)."""
+    codes = np.asarray(codes)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"{caller} needs a 2-D integer array, got {codes.dtype} with shape {codes.shape}")
+    if codes.size == 0:
+        return codes, np.zeros(codes.shape[1], np.int64), np.ones(codes.shape[1], np.int64)
+    low = codes.min(axis=0).astype(np.int64)
+    return codes, low, codes.max(axis=0).astype(np.int64) - low + 1
+
+
 def row_keys(codes: np.ndarray) -> np.ndarray:
     """Map each row of an integer array (n_rows, n_columns) to one int64 key.
 
@@ -46,17 +59,10 @@ def row_keys(codes: np.ndarray) -> np.ndarray:
     mixed radix fits in 63 bits, and with the collision bound of the module docstring
     otherwise.
     """
-    codes = np.asarray(codes)
-    if codes.ndim == 1:
-        codes = codes[:, None]
-    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
-        raise ValueError(f"row_keys needs a 2-D integer array, got {codes.dtype} with shape {codes.shape}")
-    n_rows, n_columns = codes.shape
-    if n_rows == 0 or n_columns == 0:
-        return np.zeros(n_rows, dtype=np.int64)
-    low = codes.min(axis=0).astype(np.int64)
-    radix = codes.max(axis=0).astype(np.int64) - low + 1
-    if _fits_in_int64(radix):
+    codes, low, radix = _columns(codes, "row_keys")
+    if codes.size == 0:
+        return np.zeros(len(codes), dtype=np.int64)
+    if _radix_product(radix) is not None:
         return _mixed_radix(codes, low, radix)
     return _hash_rows(codes)
 
@@ -68,18 +74,12 @@ def row_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
     possible states are few (at most ``DIRECT_IDS_PER_ROW`` per row) the ids are the
     mixed-radix keys themselves and some ids may be unused; otherwise they are dense.
     """
-    codes = np.asarray(codes)
-    if codes.ndim == 1:
-        codes = codes[:, None]
-    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
-        raise ValueError(f"row_ids needs a 2-D integer array, got {codes.dtype} with shape {codes.shape}")
-    if codes.shape[0] == 0 or codes.shape[1] == 0:
-        return np.zeros(codes.shape[0], dtype=np.int64), min(codes.shape[0], 1)
-    low = codes.min(axis=0).astype(np.int64)
-    radix = codes.max(axis=0).astype(np.int64) - low + 1
-    if _fits_in_int64(radix):
+    codes, low, radix = _columns(codes, "row_ids")
+    if codes.size == 0:
+        return np.zeros(len(codes), dtype=np.int64), min(len(codes), 1)
+    n_keys = _radix_product(radix)
+    if n_keys is not None:
         keys = _mixed_radix(codes, low, radix)
-        n_keys = int(np.prod(radix.astype(object)))
         if n_keys <= DIRECT_IDS_PER_ROW * len(keys):
             # Few possible keys: use them as ids directly (unoccupied ids simply count 0), no sort.
             return keys, n_keys
@@ -121,13 +121,14 @@ def _as_byte_strings(rows: np.ndarray) -> np.ndarray:
     return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
 
 
-def _fits_in_int64(radix: np.ndarray) -> bool:
+def _radix_product(radix: np.ndarray) -> int | None:
+    """The number of possible mixed-radix keys, or None when it does not fit in 63 bits."""
     total = 1
     for base in radix.tolist():
         total *= base
         if total > _MAX_KEY:
-            return False
-    return True
+            return None
+    return total
 
 
 def _mixed_radix(codes: np.ndarray, low: np.ndarray, radix: np.ndarray) -> np.ndarray:
