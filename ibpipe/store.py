@@ -147,6 +147,11 @@ def open_history(path: str | Path) -> xr.Dataset:
 # ---------------------------------------------------------------- per-layer stores
 
 
+def _epoch_slabs(n_epochs: int, epochs_per_shard: int) -> Iterator[slice]:
+    for start in range(0, n_epochs, epochs_per_shard):
+        yield slice(start, min(start + epochs_per_shard, n_epochs))
+
+
 class LayerStoreWriter:
     """Writes per-layer (epoch, sample, unit) arrays, one epoch slab (= one shard) at a time."""
 
@@ -174,8 +179,7 @@ class LayerStoreWriter:
 
     def slabs(self) -> Iterator[slice]:
         """Epoch positions that make up each shard, in order."""
-        for start in range(0, self.n_epochs, self.epochs_per_shard):
-            yield slice(start, min(start + self.epochs_per_shard, self.n_epochs))
+        return _epoch_slabs(self.n_epochs, self.epochs_per_shard)
 
     def write(self, slab: slice, values: Mapping[str, np.ndarray]) -> None:
         """Write the epochs ``slab`` of each layer given in ``values``."""
@@ -224,9 +228,7 @@ def layer_slabs(root: zarr.Group, layer: str, variable: str, read: bool = True) 
     handing slabs to workers that read them themselves.
     """
     array = root[layer][variable]
-    step = int(array.shards[0])
-    for start in range(0, array.shape[0], step):
-        slab = slice(start, min(start + step, array.shape[0]))
+    for slab in _epoch_slabs(array.shape[0], int(array.shards[0])):
         yield slab, (array[slab] if read else None)
 
 
