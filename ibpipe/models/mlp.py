@@ -8,6 +8,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ibpipe.models.recording import record_modules
+
 ACTIVATION_MODULES = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
 OUTPUT_LAYER = "output"
 
@@ -54,9 +56,5 @@ class MLP(nn.Module):
     @torch.no_grad()
     def record(self, inputs: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         """Activations of every layer for ``inputs``; the output layer as softmax probabilities."""
-        activations: OrderedDict[str, torch.Tensor] = OrderedDict()
-        hidden = inputs.flatten(1)
-        for name, block in self.layers.named_children():
-            hidden = block(hidden)
-            activations[name] = torch.softmax(hidden, dim=1) if name == OUTPUT_LAYER else hidden
-        return activations
+        layers = OrderedDict((name, f"layers.{name}") for name in self.layer_names)
+        return record_modules(self, inputs.flatten(1), layers, softmax_layer=OUTPUT_LAYER)
