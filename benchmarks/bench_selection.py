@@ -18,32 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from ibpipe.config import load_params
-from ibpipe.data import load_dataset
-from ibpipe.estimators import entropy_bits
-from ibpipe.parallel import dask_client, run_tasks, share
-from ibpipe.probing import probe_epochs
-from ibpipe.reduce import distinct_input_ids
+from ibpipe.parallel import dask_client
+from ibpipe.probing import parallel_probe, probe_setup
 from ibpipe.selection import delta_skip_exact, information_distance, log_spaced_epochs
 
 
 def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -> None:
     params = load_params(params_file)
-    data, reduce, choice = params.dataset, params.reduce, params.select
-    dataset = load_dataset(data.name, data.test_fraction, data.split_seed, data.measure_on)
-    inputs, labels = dataset.inputs[dataset.measured_rows], dataset.labels[dataset.measured_rows]
-    x_ids = distinct_input_ids(inputs)
-    entropies = (entropy_bits(x_ids), entropy_bits(labels))
-    settings = {name: getattr(reduce, name) for name in ("method", "n_bins", "value_range", "bin_size", "q_low", "q_high")}
+    choice = params.select
+    shared, entropies = probe_setup(params, str(Path(weights).resolve()))
     n_epochs = params.train.epochs
     cache: dict[int, np.ndarray] = {}
     with dask_client("local", choice.workers) as client:
-        shared = share(client, {"weights_path": str(Path(weights).resolve()), "inputs": inputs, "labels": labels, "x_ids": x_ids, "reduce_settings": settings, "estimator": choice.probe})
+        measure = parallel_probe(client, shared)
 
         def probe(epochs):
             missing = [e for e in epochs if e not in cache]
             for start in range(0, len(missing), 16):
-                for part in run_tasks(client, probe_epochs, [([e],) for e in missing[start : start + 16]], shared, None):
-                    cache.update(part)
+                cache.update(measure(missing[start : start + 16]))
             return {e: cache[e] for e in epochs}
 
         started = time.perf_counter()

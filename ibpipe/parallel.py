@@ -39,7 +39,10 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
     import dask
     from distributed import Client, LocalCluster
 
-    address = scheduler if "://" in scheduler else os.environ.get(ADDRESS_VARIABLE) if scheduler == "local" else None
+    if "://" in scheduler:
+        address = scheduler
+    else:
+        address = os.environ.get(ADDRESS_VARIABLE) if scheduler == "local" else None
     if address:
         with Client(address) as client:
             yield client

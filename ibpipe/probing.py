@@ -43,3 +43,32 @@ def probe_epochs(
             rows.append((information["I_XT"], information["I_TY"]))
         measured[int(epoch)] = np.array(rows)
     return measured
+
+
+def probe_setup(params, weights_path: str) -> tuple[dict[str, Any], tuple[float, float]]:
+    """Keyword arguments of ``probe_epochs`` for a validated ``Params``, and (H(X), H(Y)) in bits for the distance."""
+    from ibpipe.data import load_dataset
+    from ibpipe.estimators import entropy_bits
+
+    data, reduce = params.dataset, params.reduce
+    dataset = load_dataset(data.name, data.test_fraction, data.split_seed, data.measure_on)
+    inputs, labels = dataset.inputs[dataset.measured_rows], dataset.labels[dataset.measured_rows]
+    x_ids = reducing.distinct_input_ids(inputs)
+    settings = {name: getattr(reduce, name) for name in ("method", "n_bins", "value_range", "bin_size", "q_low", "q_high")}
+    shared = {"weights_path": weights_path, "inputs": inputs, "labels": labels, "x_ids": x_ids, "reduce_settings": settings, "estimator": params.select.probe}
+    return shared, (entropy_bits(x_ids), entropy_bits(labels))
+
+
+def parallel_probe(client, shared: Mapping[str, Any]):
+    """A probe for the delta-skip searches: one Dask task per requested epoch, all of a batch at once."""
+    from ibpipe.parallel import run_tasks, share
+
+    shared = share(client, dict(shared))
+
+    def probe(epochs: Sequence[int]) -> dict[int, np.ndarray]:
+        measured: dict[int, np.ndarray] = {}
+        for part in run_tasks(client, probe_epochs, [([epoch],) for epoch in epochs], shared, None):
+            measured.update(part)
+        return measured
+
+    return probe
