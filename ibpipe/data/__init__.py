@@ -1,12 +1,14 @@
-"""Datasets: inputs, labels and a seeded stratified train/test split."""
+"""Datasets: inputs, labels and a train/test split (seeded and stratified, or official for MNIST-like data)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ibpipe.data.images import TORCHVISION_CLASSES, default_root, load_official_split
 from ibpipe.data.tishby12 import load_tishby12
 
 
@@ -19,6 +21,8 @@ def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
 
 
 LOADERS = {"tishby12": load_tishby12, "digits": load_digits_images}
+DATASETS = ("tishby12", "digits", "mnist", "fashion_mnist")
+MEASURE_ON = ("all", "train", "test")
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,29 @@ def split_rows(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.
     return np.sort(train), np.sort(test)
 
 
-def load_dataset(name: str, test_fraction: float = 0.2, split_seed: int = 0, measure_on: str = "all") -> Dataset:
-    """Load ``name``, split it, and choose the measured rows (``all``, ``train`` or ``test``)."""
-    if name not in LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(LOADERS)}")
-    inputs, labels = LOADERS[name]()
-    train, test = split_rows(labels, test_fraction, split_seed)
+def load_dataset(
+    name: str,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+    measure_on: str = "all",
+    root: str | Path | None = None,
+    download: bool = False,
+) -> Dataset:
+    """Load ``name``, split it, and choose the measured rows (``all``, ``train`` or ``test``).
+
+    mnist and fashion_mnist keep their official split (train rows first, then test rows) so
+    results compare with the literature; ``test_fraction`` and ``split_seed`` are ignored for
+    them. Their IDX files are read from ``root`` (default ``data/<name>``); ``download`` lets
+    torchvision fetch missing files there.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    if measure_on not in MEASURE_ON:
+        raise ValueError(f"measure_on must be one of {', '.join(MEASURE_ON)}, not {measure_on!r}")
+    if name in TORCHVISION_CLASSES:
+        inputs, labels, train, test = load_official_split(name, default_root(name) if root is None else root, download)
+    else:
+        inputs, labels = LOADERS[name]()
+        train, test = split_rows(labels, test_fraction, split_seed)
     measured = {"all": np.arange(len(labels)), "train": train, "test": test}[measure_on]
     return Dataset(name, inputs, labels, train, test, measured)

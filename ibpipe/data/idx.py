@@ -45,37 +45,52 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
+def missing_idx_files(directory: str | Path) -> list[str]:
+    """Names of the four MNIST-layout files absent from ``directory``, in the order of IDX_FILES."""
+    directory = Path(directory)
+    return [name for name in IDX_FILES.values() if not (directory / f"{name}.gz").exists() and not (directory / name).exists()]
+
+
 def find_idx_files(root: str | Path) -> dict[str, Path]:
-    """Paths of the four MNIST-layout files in ``root`` (``.gz`` or raw); a clear error lists what is missing."""
+    """Paths of the four MNIST-layout files in ``root`` (``.gz`` preferred over raw); a clear error lists what is missing."""
     root = Path(root)
-    found, missing = {}, []
-    for key, name in IDX_FILES.items():
-        candidates = [root / f"{name}.gz", root / name]
-        present = [candidate for candidate in candidates if candidate.exists()]
-        if present:
-            found[key] = present[0]
-        else:
-            missing.append(f"{name}[.gz]")
+    missing = missing_idx_files(root)
     if missing:
         raise FileNotFoundError(
-            f"IDX files missing in {root.resolve()}: {', '.join(missing)}. Put the four MNIST-layout files "
+            f"IDX files missing in {root.resolve()}: {', '.join(f'{name}[.gz]' for name in missing)}. Put the four MNIST-layout files "
             f"({', '.join(f'{n}.gz' for n in IDX_FILES.values())}) there, gzipped or not, or point dataset.root at them."
         )
-    return found
+    return {key: next(path for path in (root / f"{name}.gz", root / name) if path.exists()) for key, name in IDX_FILES.items()}
+
+
+def check_pairs(arrays: dict[str, np.ndarray], source: object) -> None:
+    """Fail early when images are not (n, h, w) or do not match their label vector in length."""
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(f"{source}: {split} images {images.shape} and labels {labels.shape} do not pair up")
+
+
+def read_idx_arrays(root: str | Path) -> dict[str, np.ndarray]:
+    """The four uint8 arrays of ``root``, keyed like IDX_FILES, checked to pair up."""
+    arrays = {key: read_idx(path) for key, path in find_idx_files(root).items()}
+    check_pairs(arrays, root)
+    return arrays
+
+
+def to_unit_images(images: np.ndarray) -> np.ndarray:
+    """uint8 (n, h, w) images as float32 (n, 1, h, w) in [0, 1], scaled in place to spare a full-size copy."""
+    scaled = images[:, None].astype(np.float32)
+    scaled *= np.float32(1 / 255)
+    return scaled
 
 
 def load_idx_dataset(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Train images (n, 1, h, w) scaled to [0, 1], train labels, test images, test labels."""
-    paths = find_idx_files(root)
-    arrays = {key: read_idx(path) for key, path in paths.items()}
-    for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{root}: {split} images {images.shape} and labels {labels.shape} do not pair up")
-    scale = np.float32(1 / 255)
+    arrays = read_idx_arrays(root)
     return (
-        arrays["train_images"][:, None].astype(np.float32) * scale,
+        to_unit_images(arrays["train_images"]),
         arrays["train_labels"].astype(np.int64),
-        arrays["test_images"][:, None].astype(np.float32) * scale,
+        to_unit_images(arrays["test_images"]),
         arrays["test_labels"].astype(np.int64),
     )
