@@ -25,20 +25,19 @@ class EpochRecord:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
-    """Mean cross-entropy (nats) and accuracy of ``model`` on one full batch."""
-    logits = model(inputs)
-    loss = nn.functional.cross_entropy(logits, labels).item()
-    accuracy = (logits.argmax(dim=1) == labels).double().mean().item()
-    return loss, accuracy
+def evaluate_splits(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, n_train: int, batch_rows: int = 8192) -> dict[str, float]:
+    """Loss and accuracy of the first ``n_train`` rows (train) and the rest (test).
 
-
-@torch.no_grad()
-def evaluate_splits(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, n_train: int) -> dict[str, float]:
-    """Loss and accuracy of the first ``n_train`` rows (train) and the rest (test), from one forward pass."""
-    logits = model(inputs)
-    losses = nn.functional.cross_entropy(logits, labels, reduction="none")
-    correct = (logits.argmax(dim=1) == labels).double()
+    Forward passes of at most ``batch_rows`` rows: one pass for a small dataset, and bounded
+    memory for image networks (the thesis CNN's first conv of 70000 MNIST images is 3.5 GB).
+    """
+    losses, correct = [], []
+    for start in range(0, len(labels), batch_rows):
+        logits = model(inputs[start : start + batch_rows])
+        batch_labels = labels[start : start + batch_rows]
+        losses.append(nn.functional.cross_entropy(logits, batch_labels, reduction="none"))
+        correct.append((logits.argmax(dim=1) == batch_labels).double())
+    losses, correct = torch.cat(losses), torch.cat(correct)
     return {
         "train_loss": losses[:n_train].mean().item(),
         "test_loss": losses[n_train:].mean().item(),

@@ -7,20 +7,21 @@ from tqdm import tqdm
 
 from ibpipe import store
 from ibpipe.config import load_params
-from ibpipe.data import load_dataset
-from ibpipe.models import build_model
+from ibpipe.models import build_model, load_checkpoint, model_spec
 from ibpipe.stage import run_stage
 from ibpipe.training import train_epochs
 
 
 def main(params_file: Path = Path("params.yaml"), out: Path = Path("data/weights.zarr")) -> None:
     params = load_params(params_file)
-    data, net, fit = params.dataset, params.model, params.train
+    net, fit = params.model, params.train
     torch.manual_seed(fit.seed)
     torch.set_num_threads(fit.torch_threads)
-    dataset = load_dataset(data.name, data.test_fraction, data.split_seed)
-    spec = {"arch": net.arch, "n_inputs": int(dataset.inputs[0].size), "n_classes": dataset.n_classes, "widths": list(net.widths), "activation": net.activation}
-    model = build_model(**spec)
+    dataset = params.dataset.load()
+    spec = model_spec(net.arch, dataset.input_shape, dataset.n_classes, net.widths, net.activation, net.factory, net.kwargs, net.layers, net.softmax)
+    model = build_model(spec)
+    if net.checkpoint:
+        load_checkpoint(model, net.checkpoint)
     inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
     train_rows, test_rows = torch.from_numpy(dataset.train_rows), torch.from_numpy(dataset.test_rows)
     records = train_epochs(

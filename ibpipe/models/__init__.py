@@ -1,34 +1,125 @@
-"""Networks the pipeline trains, rebuilt from params and from stored weights."""
+"""Networks the pipeline trains, rebuilt from a stored spec, and their recorded layers.
+
+A model is any ``torch.nn.Module`` with a ``record(inputs)`` method returning the layers to
+measure in forward order (the output layer as softmax probabilities). The spec stored
+with the weights (``model_spec``) is all it takes to rebuild one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import torch
 
+from ibpipe.models.cnn import digits_cnn, thesis_cnn
 from ibpipe.models.mlp import MLP
+from ibpipe.models.recording import RecordedModel, build_custom
+
+ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
+# The CNNs are built for one image size each.
+CNN_INPUTS = {"thesis-cnn": ((1, 28, 28), thesis_cnn, "mnist or fashion_mnist"), "digits-cnn": ((1, 8, 8), digits_cnn, "digits")}
 
 
-def build_model(arch: str, n_inputs: int, n_classes: int, widths: list[int], activation: str) -> torch.nn.Module:
-    """The network named by ``model.arch`` with fresh, initialised weights."""
+def model_spec(
+    arch: str,
+    input_shape: Sequence[int],
+    n_classes: int,
+    widths: Sequence[int] = (),
+    activation: str = "tanh",
+    factory: str = "",
+    kwargs: Mapping[str, Any] | None = None,
+    layers: Mapping[str, str] | None = None,
+    softmax: str = "output",
+) -> dict[str, Any]:
+    """Everything ``build_model`` needs, as plain JSON-able values (stored in the weights' attrs)."""
+    return {
+        "arch": arch,
+        "input_shape": [int(size) for size in input_shape],
+        "n_classes": int(n_classes),
+        "widths": [int(width) for width in widths],
+        "activation": activation,
+        "factory": factory,
+        "kwargs": dict(kwargs or {}),
+        "layers": dict(layers or {}),
+        "softmax": softmax,
+    }
+
+
+def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
+    """The network of a ``model_spec`` with fresh weights (seed torch first for reproducible ones)."""
+    arch, input_shape, n_classes = spec["arch"], tuple(spec["input_shape"]), spec["n_classes"]
     if arch == "mlp":
-        return MLP(n_inputs, widths, n_classes, activation)
-    raise ValueError(f"unknown model.arch {arch!r}; known: mlp")
+        return MLP(int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"])
+    if arch in CNN_INPUTS:
+        expected, build, datasets = CNN_INPUTS[arch]
+        if input_shape != expected:
+            raise ValueError(f"model.arch {arch} takes {'x'.join(map(str, expected))} images ({datasets}); this dataset's inputs are {'x'.join(map(str, input_shape))}")
+        return build(n_classes)
+    if arch == "custom":
+        return RecordedModel(build_custom(spec["factory"], spec["kwargs"]), spec["layers"], spec["softmax"] or None)
+    raise ValueError(f"unknown model.arch {arch!r}; known: {', '.join(ARCHITECTURES)}")
 
 
-def layer_widths(model: torch.nn.Module, inputs: torch.Tensor) -> dict[str, int]:
-    """Units per recorded layer, read off one forward pass."""
-    return {name: int(values[0].numel()) for name, values in model.record(inputs[:1]).items()}
+def load_checkpoint(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
+    """Start ``model`` from a ``torch.save``d state_dict, read with ``weights_only=True`` (no code runs on load).
 
-
-def load_weights(model: torch.nn.Module, weights: dict) -> torch.nn.Module:
-    """Put stored numpy parameters back into ``model`` (strict: names and shapes must match)."""
-    model.load_state_dict({name: torch.from_numpy(values) for name, values in weights.items()}, strict=True)
+    A custom model's checkpoint holds the user's own network (keys without the wrapper's prefix).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model.checkpoint: {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for files it cannot unpickle safely
+        raise ValueError(f"model.checkpoint: {path} is not a state_dict loadable with weights_only=True ({error})") from error
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]
+    target = model.model if isinstance(model, RecordedModel) else model
+    try:
+        target.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ValueError(f"model.checkpoint: {path} does not fit the network: {error}") from error
     return model
 
 
-def record_epochs(model: torch.nn.Module, weights_by_epoch, inputs: torch.Tensor):
-    """For each (epoch, weights) yield (epoch, {layer: activations as float32 numpy})."""
+def layer_shapes(model: torch.nn.Module, inputs: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """Shape of one sample's activations per recorded layer, read off one forward pass."""
     model.eval()
+    return {name: tuple(values.shape[1:]) for name, values in model.record(inputs[:1]).items()}
+
+
+def layer_widths(model: torch.nn.Module, inputs: torch.Tensor) -> dict[str, int]:
+    """Units per recorded layer (the product of its shape)."""
+    return {name: int(np.prod(shape)) for name, shape in layer_shapes(model, inputs).items()}
+
+
+def load_weights(model: torch.nn.Module, weights: Mapping[str, np.ndarray]) -> torch.nn.Module:
+    """Put stored numpy parameters back into ``model`` (strict: names and shapes must match)."""
+    model.load_state_dict({name: torch.from_numpy(np.asarray(values)) for name, values in weights.items()}, strict=True)
+    return model
+
+
+@torch.no_grad()
+def record_flat(model: torch.nn.Module, inputs: torch.Tensor, batch_rows: int = 4096) -> dict[str, np.ndarray]:
+    """Every recorded layer as float32 (n_samples, n_units), forward passes of at most ``batch_rows`` rows."""
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(inputs), batch_rows):
+        for layer, values in model.record(inputs[start : start + batch_rows]).items():
+            parts.setdefault(layer, []).append(values.flatten(1).numpy().astype("float32", copy=False))
+    return {layer: chunks[0] if len(chunks) == 1 else np.concatenate(chunks) for layer, chunks in parts.items()}
+
+
+def record_epochs(model: torch.nn.Module, weights_by_epoch: Iterable, inputs: torch.Tensor, batch_rows: int = 4096):
+    """For each (epoch, weights) yield (epoch, {layer: float32 (n_samples, n_units)})."""
     for epoch, weights in weights_by_epoch:
-        load_weights(model, weights)
-        activations = model.record(inputs)
-        yield epoch, {layer: values.flatten(1).numpy().astype("float32", copy=False) for layer, values in activations.items()}
+        yield epoch, record_flat(load_weights(model, weights), inputs, batch_rows)
+
+
+def record_slab(model: torch.nn.Module, weights_by_epoch: Sequence[tuple[int, Mapping[str, np.ndarray]]], inputs: torch.Tensor) -> dict[str, np.ndarray]:
+    """Activations of ``inputs`` under each epoch's weights: {layer: float32 (n_epochs, n_samples, n_units)}."""
+    per_epoch = [record_flat(load_weights(model, weights), inputs) for _, weights in weights_by_epoch]
+    return {layer: np.stack([recorded[layer] for recorded in per_epoch]) for layer in per_epoch[0]}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +46,9 @@ def build_custom(import_path: str, kwargs: Mapping[str, Any] | None = None) -> n
     module_name, separator, factory_name = import_path.partition(":")
     if not separator or not module_name or not factory_name:
         raise ValueError(f"model factory {import_path!r} must look like 'package.module:factory'")
+    # Stages run from the project directory, where a user's own module usually lives.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         factory = getattr(importlib.import_module(module_name), factory_name)
     except (ImportError, AttributeError) as error:
@@ -66,5 +71,6 @@ class RecordedModel(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.model(inputs)
 
+    @torch.no_grad()
     def record(self, inputs: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         return record_modules(self.model, inputs, self.layers, self.softmax_layer)
