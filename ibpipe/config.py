@@ -17,15 +17,15 @@ from typing import Any
 
 import yaml
 
+from ibpipe.data import DATASETS, Dataset, load_dataset
 from ibpipe.estimators import ESTIMATORS as ESTIMATOR_REGISTRY
+from ibpipe.reduce import POOLING_KINDS, PRESETS, REDUCE_METHODS
 
-DATASETS = ("tishby12",)
 MEASURE_ON = ("all", "train", "test")
-ARCHITECTURES = ("mlp",)
+ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 SELECT_METHODS = ("all", "every", "log", "stepped", "delta-exact", "delta-approx")
 COUNTING_ESTIMATORS = tuple(name for name, info in ESTIMATOR_REGISTRY.items() if info.needs == "codes")
-REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive")
 ESTIMATORS = tuple(ESTIMATOR_REGISTRY)
 SCHEDULER_KINDS = ("local", "threads", "synchronous")
 
@@ -121,8 +121,66 @@ def scheduler(value: Any) -> str | None:
     return "one of " + ", ".join(map(repr, SCHEDULER_KINDS)) + " or a scheduler address such as 'tcp://host:8786'"
 
 
+def text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a text value"
+
+
+def boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def mapping_of(value_check: Check, what: str) -> Check:
+    """A mapping with text keys whose values each pass ``value_check``."""
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, Mapping) or not all(isinstance(name, str) and name for name in value):
+            return f"a mapping of {what}"
+        for name, item in value.items():
+            problem = value_check(item)
+            if problem:
+                return f"a mapping of {what} (entry {name!r} = {item!r} is not {problem})"
+        return None
+
+    return check
+
+
+def anything(_value: Any) -> str | None:
+    return None
+
+
+def none_or(allowed: str, check: Check) -> Check:
+    """The text 'none' switches a feature off; anything else must pass ``check``."""
+
+    def checked(value: Any) -> str | None:
+        problem = None if value == "none" else check(value)
+        return None if problem is None else f"'none' or {problem}"
+
+    return checked
+
+
+def pooling_window(value: Any) -> str | None:
+    wanted = "a (channel, height, width) window such as [1, 4, 4]"
+    if isinstance(value, list | tuple) and len(value) == 3 and all(_is_int(size) and size >= 1 for size in value):
+        return None
+    return wanted
+
+
+def layer_reduction(value: Any) -> str | None:
+    """One entry of reduce.layers: any of the per-layer reduce keys, each with its own check."""
+    allowed = {name: spec for name, spec in ReduceParams.__dataclass_fields__.items() if name in LAYER_REDUCTION_KEYS}
+    if not isinstance(value, Mapping):
+        return "a mapping of reduce settings (" + ", ".join(allowed) + ")"
+    for name, item in value.items():
+        if name not in allowed:
+            return f"a mapping of reduce settings; {name!r} is not one (allowed: {', '.join(allowed)})"
+        problem = allowed[name].metadata["check"](item)
+        if problem:
+            return f"valid: its {name} = {item!r} is not {problem}"
+    return None
+
+
 def key(default: Any, check: Check, doc: str) -> Any:
-    factory = (lambda: list(default)) if isinstance(default, list) else None
+    factory = (lambda: list(default)) if isinstance(default, list) else (lambda: dict(default)) if isinstance(default, dict) else None
     metadata = {"check": check, "doc": doc}
     if factory:
         return field(default_factory=factory, metadata=metadata)
@@ -132,9 +190,15 @@ def key(default: Any, check: Check, doc: str) -> Any:
 @dataclass(frozen=True)
 class DatasetParams:
     name: str = key("tishby12", one_of(*DATASETS), "which dataset to train and measure on")
+    root: str = key("auto", text, "mnist/fashion_mnist: directory of the four IDX files ('auto': data/<name>)")
+    download: bool = key(False, boolean, "mnist/fashion_mnist: let torchvision download missing files (needs torchvision and internet)")
     test_fraction: float = key(0.2, number(0.0, 0.9, open_low=True), "share of rows held out for testing")
     split_seed: int = key(0, integer(0), "seed of the stratified train/test split")
     measure_on: str = key("all", one_of(*MEASURE_ON), "rows the information is measured on")
+
+    def load(self) -> Dataset:
+        """The dataset these settings name, split, with its measured rows chosen."""
+        return load_dataset(self.name, self.test_fraction, self.split_seed, self.measure_on, None if self.root == "auto" else self.root, self.download)
 
 
 @dataclass(frozen=True)
@@ -142,6 +206,11 @@ class ModelParams:
     arch: str = key("mlp", one_of(*ARCHITECTURES), "network family")
     widths: list[int] = key([10, 7, 5, 4, 3], list_of(integer(1, 4096)), "hidden layer widths, input to output")
     activation: str = key("tanh", one_of(*ACTIVATIONS), "hidden-layer nonlinearity")
+    factory: str = key("", text, "custom: import path 'package.module:factory' of a function returning a torch.nn.Module")
+    kwargs: dict = key({}, mapping_of(anything, "keyword arguments"), "custom: keyword arguments of the factory")
+    layers: dict = key({}, mapping_of(lambda v: None if isinstance(v, str) and v else "a module path", "layer name -> module path"), "custom: layers to record, name -> module path (e.g. hidden: encoder.2)")
+    softmax: str = key("output", text, "custom: recorded layer whose output is logits, recorded as softmax ('' for none)")
+    checkpoint: str = key("", text, "optional state_dict file (torch.save) the network starts from, loaded with weights_only=True")
 
 
 @dataclass(frozen=True)
@@ -169,6 +238,7 @@ class SelectParams:
 @dataclass(frozen=True)
 class DumpParams:
     epochs_per_shard: int = key(16, integer(1, 4096), "epochs stored together in one Zarr shard")
+    samples_per_chunk: int = key(10000, integer(1), "samples per shard; memory ~ epochs_per_shard x samples_per_chunk x units x 4 bytes")
 
 
 @dataclass(frozen=True)
@@ -179,6 +249,33 @@ class ReduceParams:
     bin_size: float = key(0.07, number(0.0, open_low=True), "bin size of 'fixed-size' (Saxe: 0.07)")
     q_low: float = key(0.01, number(0.0, 1.0), "lower per-unit quantile of 'quantile' bins")
     q_high: float = key(0.99, number(0.0, 1.0), "upper per-unit quantile of 'quantile' bins")
+    threshold: float = key(0.5, number(), "'threshold': code 1 where x > threshold")
+    pool: Any = key("none", none_or("none", pooling_window), "(channel, h, w) pooling before coding, or 'none'")
+    pool_kind: str = key("max", one_of(*POOLING_KINDS), "pooling: max or avg")
+    preset: str = key("none", one_of("none", *PRESETS), "named per-layer settings (thesis-1..5 for the CNNs' input, z1, z2, output)")
+    layers: dict = key({}, mapping_of(layer_reduction, "layer name -> reduce settings"), "per-layer settings over the defaults and the preset ('input' codes X)")
+
+    def layer_defaults(self) -> dict[str, Any]:
+        """The settings every recorded layer starts from, as ``ibpipe.reduce.LayerReduction`` keywords."""
+        return {name: _reduction_value(name, getattr(self, name)) for name in LAYER_REDUCTION_KEYS}
+
+    def layer_overrides(self) -> dict[str, dict[str, Any]]:
+        return {layer: {name: _reduction_value(name, value) for name, value in settings.items()} for layer, settings in self.layers.items()}
+
+    @property
+    def preset_name(self) -> str | None:
+        return None if self.preset == "none" else self.preset
+
+
+LAYER_REDUCTION_KEYS = ("method", "n_bins", "value_range", "bin_size", "q_low", "q_high", "threshold", "pool", "pool_kind")
+
+
+def _reduction_value(name: str, value: Any) -> Any:
+    if name == "pool":
+        return None if value == "none" else tuple(value)
+    if name == "value_range" and value != "data":
+        return tuple(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -227,8 +324,27 @@ def _cross_errors(params: Params) -> list[str]:
             f"estimate.window = {params.estimate.window} with estimate.estimators {pooled_elsewhere}: windows pool epochs, "
             f"which only the counting estimators ({', '.join(COUNTING_ESTIMATORS)}) read correctly; set window: 1 or drop them"
         )
-    if params.reduce.q_low >= params.reduce.q_high:
-        errors.append(f"reduce.q_low = {params.reduce.q_low} and reduce.q_high = {params.reduce.q_high}: q_low must be below q_high")
+    reduce = params.reduce
+    for where, settings in [("reduce", dataclasses.asdict(reduce)), *((f"reduce.layers.{layer}", dict(values)) for layer, values in reduce.layers.items())]:
+        q_low, q_high = settings.get("q_low", reduce.q_low), settings.get("q_high", reduce.q_high)
+        if q_low >= q_high:
+            errors.append(f"{where}: q_low = {q_low} and q_high = {q_high}: q_low must be below q_high")
+    errors += _model_errors(params.model)
+    return errors
+
+
+def _model_errors(model: ModelParams) -> list[str]:
+    if model.arch != "custom":
+        given = [name for name in ("factory", "kwargs", "layers") if getattr(model, name)]
+        return [f"model.{name} = {getattr(model, name)!r}: only used with model.arch custom (arch is {model.arch!r})" for name in given]
+    errors = []
+    module, colon, function = model.factory.partition(":")
+    if not (module and colon and function):
+        errors.append(f"model.factory = {model.factory!r}: model.arch custom needs an import path 'package.module:factory'")
+    if not model.layers:
+        errors.append("model.layers = {}: model.arch custom needs the layers to record, e.g. {hidden: '1', output: '3'}")
+    elif model.softmax and model.softmax not in model.layers:
+        errors.append(f"model.softmax = {model.softmax!r}: not one of the recorded model.layers ({', '.join(model.layers)}); use '' for none")
     return errors
 
 

@@ -11,7 +11,8 @@ import xarray as xr
 
 from ibpipe import reduce as reducing
 from ibpipe.estimators import ESTIMATORS, QUANTITIES, bootstrap_interval, estimate_layer, needs
-from ibpipe.estimators.plugin import entropy_bits
+from ibpipe.estimators.plugin import entropy_bits, state_ids
+from ibpipe.estimators.rowkeys import bounded_row_keys
 
 QUANTITY_NAMES = {
     "H_T": "entropy of the layer H(T)",
@@ -99,6 +100,11 @@ def information(
     return options.run(np.asarray(y), codes=t, x_ids=x_ids)[estimator]
 
 
+def distinct_states(codes: np.ndarray) -> int:
+    """How many different rows ``codes`` holds (N when every sample is its own state: saturation)."""
+    return int(np.unique(state_ids(codes)[0]).size)
+
+
 def _as_row(values: Mapping[str, Mapping[str, float]], estimators: Sequence[str]) -> np.ndarray:
     return np.array([[values[name][q] for q in QUANTITIES] for name in estimators])
 
@@ -124,8 +130,11 @@ def epoch_information(options: EstimateOptions, labels: np.ndarray, x_ids: np.nd
 
 def slab_information(
     options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes_slab=None, activations_slab=None, lead: int = 0
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Every epoch of an (epoch, sample, unit) slab but the first ``lead``: arrays (n_epochs - lead, n_estimators, n_quantities[, 2]).
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Every epoch of an (epoch, sample, unit) slab but the first ``lead``.
+
+    Returns points (n_epochs - lead, n_estimators, n_quantities), intervals (..., 2) or None,
+    and the number of distinct states of the codes per epoch (NaN without codes).
 
     With ``options.window = w > 1`` the epoch at position p is measured on the w epochs
     p - w + 1 .. p pooled into one sample of w x N rows (inputs and labels repeated), so
@@ -139,46 +148,69 @@ def slab_information(
     def pool(values, first, last):
         return None if values is None else np.concatenate(list(values[first : last + 1]))
 
-    points, intervals = [], []
+    points, intervals, states = [], [], []
     for position in range(lead, len(slab)):
         first = position - window + 1
         if first < 0:
             points.append(np.full((len(options.estimators), len(QUANTITIES)), np.nan))
             intervals.append(None if options.bootstrap_resamples == 0 else np.full(points[-1].shape + (2,), np.nan))
+            states.append(np.nan)
             continue
-        point, interval = epoch_information(options, pooled_labels, pooled_ids, pool(codes_slab, first, position), pool(activations_slab, first, position))
+        codes = pool(codes_slab, first, position)
+        point, interval = epoch_information(options, pooled_labels, pooled_ids, codes, pool(activations_slab, first, position))
         points.append(point)
         intervals.append(interval)
-    return np.stack(points), (None if intervals[0] is None else np.stack(intervals))
+        states.append(np.nan if codes is None else distinct_states(codes))
+    return np.stack(points), (None if intervals[0] is None else np.stack(intervals)), np.asarray(states, dtype=np.float64)
+
+
+def stored_state_ids(codes_path: str, layer: str, start: int, stop: int) -> np.ndarray:
+    """State ids (n_epochs, n_samples, 1) of epochs [start, stop) of one layer's codes, read one shard's samples at a time.
+
+    Rows are keyed chunk by chunk against the layer's code bounds (the same row always
+    gets the same key) and the keys of all the epochs made dense together, so ids compare
+    across the epochs of a window. Memory: one chunk of codes plus 8 bytes per (epoch, sample).
+    """
+    from ibpipe.store import open_layer_store, read_slab_chunks
+
+    group = open_layer_store(codes_path)[layer]
+    low, high = group["code_low"][...], group["code_high"][...]
+    keys = [
+        np.stack([bounded_row_keys(epoch_codes, low, high) for epoch_codes in chunk])
+        for chunk in read_slab_chunks(codes_path, layer, "code", start, stop)
+    ]
+    keys = np.concatenate(keys, axis=1)
+    _, dense = np.unique(keys, return_inverse=True)
+    return dense.reshape(keys.shape + (1,)).astype(np.int64, copy=False)
 
 
 def stored_slab_information(
     layer: str, start: int, stop: int, *, codes_path: str, activations_path: str, labels: np.ndarray, x_ids: np.ndarray, options: EstimateOptions
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from the stores it needs, then measure."""
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from the stores, then measure."""
     from ibpipe.store import read_slab
 
     first = max(0, start - options.window + 1)
-    codes = read_slab(codes_path, layer, "code", first, stop) if needs(options.estimators, "codes") else None
+    codes = stored_state_ids(codes_path, layer, first, stop)
     activations = read_slab(activations_path, layer, "activation", first, stop) if needs(options.estimators, "activations") else None
     return slab_information(options, labels, x_ids, codes, activations, lead=start - first)
 
 
-def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Join (points, intervals) of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
+def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Join (points, intervals, states) of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
 
     def stack(parts):
         return np.stack(np.split(np.concatenate(parts), n_layers), axis=1)
 
-    values = stack([point for point, _ in results])
-    intervals = None if results[0][1] is None else stack([interval for _, interval in results])
-    return values, intervals
+    values = stack([point for point, _, _ in results])
+    intervals = None if results[0][1] is None else stack([interval for _, interval, _ in results])
+    return values, intervals, stack([states for _, _, states in results])
 
 
-def drop_incomplete_windows(values: np.ndarray, intervals: np.ndarray | None, epochs: np.ndarray, window: int):
-    """The first window - 1 epochs have no full window: leave them out."""
+def drop_incomplete_windows(window: int, epochs: np.ndarray, *arrays: np.ndarray | None) -> tuple:
+    """The first window - 1 epochs have no full window: leave them out of ``epochs`` and every (epoch, ...) array."""
     keep = slice(window - 1, None)
-    return values[keep], (None if intervals is None else intervals[keep]), np.asarray(epochs)[keep]
+    return (np.asarray(epochs)[keep], *(None if array is None else array[keep] for array in arrays))
 
 
 def metrics_dataset(
@@ -190,8 +222,15 @@ def metrics_dataset(
     labels: np.ndarray,
     x_ids: np.ndarray,
     attrs: Mapping[str, Any],
+    states: np.ndarray | None = None,
+    code_widths: Mapping[str, int] | None = None,
 ) -> xr.Dataset:
-    """Label (epoch, layer, estimator, quantity[, bound]) arrays of bits as the metrics Dataset."""
+    """Label (epoch, layer, estimator, quantity[, bound]) arrays of bits as the metrics Dataset.
+
+    ``widths`` are the layers' units; ``code_widths`` the columns left after reduction
+    (pooling); ``states`` (epoch, layer) the distinct code rows, stored with their ratio to
+    the rows measured (N, or w x N with a window) so saturation shows.
+    """
     dims = ("epoch", "layer", "estimator")
     coords = {
         "epoch": ("epoch", np.asarray(epochs, dtype=np.int64), {"long_name": "training epoch (0 = initial weights)"}),
@@ -210,6 +249,12 @@ def metrics_dataset(
             )
     if intervals is not None:
         coords["bound"] = ("bound", list(BOUNDS))
+    if code_widths is not None:
+        coords["code_width"] = ("layer", np.asarray([code_widths[layer] for layer in widths], dtype=np.int64), {"units": "unit", "long_name": "code columns after pooling"})
+    if states is not None:
+        n_rows = len(labels) * options.window
+        data_vars["n_states"] = (("epoch", "layer"), states, {"units": "state", "long_name": "distinct states of the layer's codes"})
+        data_vars["state_ratio"] = (("epoch", "layer"), states / n_rows, {"units": "1", "long_name": f"distinct states / rows measured ({n_rows}); 1 = saturated"})
     dataset = xr.Dataset(data_vars, coords=coords)
     dataset.attrs.update(
         {
@@ -235,6 +280,8 @@ def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
     """Last-epoch I(X;T) and I(T;Y) per estimator and layer, for ``dvc metrics show``."""
     last = metrics.isel(epoch=-1)
     summary: dict[str, Any] = {"epoch": int(last.epoch), "H_X": round(float(metrics.attrs["H_X"]), 5), "H_Y": round(float(metrics.attrs["H_Y"]), 5)}
+    if "state_ratio" in metrics:
+        summary["state_ratio"] = {layer: round(float(last.state_ratio.sel(layer=layer)), 5) for layer in metrics.layer.values.tolist()}
     for estimator in metrics.estimator.values.tolist():
         summary[estimator] = {
             layer: {q: round(float(last[q].sel(layer=layer, estimator=estimator)), 5) for q in ("I_XT", "I_TY")}

@@ -134,3 +134,18 @@ def training_curves(history: xr.Dataset) -> Figure:
 
 
 __all__ = ["default_comparison_layer", "estimator_comparison", "information_over_epochs", "information_plane", "selection_overview", "training_curves"]
+
+
+def state_saturation(metrics: xr.Dataset) -> Figure:
+    """Distinct code states / rows per layer over epochs: at 1 every sample is its own state and I(X;T) = H(X)."""
+    figure, axis = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    for layer in metrics.layer.values.tolist():
+        axis.plot(metrics.epoch.values, metrics.state_ratio.sel(layer=layer).values, marker=".", label=layer)
+    _epoch_axis(axis)
+    _rug(axis, metrics.epoch.values)
+    axis.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
+    axis.set_ylim(0, 1.05)
+    axis.set_ylabel("distinct states / N")
+    axis.set_title(f"Saturation of the codes{_window_note(metrics)}")
+    axis.legend(fontsize=8)
+    return figure

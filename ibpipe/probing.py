@@ -1,8 +1,8 @@
 """Probes for delta-skip selection: information of a few epochs, measured from the stored weights.
 
 A probe rebuilds the network at each requested epoch, records its layers on the measured
-rows, reduces them with the reduce settings in force (ranges that the reduce stage takes
-over all epochs come from the probed epoch alone) and returns (I(X;T), I(T;Y)) per layer.
+rows, reduces them with the per-layer reduce settings in force (ranges that the reduce
+stage takes over all epochs come from the probed epoch alone) and returns (I(X;T), I(T;Y)) per layer.
 Nothing is written: the dump stage later stores activations of the selected epochs only.
 """
 
@@ -16,7 +16,7 @@ import torch
 
 from ibpipe import reduce as reducing
 from ibpipe.estimators import ESTIMATORS, estimate_layer
-from ibpipe.models import build_model, record_epochs
+from ibpipe.models import build_model, layer_shapes, record_epochs
 from ibpipe.store import open_weights_attrs, read_weights
 
 
@@ -27,18 +27,19 @@ def probe_epochs(
     inputs: np.ndarray,
     labels: np.ndarray,
     x_ids: np.ndarray,
-    reduce_settings: Mapping[str, Any],
+    reductions: Mapping[str, reducing.LayerReduction],
+    shapes: Mapping[str, Sequence[int]],
     estimator: str = "plugin",
 ) -> dict[int, np.ndarray]:
     """``{epoch: array (n_layers, 2)}`` of I(X;T), I(T;Y) in bits, layers in forward order."""
     if ESTIMATORS[estimator].needs != "codes":
         raise ValueError(f"probes use a counting estimator; {estimator!r} reads activations")
-    model = build_model(**open_weights_attrs(weights_path)["model"])
+    model = build_model(open_weights_attrs(weights_path)["model"])
     measured = {}
     for epoch, activations in record_epochs(model, read_weights(weights_path, epochs), torch.from_numpy(inputs)):
         rows = []
-        for values in activations.values():
-            codes = reducing.reduce_single_epoch(values, **reduce_settings)
+        for layer, values in activations.items():
+            codes = reducing.LayerReducer(reductions[layer], shapes[layer]).fit_transform_epoch(values)
             information = estimate_layer([estimator], labels, codes=codes, x_ids=x_ids)[estimator]
             rows.append((information["I_XT"], information["I_TY"]))
         measured[int(epoch)] = np.array(rows)
@@ -47,15 +48,23 @@ def probe_epochs(
 
 def probe_setup(params, weights_path: str) -> tuple[dict[str, Any], tuple[float, float]]:
     """Keyword arguments of ``probe_epochs`` for a validated ``Params``, and (H(X), H(Y)) in bits for the distance."""
-    from ibpipe.data import load_dataset
     from ibpipe.estimators import entropy_bits
 
-    data, reduce = params.dataset, params.reduce
-    dataset = load_dataset(data.name, data.test_fraction, data.split_seed, data.measure_on)
+    choice = params.reduce
+    dataset = params.dataset.load()
     inputs, labels = dataset.inputs[dataset.measured_rows], dataset.labels[dataset.measured_rows]
-    x_ids = reducing.distinct_input_ids(inputs)
-    settings = {name: getattr(reduce, name) for name in ("method", "n_bins", "value_range", "bin_size", "q_low", "q_high")}
-    shared = {"weights_path": weights_path, "inputs": inputs, "labels": labels, "x_ids": x_ids, "reduce_settings": settings, "estimator": params.select.probe}
+    shapes = layer_shapes(build_model(open_weights_attrs(weights_path)["model"]), torch.from_numpy(inputs))
+    reductions = reducing.layer_reductions(choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides())
+    x_ids = reducing.input_state_ids(inputs, reductions.pop(reducing.INPUT_LAYER))
+    shared = {
+        "weights_path": weights_path,
+        "inputs": inputs,
+        "labels": labels,
+        "x_ids": x_ids,
+        "reductions": reductions,
+        "shapes": shapes,
+        "estimator": params.select.probe,
+    }
     return shared, (entropy_bits(x_ids), entropy_bits(labels))
 
 

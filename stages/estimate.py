@@ -35,7 +35,8 @@ def main(
         tuple(choice.estimators), choice.noise_variance, choice.n_neighbors, choice.bootstrap_resamples, choice.bootstrap_level, choice.seed, choice.window
     )
     root = store.open_layer_store(codes)
-    widths = store.layer_widths(root)
+    code_widths = store.layer_widths(root)
+    widths = {layer: int(width) for layer, width in root.attrs["activation_widths"].items()}
     epochs = root["epoch"][...]
     if not np.array_equal(store.open_layer_store(activations)["epoch"][...], epochs):
         raise ValueError(f"{codes} and {activations} hold different epochs; run `dvc repro` to rebuild the codes")
@@ -46,9 +47,10 @@ def main(
     tasks = store.layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    values, intervals = stack_task_results(results, len(widths))
-    values, intervals, epochs = drop_incomplete_windows(values, intervals, epochs, choice.window)
-    metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, {"params": params.to_json()})
+    values, intervals, states = stack_task_results(results, len(code_widths))
+    epochs, values, intervals, states = drop_incomplete_windows(choice.window, epochs, values, intervals, states)
+    attrs = {"params": params.to_json(), "reductions": root.attrs.get("reductions", "{}")}
+    metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, attrs, states, code_widths)
     store.write_metrics(out, metrics)
     store.write_json(summary, metrics_summary(metrics))
 

@@ -27,6 +27,8 @@ def main(
     if layer not in dataset.layer.values:
         raise ValueError(f"plot.compare_layer = {layer!r} is not a measured layer; layers are {', '.join(dataset.layer.values.tolist())}")
     figures["estimator_comparison"] = plots.estimator_comparison(dataset, layer)
+    if "state_ratio" in dataset:
+        figures["state_saturation"] = plots.state_saturation(dataset)
     with store.atomic_path(out) as temporary:
         temporary.mkdir()
         for name, figure in figures.items():

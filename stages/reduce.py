@@ -1,8 +1,13 @@
-"""DVC stage `reduce`: turn every layer's activations into integer codes, in the same layout."""
+"""DVC stage `reduce`: pool and discretise every layer's activations into integer codes, in the same layout.
 
+Layers stream shard by shard; learnt bins (quantile edges, the data range) come from one
+pass over all measured epochs first. The codes store also holds ``x_id``, the state of X
+of each sample (the distinct input, or its code when reduce settings name the input).
+"""
+
+import json
 from pathlib import Path
 
-import numpy as np
 import zarr
 from tqdm import tqdm
 
@@ -16,34 +21,55 @@ def main(params_file: Path = Path("params.yaml"), activations: Path = Path("data
     params = load_params(params_file)
     choice = params.reduce
     source = store.open_layer_store(activations)
-    widths = store.layer_widths(source)
+    shapes = store.layer_shapes(source)
+    reductions = reducing.layer_reductions(choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides())
+    reducers = {layer: reducing.LayerReducer(reductions[layer], shape) for layer, shape in shapes.items()}
     epochs = source["epoch"][...]
     n_samples = source["labels"].shape[0]
+    first = next(iter(shapes))
     with store.atomic_path(out) as temporary:
         root = zarr.open_group(temporary, mode="w")
         store.copy_header(source, root)
-        store.write_array(root, "x_id", reducing.distinct_input_ids(source["inputs"][...]), ("sample",))
-        shard = store.epochs_per_shard(source, next(iter(widths)), "activation")
-        writer = store.LayerStoreWriter(root, "code", widths, epochs, n_samples, shard, "int32")
-        ranges = {}
-        for layer in tqdm(widths, desc="reduce", unit="layer"):
-            value_range, unit_ranges = _layer_ranges(source, layer, choice, len(epochs) * n_samples)
-            ranges[layer] = value_range if unit_ranges is None else unit_ranges.tolist()
-            for slab, values in store.layer_slabs(source, layer, "activation"):
-                codes = [reducing.reduce_values(epoch, choice.method, choice.n_bins, value_range, choice.bin_size, unit_ranges) for epoch in values]
-                writer.write(slab, {layer: np.stack(codes)})
-        root.attrs.update({"params": params.to_json(), "value_ranges": ranges})
+        inputs = source["inputs"][...].reshape(n_samples, *store.input_shape(source))
+        store.write_array(root, "x_id", reducing.input_state_ids(inputs, reductions[reducing.INPUT_LAYER]), ("sample",))
+        code_shapes = {layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape for layer, reducer in reducers.items()}
+        writer = store.LayerStoreWriter(
+            root, "code", code_shapes, epochs, n_samples, store.epochs_per_shard(source, first, "activation"), "int32", store.samples_per_shard(source, first, "activation")
+        )
+        slabs = list(writer.slabs())
+        for layer, reducer in tqdm(reducers.items(), desc="reduce", unit="layer"):
+            low, high = reducing.code_layer(
+                reducer,
+                slabs,
+                lambda epochs, layer=layer: store.layer_chunks(source, layer, "activation", epochs),
+                lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
+                n_samples,
+            )
+            store.write_array(root[layer], "code_low", low, ("unit",))
+            store.write_array(root[layer], "code_high", high, ("unit",))
+        root.attrs.update(
+            {
+                "params": params.to_json(),
+                store.SHAPES_ATTR: {layer: list(shape) for layer, shape in code_shapes.items()},
+                store.WIDTHS_ATTR: {layer: int(reducer.n_units) for layer, reducer in reducers.items()},
+                "activation_widths": store.layer_widths(source),
+                "reductions": json.dumps({layer: _described(reducers.get(layer), reduction) for layer, reduction in reductions.items()}),
+            }
+        )
 
 
-def _layer_ranges(source, layer, choice, n_rows_total):
-    """The (low, high) of fixed-width bins and the per-unit quantile ranges, where the method needs them."""
-    slabs = (values for _, values in store.layer_slabs(source, layer, "activation"))
-    if choice.method == "quantile":
-        pooled = reducing.pooled_rows(slabs, n_rows_total)
-        return None, reducing.quantile_edges(pooled, choice.q_low, choice.q_high)
-    if choice.method == "fixed-width":
-        return (reducing.running_range(slabs) if choice.value_range == "data" else tuple(choice.value_range)), None
-    return None, None
+def _described(reducer, reduction) -> dict | None:
+    """What was done to a layer, with the effective pooling window and the learnt ranges."""
+    if reduction is None:
+        return None
+    description = {name: getattr(reduction, name) for name in reduction.__dataclass_fields__}
+    if reducer is not None:
+        description.update(
+            pool=None if reducer.window is None else list(reducer.window),
+            value_range=None if reducer.value_range_ is None else list(reducer.value_range_),
+            unit_ranges=None if reducer.unit_ranges_ is None else reducer.unit_ranges_.tolist(),
+        )
+    return description
 
 
 if __name__ == "__main__":

@@ -33,6 +33,21 @@ def test_the_shipped_params_file_is_valid_and_spells_out_every_default():
         ({"estimate": {"scheduler": "cluster"}}, "estimate.scheduler = 'cluster'", "tcp://"),
         ({"dataset": {"test_fraction": 0}}, "dataset.test_fraction = 0", "> 0.0"),
         ({"dataset": "tishby12"}, "dataset: expected a mapping", "tishby12"),
+        ({"dataset": {"name": "cifar"}}, "dataset.name = 'cifar'", "'fashion_mnist'"),
+        ({"dataset": {"download": "yes"}}, "dataset.download = 'yes'", "true or false"),
+        ({"model": {"arch": "resnet"}}, "model.arch = 'resnet'", "'thesis-cnn'"),
+        ({"model": {"arch": "custom", "layers": {"h": "1"}}}, "model.factory = ''", "'package.module:factory'"),
+        ({"model": {"arch": "custom", "factory": "m:f"}}, "model.layers = {}", "layers to record"),
+        ({"model": {"arch": "custom", "factory": "m:f", "layers": {"h": "1"}}}, "model.softmax = 'output'", "use '' for none"),
+        ({"model": {"factory": "m:f"}}, "model.factory = 'm:f'", "only used with model.arch custom"),
+        ({"model": {"layers": {"h": 3}}}, "model.layers", "entry 'h' = 3 is not a module path"),
+        ({"reduce": {"preset": "thesis-9"}}, "reduce.preset = 'thesis-9'", "'thesis-5'"),
+        ({"reduce": {"pool": [4, 4]}}, "reduce.pool = [4, 4]", "(channel, height, width) window"),
+        ({"reduce": {"method": "median"}}, "reduce.method = 'median'", "'argmax'"),
+        ({"reduce": {"layers": {"z1": {"pool": [1, 0, 2]}}}}, "reduce.layers", "its pool = [1, 0, 2] is not 'none' or a (channel"),
+        ({"reduce": {"layers": {"z1": {"bins": 3}}}}, "reduce.layers", "'bins' is not one (allowed: method, n_bins"),
+        ({"reduce": {"layers": {"z1": {"q_low": 0.995}}}}, "reduce.layers.z1: q_low = 0.995 and q_high = 0.99", "q_low must be below q_high"),
+        ({"dump": {"samples_per_chunk": 0}}, "dump.samples_per_chunk = 0", "integer >= 1"),
     ],
 )
 def test_malformed_params_are_rejected_naming_key_value_and_what_is_allowed(raw, named_key, allowed):
@@ -66,3 +81,14 @@ def test_params_json_round_trips_every_section():
     import json
 
     assert set(json.loads(Params().to_json())) == {"dataset", "model", "train", "select", "dump", "reduce", "estimate", "plot"}
+
+
+def test_reduce_params_become_layer_reductions():
+    from ibpipe.reduce import LayerReduction, layer_reductions
+
+    params = validate_params({"reduce": {"method": "quantile", "n_bins": 4, "pool": [1, 2, 2], "preset": "thesis-5", "layers": {"output": {"method": "threshold"}}}})
+    resolved = layer_reductions(params.reduce.layer_defaults(), ["z1", "z2", "output"], params.reduce.preset_name, params.reduce.layer_overrides())
+    assert resolved["z1"] == LayerReduction("quantile", n_bins=4, pool=(1, 7, 7), pool_kind="avg")
+    assert resolved["output"] == LayerReduction("threshold", n_bins=4, pool=(1, 2, 2))
+    plain = validate_params({}).reduce
+    assert plain.preset_name is None and plain.layer_defaults()["pool"] is None and plain.layer_defaults()["value_range"] == (-1.0, 1.0)

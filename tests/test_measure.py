@@ -29,21 +29,24 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
     slabs = {layer: np.stack([codes + shift, codes * 2 + shift]) for shift, layer in enumerate(("a", "b"))}
     # Tasks arrive layer-major with each layer's epochs in order, as the estimate stage submits them.
     results = [slab_information(options, labels, np.arange(300), slab[i : i + 1]) for slab in slabs.values() for i in range(2)]
-    values, intervals = stack_task_results(results, n_layers=2)
-    assert values.shape == (2, 2, 2, 3) and intervals.shape == (2, 2, 2, 3, 2)
+    values, intervals, states = stack_task_results(results, n_layers=2)
+    assert values.shape == (2, 2, 2, 3) and intervals.shape == (2, 2, 2, 3, 2) and states.shape == (2, 2)
     assert np.array_equal(values[1, 0], results[1][0][0])  # epoch 1 of layer a
-    dataset = metrics_dataset(values, intervals, [0, 7], {"a": 3, "b": 3}, options, labels, np.arange(300), {"params": "{}"})
+    assert states[1, 0] == len(np.unique(codes * 2, axis=0)) and states[0, 1] == len(np.unique(codes, axis=0))
+    dataset = metrics_dataset(values, intervals, [0, 7], {"a": 3, "b": 3}, options, labels, np.arange(300), {"params": "{}"}, states, {"a": 3, "b": 1})
+    assert dataset.n_states.dims == ("epoch", "layer") and dataset.state_ratio.values[1, 0] == states[1, 0] / 300
+    assert dataset.code_width.values.tolist() == [3, 1] and dataset.layer_width.values.tolist() == [3, 3]
     assert dataset.I_TY_ci.dims == ("epoch", "layer", "estimator", "bound")
     assert dataset.bound.values.tolist() == ["lower", "upper"]
     assert dataset.I_TY_ci.attrs["units"] == "bit"
     assert dataset.attrs["bootstrap_resamples"] == 5
-    assert set(metrics_summary(dataset)) == {"epoch", "H_X", "H_Y", "plugin", "miller-madow"}
+    assert set(metrics_summary(dataset)) == {"epoch", "H_X", "H_Y", "state_ratio", "plugin", "miller-madow"}
 
 
 def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
     _, codes, labels = _layer(rng)
     options = EstimateOptions(("plugin",))
-    values, intervals = stack_task_results([slab_information(options, labels, np.arange(300), codes[None])], n_layers=1)
+    values, intervals, _ = stack_task_results([slab_information(options, labels, np.arange(300), codes[None])], n_layers=1)
     assert intervals is None
     dataset = metrics_dataset(values, None, [0], {"a": 3}, options, labels, np.arange(300), {})
     assert "I_XT_ci" not in dataset and "bound" not in dataset.dims
@@ -76,3 +79,27 @@ def test_a_window_over_jittering_epochs_gives_finite_i_xt_below_h_t(rng):
     assert np.isnan(values[:2]).all()  # no full window before the third epoch
     h_t, i_xt = values[2, 0, 0], values[2, 0, 1]
     assert 0 < i_xt < h_t <= np.log2(900)
+
+
+def test_stored_state_ids_keyed_chunk_by_chunk_equal_the_ids_of_the_whole_layer(rng, tmp_path):
+    import zarr
+
+    from ibpipe import store
+    from ibpipe.measure import stored_state_ids
+
+    codes = rng.integers(0, 3, size=(4, 250, 6)).astype(np.int32)
+    codes[1, 200:] = codes[1, :50]  # repeated rows across sample chunks must share an id
+    root = zarr.open_group(tmp_path / "codes.zarr", mode="w")
+    writer = store.LayerStoreWriter(root, "code", {"a": (6,)}, np.arange(4), 250, epochs_per_shard=2, dtype="int32", samples_per_chunk=60)
+    assert len(writer.sample_chunks()) == 5
+    for slab in writer.slabs():
+        for samples in writer.sample_chunks():
+            writer.write(slab, {"a": codes[slab, samples]}, samples)
+    store.write_array(root["a"], "code_low", codes.min(axis=(0, 1)).astype(np.int64), ("unit",))
+    store.write_array(root["a"], "code_high", codes.max(axis=(0, 1)).astype(np.int64), ("unit",))
+    ids = stored_state_ids(str(tmp_path / "codes.zarr"), "a", 1, 4)
+    expected = np.unique(codes[1:4].reshape(-1, 6), axis=0, return_inverse=True)[1].reshape(3, 250, 1)
+    # Same partition of the rows: ids and the exact row labels determine each other.
+    pairs = np.unique(np.stack([ids.ravel(), expected.ravel()]), axis=1).shape[1]
+    assert pairs == len(np.unique(ids)) == len(np.unique(expected))
+    assert ids[0, 200] == ids[0, 0]

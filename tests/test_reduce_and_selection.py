@@ -8,11 +8,8 @@ from ibpipe.reduce import (
     fixed_size_codes,
     fixed_width_codes,
     pool_activations,
-    pooled_rows,
     quantile_edges,
     quantile_range_codes,
-    reduce_values,
-    running_range,
 )
 from ibpipe.selection import epoch_schedule, every_nth_epoch, log_spaced_epochs
 
@@ -44,15 +41,7 @@ def test_fixed_size_codes_are_saxe_floor():
     assert fixed_size_codes(values, 0.07).tolist() == [-3, -1, 0, 0, 1, 50]
 
 
-def test_reduce_values_dispatches_and_rejects_unknown_methods(rng):
-    values = rng.normal(size=(10, 2))
-    assert np.array_equal(reduce_values(values, "fixed-size", bin_size=0.5), fixed_size_codes(values, 0.5))
-    with pytest.raises(ValueError, match="unknown reduce.method"):
-        reduce_values(values, "magic")
-
-
-def test_running_range_spans_every_slab_and_widens_a_constant_layer():
-    assert running_range([np.array([0.5, 2.0]), np.array([-3.0])]) == (-3.0, 2.0)
+def test_data_range_widens_a_constant_layer_and_rejects_divergence():
     assert data_range(4.0, 4.0) == (4.0, 5.0)
     with pytest.raises(ValueError, match="non-finite"):
         data_range(-np.inf, 1.0)
@@ -104,13 +93,6 @@ def test_equal_mass_codes_fill_every_bin_equally_and_keep_ties_together(rng):
     saturated = np.concatenate([np.ones(600), rng.uniform(-1, 0.9, 400)])[:, None]
     tied = equal_mass_codes(saturated, 4)
     assert len(np.unique(tied[:600])) == 1
-
-
-def test_pooled_rows_subsample_evenly_over_epochs(rng):
-    slabs = [rng.normal(size=(2, 100, 3)) for _ in range(5)]
-    pooled = pooled_rows(iter(slabs), n_rows_total=1000, max_rows=250)
-    assert pooled.shape == (250, 3)
-    assert np.array_equal(pooled[0], slabs[0][0, 0])
 
 
 @pytest.mark.parametrize(("window", "kind"), [((1, 4, 4), "max"), ((2, 4, 4), "max"), ((4, 3, 3), "avg"), ((1, 7, 7), "avg"), ((1, 7, 7), "max")])

@@ -6,14 +6,14 @@ import zarr
 
 from ibpipe import store
 from ibpipe.data import load_dataset
-from ibpipe.models import build_model, layer_widths, load_weights, record_epochs
+from ibpipe.models import build_model, layer_widths, load_weights, model_spec, record_epochs
 from ibpipe.training import HISTORY_METRICS, train_epochs
 
 
 def _tiny_run(epochs=3, seed=0):
     dataset = load_dataset("tishby12")
     torch.manual_seed(seed)
-    model = build_model("mlp", 12, 2, [6, 4], "tanh")
+    model = build_model(model_spec("mlp", (12,), 2, [6, 4], "tanh"))
     inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
     train = (inputs[dataset.train_rows], labels[dataset.train_rows])
     test = (inputs[dataset.test_rows], labels[dataset.test_rows])
@@ -55,7 +55,7 @@ def test_training_is_seeded_and_starts_from_the_initial_weights():
 
 def test_initial_weights_are_truncated_normal_with_std_one_over_sqrt_fan_in():
     torch.manual_seed(0)
-    model = build_model("mlp", 400, 2, [300], "tanh")
+    model = build_model(model_spec("mlp", (400,), 2, [300], "tanh"))
     weight = model.layers.hidden1[0].weight.detach().numpy()
     bound = 2 / np.sqrt(400)
     assert np.abs(weight).max() <= bound
@@ -90,8 +90,8 @@ def test_recording_rebuilds_the_network_and_gives_softmax_output():
 
 def test_layer_store_is_sharded_by_epoch_slab_and_opens_with_xarray(tmp_path, rng):
     path = tmp_path / "activations.zarr"
-    epochs, widths = np.array([0, 1, 2, 5, 9]), {"hidden1": 3, "output": 2}
-    values = {layer: rng.normal(size=(5, 7, width)).astype("float32") for layer, width in widths.items()}
+    epochs, widths = np.array([0, 1, 2, 5, 9]), {"hidden1": (3,), "output": (2,)}
+    values = {layer: rng.normal(size=(5, 7, *width)).astype("float32") for layer, width in widths.items()}
     root = zarr.open_group(path, mode="w")
     store.write_layer_store_header(root, epochs, np.arange(7), np.eye(7), np.zeros(7), widths, {})
     writer = store.LayerStoreWriter(root, "activation", widths, epochs, 7, epochs_per_shard=2, dtype="float32")
@@ -104,3 +104,23 @@ def test_layer_store_is_sharded_by_epoch_slab_and_opens_with_xarray(tmp_path, rn
     assert layer.epoch.values.tolist() == epochs.tolist()
     assert np.array_equal(layer.activation.values, values["hidden1"])
     assert store.layer_names(store.open_layer_store(path)) == ["hidden1", "output"]
+    assert store.layer_shapes(store.open_layer_store(path)) == {"hidden1": (3,), "output": (2,)}
+
+
+def test_layer_store_shards_split_samples_when_a_slab_would_not_fit(tmp_path, rng):
+    path = tmp_path / "activations.zarr"
+    values = rng.normal(size=(3, 10, 2, 2, 2)).astype("float32")
+    root = zarr.open_group(path, mode="w")
+    store.write_layer_store_header(root, np.arange(3), np.arange(10), np.zeros((10, 1, 4, 4)), np.zeros(10), {"z1": (2, 2, 2)}, {})
+    writer = store.LayerStoreWriter(root, "activation", {"z1": (2, 2, 2)}, np.arange(3), 10, epochs_per_shard=2, dtype="float32", samples_per_chunk=4)
+    assert [(s.start, s.stop) for s in writer.sample_chunks()] == [(0, 4), (4, 8), (8, 10)]
+    for slab in writer.slabs():
+        for samples in writer.sample_chunks():
+            writer.write(slab, {"z1": values[slab, samples].reshape(slab.stop - slab.start, -1, 8)}, samples)
+    shard_files = [p for p in (path / "z1" / "activation" / "c").rglob("*") if p.is_file()]
+    assert len(shard_files) == 2 * 3  # 2 epoch slabs x 3 sample chunks
+    opened = store.open_layer_store(path)
+    assert store.input_shape(opened) == (1, 4, 4) and store.layer_shapes(opened) == {"z1": (2, 2, 2)}
+    chunks = list(store.layer_chunks(opened, "z1", "activation", slice(1, 3)))
+    assert [samples.stop for samples, _ in chunks] == [4, 8, 10]
+    assert np.array_equal(np.concatenate([part for _, part in chunks], axis=1), values[1:3].reshape(2, 10, 8))
