@@ -92,3 +92,21 @@ def test_reduce_params_become_layer_reductions():
     assert resolved["output"] == LayerReduction("threshold", n_bins=4, pool=(1, 2, 2))
     plain = validate_params({}).reduce
     assert plain.preset_name is None and plain.layer_defaults()["pool"] is None and plain.layer_defaults()["value_range"] == (-1.0, 1.0)
+
+
+def test_the_readme_thesis_recipe_sets_valid_params_for_the_thesis_experiment():
+    import re
+
+    readme = (PROJECT / "README.md").read_text()
+    recipe = readme.split("dvc exp run -n thesis-1", 1)[1].split("```", 1)[0]
+    raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    settings = re.findall(r"-S '?([\w.]+)=([^'\s]+)'?", recipe)
+    assert len(settings) >= 10
+    for dotted, value in settings:
+        section, name = dotted.split(".")
+        assert name in raw[section], dotted
+        raw[section][name] = yaml.safe_load(value)
+    params = validate_params(raw)
+    assert (params.dataset.name, params.model.arch, params.train.epochs, params.select.method) == ("mnist", "thesis-cnn", 10, "all")
+    assert (params.train.batch_size, params.train.learning_rate, params.reduce.preset) == (100, 2.0e-3, "thesis-1")
+    assert params.estimate.estimators == ["plugin", "miller-madow"]

@@ -46,9 +46,8 @@ def _repro(root: Path) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("project")
+def new_project(root: Path) -> Path:
+    """A copy of the project (pipeline, params, code) in its own git + DVC repository."""
     for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(PROJECT / name, root / name)
     for directory in ("stages", "ibpipe"):
@@ -56,6 +55,12 @@ def project(tmp_path_factory) -> Path:
     _run(root, "git", "init", "-q")
     _run(root, "dvc", "init", "-q")
     _run(root, "dvc", "config", "core.analytics", "false")
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = new_project(tmp_path_factory.mktemp("project"))
     _edit_params(root, "train", epochs=12, learning_rate=1.0e-2)
     _edit_params(root, "select", method="all")
     _edit_params(root, "dump", epochs_per_shard=4)
@@ -97,7 +102,7 @@ def test_reports_summary_and_figures_exist(project):
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
-    assert figures == expected | {"estimator_comparison.png", "training_curves.png", "selection.png"}
+    assert figures == expected | {"estimator_comparison.png", "training_curves.png", "selection.png", "state_saturation.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
     assert "plugin.output.I_TY" in shown
 
