@@ -21,7 +21,8 @@ Configurations:
   raw     no pooling: 2 quantile bins on every unit of the raw layers (z1 is 3136 units);
           the layers saturate (state ratio ~1) and the stores are largest
 
-The target is a peak tree RSS of at most 2 GB (10^9 bytes) in every stage.
+The target is a peak RSS of at most 2 GB (10^9 bytes) in every stage: the larger of the
+sampled tree peak and the largest per-process VmHWM.
 
 Run: python benchmarks/bench_streaming.py [--config preset|raw|both] [--samples 60000] [--keep]
 """
@@ -72,6 +73,11 @@ class StageRun:
     peak_process_rss: int  # bytes, largest single process, sampled
     high_water_rss: int  # bytes, largest VmHWM of any process of the tree
     max_processes: int
+
+    @property
+    def peak_rss(self) -> int:
+        """What the target is judged on: the sampled tree peak, or a single process's high-water mark if a sample missed it."""
+        return max(self.peak_tree_rss, self.high_water_rss)
 
 
 # ---------------------------------------------------------------- inputs
@@ -241,11 +247,12 @@ def print_last_epoch_information(metrics_path: Path) -> None:
 
 
 def print_verdict(results: dict[str, list[StageRun]]) -> None:
-    worst_config, worst = max(((config, run) for config, runs in results.items() for run in runs), key=lambda pair: pair[1].peak_tree_rss)
-    verdict = "PASS" if worst.peak_tree_rss <= LIMIT_BYTES else "FAIL"
-    over = [f"{config}/{run.stage} {run.peak_tree_rss / GB:.2f} GB" for config, runs in results.items() for run in runs if run.peak_tree_rss > LIMIT_BYTES]
+    runs = [(config, run) for config, config_runs in results.items() for run in config_runs]
+    worst_config, worst = max(runs, key=lambda pair: pair[1].peak_rss)
+    verdict = "PASS" if worst.peak_rss <= LIMIT_BYTES else "FAIL"
+    over = [f"{config}/{run.stage} {run.peak_rss / GB:.3f} GB" for config, run in runs if run.peak_rss > LIMIT_BYTES]
     print(
-        f"\n{verdict}: largest peak tree RSS {worst.peak_tree_rss / GB:.2f} GB ({worst_config}/{worst.stage}) against the limit {LIMIT_BYTES / GB:.0f} GB"
+        f"\n{verdict}: largest peak RSS {worst.peak_rss / GB:.3f} GB ({worst_config}/{worst.stage}) against the limit {LIMIT_BYTES / GB:.0f} GB"
         + (f"; over the limit: {', '.join(over)}" if over else "")
     )
 

@@ -64,7 +64,7 @@ def metrics(
     epoch: Annotated[int | None, typer.Option(help="epoch to show (default: the last measured)")] = None,
     estimator: Annotated[str | None, typer.Option(help="estimator to show (default: all)")] = None,
 ) -> None:
-    """Print H(T), I(X;T) and I(T;Y) per layer for one epoch of a run, in bits."""
+    """Print H(T), I(X;T) and I(T;Y) per layer for one epoch of a run, in bits, with the distinct states of the codes."""
     from ibpipe.store import open_metrics
 
     dataset = open_metrics(path)
@@ -73,12 +73,13 @@ def metrics(
         _fail(f"epoch {chosen} was not measured; measured epochs run {int(dataset.epoch[0])}..{int(dataset.epoch[-1])}")
     estimators = dataset.estimator.values.tolist() if estimator is None else [estimator]
     typer.echo(f"epoch {chosen}   H(X) = {dataset.attrs['H_X']:.4f} bits   H(Y) = {dataset.attrs['H_Y']:.4f} bits")
-    typer.echo(f"{'estimator':<12} {'layer':<10} {'width':>5} {'H(T)':>8} {'I(X;T)':>8} {'I(T;Y)':>8}")
+    typer.echo(f"{'estimator':<12} {'layer':<10} {'width':>5} {'H(T)':>8} {'I(X;T)':>8} {'I(T;Y)':>8} {'states/N':>8}")
     row = dataset.sel(epoch=chosen)
     for name in estimators:
         for layer in dataset.layer.values.tolist():
             cell = row.sel(layer=layer, estimator=name)
-            typer.echo(f"{name:<12} {layer:<10} {int(cell.layer_width):>5} {float(cell.H_T):>8.4f} {float(cell.I_XT):>8.4f} {float(cell.I_TY):>8.4f}")
+            ratio = f"{float(cell.state_ratio):>8.4f}" if "state_ratio" in cell else f"{'-':>8}"
+            typer.echo(f"{name:<12} {layer:<10} {int(cell.layer_width):>5} {float(cell.H_T):>8.4f} {float(cell.I_XT):>8.4f} {float(cell.I_TY):>8.4f} {ratio}")
 
 
 @app.command()

@@ -19,7 +19,7 @@ import yaml
 
 from ibpipe.data import DATASETS, Dataset, load_dataset
 from ibpipe.estimators import ESTIMATORS as ESTIMATOR_REGISTRY
-from ibpipe.reduce import POOLING_KINDS, PRESETS, REDUCE_METHODS
+from ibpipe.reduce import INPUT_LAYER, POOLING_KINDS, PRESETS, REDUCE_METHODS
 
 MEASURE_ON = ("all", "train", "test")
 ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
@@ -343,6 +343,8 @@ def _model_errors(model: ModelParams) -> list[str]:
         errors.append(f"model.factory = {model.factory!r}: model.arch custom needs an import path 'package.module:factory'")
     if not model.layers:
         errors.append("model.layers = {}: model.arch custom needs the layers to record, e.g. {hidden: '1', output: '3'}")
+    elif INPUT_LAYER in model.layers:
+        errors.append(f"model.layers names a layer {INPUT_LAYER!r}: that name means the network's input in reduce.layers; rename the layer")
     elif model.softmax and model.softmax not in model.layers:
         errors.append(f"model.softmax = {model.softmax!r}: not one of the recorded model.layers ({', '.join(model.layers)}); use '' for none")
     return errors

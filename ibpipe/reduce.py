@@ -320,7 +320,8 @@ def _every_kth_row(chunks: Iterable[np.ndarray], n_rows: int, max_rows: int) -> 
     stride = max(1, -(-n_rows // max(1, max_rows)))
     kept, seen = [], 0
     for chunk in chunks:
-        kept.append(chunk[(-seen) % stride :: stride])
+        # A copy, not a view: a view would keep every whole chunk alive until the concatenation.
+        kept.append(chunk[(-seen) % stride :: stride].copy())
         seen += len(chunk)
     return np.concatenate(kept)
 

@@ -40,6 +40,7 @@ def test_the_shipped_params_file_is_valid_and_spells_out_every_default():
         ({"model": {"arch": "custom", "factory": "m:f"}}, "model.layers = {}", "layers to record"),
         ({"model": {"arch": "custom", "factory": "m:f", "layers": {"h": "1"}}}, "model.softmax = 'output'", "use '' for none"),
         ({"model": {"factory": "m:f"}}, "model.factory = 'm:f'", "only used with model.arch custom"),
+        ({"model": {"arch": "custom", "factory": "m:f", "layers": {"input": "0", "output": "1"}}}, "model.layers names a layer 'input'", "rename the layer"),
         ({"model": {"layers": {"h": 3}}}, "model.layers", "entry 'h' = 3 is not a module path"),
         ({"reduce": {"preset": "thesis-9"}}, "reduce.preset = 'thesis-9'", "'thesis-5'"),
         ({"reduce": {"pool": [4, 4]}}, "reduce.pool = [4, 4]", "(channel, height, width) window"),

@@ -184,3 +184,21 @@ def test_bounded_row_keys_agree_across_chunks_and_tell_rows_apart(rng):
     keys = bounded_row_keys(wide, np.zeros(40), np.full(40, 29))
     assert np.array_equal(np.concatenate([bounded_row_keys(part, np.zeros(40), np.full(40, 29)) for part in np.array_split(wide, 3)]), keys)
     assert len(np.unique(keys)) == len(np.unique(wide, axis=0))
+
+
+def test_learning_bins_keeps_no_chunk_alive_after_it_is_read():
+    import weakref
+
+    seen = []
+
+    def chunks():
+        for position in range(6):
+            if position >= 2:
+                assert seen[position - 2]() is None, "an earlier chunk is still referenced"
+            chunk = np.random.default_rng(position).normal(size=(200, 16)).astype(np.float32)
+            seen.append(weakref.ref(chunk))
+            yield chunk
+            del chunk
+
+    LayerReducer(LayerReduction("quantile"), (16,), max_fit_values=16 * 100).fit(chunks(), 1200)
+    LayerReducer(LayerReduction("adaptive"), (16,), max_fit_values=16 * 100).equal_mass_edges(chunks(), 1200)
