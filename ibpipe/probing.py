@@ -35,11 +35,12 @@ def probe_epochs(
     if ESTIMATORS[estimator].needs != "codes":
         raise ValueError(f"probes use a counting estimator; {estimator!r} reads activations")
     model = build_model(open_weights_attrs(weights_path)["model"])
+    reducers = reducing.layer_reducers(reductions, shapes)
     measured = {}
     for epoch, activations in record_epochs(model, read_weights(weights_path, epochs), torch.from_numpy(inputs)):
         rows = []
         for layer, values in activations.items():
-            codes = reducing.LayerReducer(reductions[layer], shapes[layer]).fit_transform_epoch(values)
+            codes = reducers[layer].fit_transform_epoch(values)
             information = estimate_layer([estimator], labels, codes=codes, x_ids=x_ids)[estimator]
             rows.append((information["I_XT"], information["I_TY"]))
         measured[int(epoch)] = np.array(rows)

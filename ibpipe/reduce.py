@@ -315,6 +315,17 @@ class LayerReducer:
         return self.transform(values, edges)
 
 
+def layer_reducers(reductions: Mapping[str, LayerReduction | None], shapes: Mapping[str, Sequence[int]]) -> dict[str, LayerReducer]:
+    """A ``LayerReducer`` per recorded layer; a setting that does not fit a layer is an error naming it."""
+    reducers = {}
+    for layer, shape in shapes.items():
+        try:
+            reducers[layer] = LayerReducer(reductions[layer], shape)
+        except ValueError as error:
+            raise ValueError(f"reduce settings of layer {layer!r} (shape {tuple(shape)}): {error}; change them for this layer in reduce.layers") from error
+    return reducers
+
+
 def _every_kth_row(chunks: Iterable[np.ndarray], n_rows: int, max_rows: int) -> np.ndarray:
     """Every k-th row of the concatenated chunks, k chosen so at most ``max_rows`` remain."""
     stride = max(1, -(-n_rows // max(1, max_rows)))

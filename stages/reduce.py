@@ -23,7 +23,7 @@ def main(params_file: Path = Path("params.yaml"), activations: Path = Path("data
     source = store.open_layer_store(activations)
     shapes = store.layer_shapes(source)
     reductions = reducing.layer_reductions(choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides())
-    reducers = {layer: reducing.LayerReducer(reductions[layer], shape) for layer, shape in shapes.items()}
+    reducers = reducing.layer_reducers(reductions, shapes)
     epochs = source["epoch"][...]
     n_samples = source["labels"].shape[0]
     first = next(iter(shapes))

@@ -14,6 +14,7 @@ from ibpipe.reduce import (
     equal_mass_codes,
     fixed_width_codes,
     input_state_ids,
+    layer_reducers,
     layer_reductions,
     quantile_edges,
     quantile_range_codes,
@@ -96,8 +97,8 @@ def test_pooling_in_a_reducer_matches_torch_and_clips_windows_to_the_layer(rng, 
     layer = torch.nn.MaxPool3d(effective) if kind == "max" else torch.nn.AvgPool3d(effective)
     expected = layer(torch.from_numpy(values)[:, None])[:, 0].numpy().reshape(3, -1)
     assert np.allclose(reducer.pool(values.reshape(3, -1)), expected, atol=1e-6)
-    with pytest.raises(ValueError, match="channels, height, width"):
-        LayerReducer(LayerReduction(pool=(1, 2, 2)), (10,))
+    with pytest.raises(ValueError, match=r"layer 'output' \(shape \(10,\)\).*channels, height, width.*reduce.layers"):
+        layer_reducers({"z1": LayerReduction(pool=(1, 2, 2)), "output": LayerReduction(pool=(1, 2, 2))}, {"z1": (4, 4, 4), "output": (10,)})
 
 
 def _independent_preset_states(preset: str, layers: dict[str, np.ndarray], n_bins: int) -> dict[str, int]:
