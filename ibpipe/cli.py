@@ -16,7 +16,7 @@ from ibpipe.config import Params, ParamsError, load_params
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
-STAGES = ("train", "select", "dump-activations", "reduce", "estimate", "plot")
+STAGES = ("train", "select", "dump-activations", "reduce", "estimate", "ae-entropy", "plot")
 
 
 def _fail(message: str) -> None:
@@ -105,3 +105,35 @@ def information(
 
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
+
+
+@app.command("ae-validation")
+def ae_validation(
+    out: Annotated[Path, typer.Option(help="Markdown table to write (a .csv beside it)")] = Path("reports/ae_validation.md"),
+    params_file: Annotated[Path, typer.Option(help="its ae section sets the autoencoders, bandwidth and noise")] = Path("params.yaml"),
+    dmax: Annotated[int, typer.Option(help="code sizes 1..dmax")] = 8,
+    n_samples: Annotated[int, typer.Option(help="points per manifold")] = 2000,
+) -> None:
+    """Autoencoder curves on synthetic manifolds of known dimension: estimated against true dimension for every curve and estimator."""
+    import csv
+
+    from ibpipe import autoencoder
+    from ibpipe.parallel import dask_client
+    from ibpipe.store import atomic_path
+
+    try:
+        ae = load_params(params_file).ae
+    except ParamsError as error:
+        _fail(str(error))
+    training = autoencoder.AutoencoderSettings(tuple(ae.widths), ae.activation, ae.learning_rate, ae.batch_size, ae.max_epochs, ae.patience, ae.val_fraction, ae.seed)
+    measuring = autoencoder.CodeMeasureSettings(ae.bandwidth, ae.noise_factor, ae.corr_q_low, ae.corr_q_high, ae.max_pairs, ae.seed)
+    with dask_client(ae.scheduler, ae.workers) as client:
+        rows = autoencoder.validate_on_manifolds(dmax, n_samples, ae.noise, ae.seed, training, measuring, client)
+    table = autoencoder.validation_markdown(rows)
+    with atomic_path(out) as temporary:
+        temporary.write_text(table)
+    with atomic_path(out.with_suffix(".csv")) as temporary, temporary.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    typer.echo(table)

@@ -33,6 +33,8 @@ class EstimateOptions:
     bootstrap_level: float = 0.9
     seed: int = 0
     window: int = 1
+    dimensions: tuple[str, ...] = ()
+    dimension_pairs: int = 100_000
 
     def run(self, labels, codes=None, activations=None, x_ids=None, estimators=None) -> dict[str, dict[str, float]]:
         return estimate_layer(
@@ -100,6 +102,27 @@ def information(
     return options.run(np.asarray(y), codes=t, x_ids=x_ids)[estimator]
 
 
+DIMENSION_NAMES = {"corrdim": "corrdim", "twonn": "nn_dim"}
+
+
+def activation_dimensions(activations: np.ndarray, options: EstimateOptions) -> np.ndarray:
+    """Intrinsic dimension of one epoch's raw activations by each of ``options.dimensions`` (NaN where undefined,
+    e.g. a layer with fewer than 3 distinct rows)."""
+    from ibpipe import dimension
+
+    estimates = {
+        "corrdim": lambda: dimension.correlation_dimension(activations, max_pairs=options.dimension_pairs, seed=options.seed),
+        "twonn": lambda: dimension.twonn_dimension(activations),
+    }
+    values = []
+    for name in options.dimensions:
+        try:
+            values.append(estimates[name]())
+        except ValueError:
+            values.append(np.nan)
+    return np.asarray(values, dtype=np.float64)
+
+
 def distinct_states(codes: np.ndarray) -> int:
     """How many different rows ``codes`` holds (N when every sample is its own state: saturation)."""
     return int(np.unique(state_ids(codes)[0]).size)
@@ -130,11 +153,12 @@ def epoch_information(options: EstimateOptions, labels: np.ndarray, x_ids: np.nd
 
 def slab_information(
     options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes_slab=None, activations_slab=None, lead: int = 0
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Every epoch of an (epoch, sample, unit) slab but the first ``lead``.
 
     Returns points (n_epochs - lead, n_estimators, n_quantities), intervals (..., 2) or None,
-    and the number of distinct states of the codes per epoch (NaN without codes).
+    the number of distinct states of the codes per epoch (NaN without codes), and the
+    intrinsic dimensions of the epoch's own activations (n_epochs - lead, len(options.dimensions)).
 
     With ``options.window = w > 1`` the epoch at position p is measured on the w epochs
     p - w + 1 .. p pooled into one sample of w x N rows (inputs and labels repeated), so
@@ -149,6 +173,7 @@ def slab_information(
         return None if values is None else np.concatenate(list(values[first : last + 1]))
 
     points, intervals, states = [], [], []
+    dimensions = [activation_dimensions(activations_slab[position], options) for position in range(lead, len(slab))] if options.dimensions else []
     for position in range(lead, len(slab)):
         first = position - window + 1
         if first < 0:
@@ -161,7 +186,8 @@ def slab_information(
         points.append(point)
         intervals.append(interval)
         states.append(np.nan if codes is None else distinct_states(codes))
-    return np.stack(points), (None if intervals[0] is None else np.stack(intervals)), np.asarray(states, dtype=np.float64)
+    dimensions = np.stack(dimensions) if dimensions else np.empty((len(points), 0))
+    return np.stack(points), (None if intervals[0] is None else np.stack(intervals)), np.asarray(states, dtype=np.float64), dimensions
 
 
 def stored_state_ids(codes_path: str, layer: str, start: int, stop: int) -> np.ndarray:
@@ -192,19 +218,20 @@ def stored_slab_information(
 
     first = max(0, start - options.window + 1)
     codes = stored_state_ids(codes_path, layer, first, stop)
-    activations = read_slab(activations_path, layer, "activation", first, stop) if needs(options.estimators, "activations") else None
+    wanted = needs(options.estimators, "activations") or bool(options.dimensions)
+    activations = read_slab(activations_path, layer, "activation", first, stop) if wanted else None
     return slab_information(options, labels, x_ids, codes, activations, lead=start - first)
 
 
-def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Join (points, intervals, states) of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
+def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Join (points, intervals, states, dimensions) of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
 
     def stack(parts):
         return np.stack(np.split(np.concatenate(parts), n_layers), axis=1)
 
-    values = stack([point for point, _, _ in results])
-    intervals = None if results[0][1] is None else stack([interval for _, interval, _ in results])
-    return values, intervals, stack([states for _, _, states in results])
+    values = stack([result[0] for result in results])
+    intervals = None if results[0][1] is None else stack([result[1] for result in results])
+    return values, intervals, stack([result[2] for result in results]), stack([result[3] for result in results])
 
 
 def drop_incomplete_windows(window: int, epochs: np.ndarray, *arrays: np.ndarray | None) -> tuple:
@@ -224,6 +251,7 @@ def metrics_dataset(
     attrs: Mapping[str, Any],
     states: np.ndarray | None = None,
     code_widths: Mapping[str, int] | None = None,
+    dimensions: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Label (epoch, layer, estimator, quantity[, bound]) arrays of bits as the metrics Dataset.
 
@@ -255,6 +283,9 @@ def metrics_dataset(
         n_rows = len(labels) * options.window
         data_vars["n_states"] = (("epoch", "layer"), states, {"units": "state", "long_name": "distinct states of the layer's codes"})
         data_vars["state_ratio"] = (("epoch", "layer"), states / n_rows, {"units": "1", "long_name": f"distinct states / rows measured ({n_rows}); 1 = saturated"})
+    for position, name in enumerate(options.dimensions if dimensions is not None else ()):
+        label = "correlation (Grassberger-Procaccia) dimension" if name == "corrdim" else "TwoNN nearest-neighbour dimension"
+        data_vars[DIMENSION_NAMES[name]] = (("epoch", "layer"), dimensions[..., position], {"units": "1", "long_name": f"{label} of the raw activations"})
     dataset = xr.Dataset(data_vars, coords=coords)
     dataset.attrs.update(
         {

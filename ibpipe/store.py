@@ -299,13 +299,18 @@ def layer_slabs(root: zarr.Group, layer: str, variable: str, read: bool = True) 
 
 
 def write_metrics(path: str | Path, metrics: xr.Dataset) -> None:
-    """Write the metrics Dataset as netCDF (engine netcdf4), atomically."""
+    """Write a Dataset (the metrics, the autoencoder curves) as netCDF (engine netcdf4), atomically."""
     with atomic_path(path) as temporary:
         metrics.to_netcdf(temporary, engine="netcdf4")
 
 
 def open_metrics(path: str | Path = "reports/metrics.nc") -> xr.Dataset:
     """Load the metrics Dataset (dims epoch, layer, estimator) into memory."""
+    return open_netcdf(path)
+
+
+def open_netcdf(path: str | Path) -> xr.Dataset:
+    """Load a Dataset the pipeline wrote (metrics, autoencoder curves) into memory."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run `dvc repro` first")

@@ -32,7 +32,15 @@ def main(
     params = load_params(params_file)
     choice = params.estimate
     options = EstimateOptions(
-        tuple(choice.estimators), choice.noise_variance, choice.n_neighbors, choice.bootstrap_resamples, choice.bootstrap_level, choice.seed, choice.window
+        tuple(choice.estimators),
+        choice.noise_variance,
+        choice.n_neighbors,
+        choice.bootstrap_resamples,
+        choice.bootstrap_level,
+        choice.seed,
+        choice.window,
+        tuple(choice.dimensions),
+        choice.dimension_pairs,
     )
     root = store.open_layer_store(codes)
     code_widths = store.layer_widths(root)
@@ -47,10 +55,10 @@ def main(
     tasks = store.layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    values, intervals, states = stack_task_results(results, len(code_widths))
-    epochs, values, intervals, states = drop_incomplete_windows(choice.window, epochs, values, intervals, states)
+    values, intervals, states, dimensions = stack_task_results(results, len(code_widths))
+    epochs, values, intervals, states, dimensions = drop_incomplete_windows(choice.window, epochs, values, intervals, states, dimensions)
     attrs = {"params": params.to_json(), "reductions": root.attrs.get("reductions", "{}")}
-    metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, attrs, states, code_widths)
+    metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, attrs, states, code_widths, dimensions)
     store.write_metrics(out, metrics)
     store.write_json(summary, metrics_summary(metrics))
 

@@ -10,6 +10,7 @@ from ibpipe.stage import run_stage
 def main(
     params_file: Path = Path("params.yaml"),
     metrics: Path = Path("reports/metrics.nc"),
+    ae_entropy: Path = Path("reports/ae_entropy.nc"),
     weights: Path = Path("data/weights.zarr"),
     selection: Path = Path("data/selection.json"),
     out: Path = Path("reports/figures"),
@@ -29,6 +30,9 @@ def main(
     figures["estimator_comparison"] = plots.estimator_comparison(dataset, layer)
     if "state_ratio" in dataset:
         figures["state_saturation"] = plots.state_saturation(dataset)
+    if "corrdim" in dataset or "nn_dim" in dataset:
+        figures["dimension_over_epochs"] = plots.dimension_over_epochs(dataset)
+    figures["ae_entropy"] = plots.ae_entropy_curves(store.open_netcdf(ae_entropy))
     with store.atomic_path(out) as temporary:
         temporary.mkdir()
         for name, figure in figures.items():

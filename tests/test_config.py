@@ -49,6 +49,11 @@ def test_the_shipped_params_file_is_valid_and_spells_out_every_default():
         ({"reduce": {"layers": {"z1": {"bins": 3}}}}, "reduce.layers", "'bins' is not one (allowed: method, n_bins"),
         ({"reduce": {"layers": {"z1": {"q_low": 0.995}}}}, "reduce.layers.z1: q_low = 0.995 and q_high = 0.99", "q_low must be below q_high"),
         ({"dump": {"samples_per_chunk": 0}}, "dump.samples_per_chunk = 0", "integer >= 1"),
+        ({"ae": {"source": "torus"}}, "ae.source = 'torus'", "'swissroll'"),
+        ({"ae": {"source": "layer"}}, "ae.source = 'layer' needs ae.layer", "hidden3"),
+        ({"ae": {"bandwidth": "wide"}}, "ae.bandwidth = 'wide'", "'loo-ml'"),
+        ({"ae": {"corr_q_low": 0.2, "corr_q_high": 0.1}}, "ae.corr_q_low = 0.2 and ae.corr_q_high = 0.1", "below the high one"),
+        ({"estimate": {"dimensions": ["pca"]}}, "estimate.dimensions", "'twonn'"),
     ],
 )
 def test_malformed_params_are_rejected_naming_key_value_and_what_is_allowed(raw, named_key, allowed):
@@ -81,7 +86,15 @@ def test_missing_file_and_broken_yaml_get_clear_errors(tmp_path):
 def test_params_json_round_trips_every_section():
     import json
 
-    assert set(json.loads(Params().to_json())) == {"dataset", "model", "train", "select", "dump", "reduce", "estimate", "plot"}
+    assert set(json.loads(Params().to_json())) == {"dataset", "model", "train", "select", "dump", "reduce", "estimate", "ae", "plot"}
+
+
+def test_autoencoder_choices_match_the_library():
+    from ibpipe import autoencoder, config
+    from ibpipe.measure import DIMENSION_NAMES
+
+    assert set(config.AE_ACTIVATIONS) == set(autoencoder.ACTIVATIONS)
+    assert set(config.DIMENSION_ESTIMATORS) == set(DIMENSION_NAMES)
 
 
 def test_reduce_params_become_layer_reductions():

@@ -29,7 +29,7 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
     slabs = {layer: np.stack([codes + shift, codes * 2 + shift]) for shift, layer in enumerate(("a", "b"))}
     # Tasks arrive layer-major with each layer's epochs in order, as the estimate stage submits them.
     results = [slab_information(options, labels, np.arange(300), slab[i : i + 1]) for slab in slabs.values() for i in range(2)]
-    values, intervals, states = stack_task_results(results, n_layers=2)
+    values, intervals, states, _ = stack_task_results(results, n_layers=2)
     assert values.shape == (2, 2, 2, 3) and intervals.shape == (2, 2, 2, 3, 2) and states.shape == (2, 2)
     assert np.array_equal(values[1, 0], results[1][0][0])  # epoch 1 of layer a
     assert states[1, 0] == len(np.unique(codes * 2, axis=0)) and states[0, 1] == len(np.unique(codes, axis=0))
@@ -46,7 +46,7 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
 def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
     _, codes, labels = _layer(rng)
     options = EstimateOptions(("plugin",))
-    values, intervals, _ = stack_task_results([slab_information(options, labels, np.arange(300), codes[None])], n_layers=1)
+    values, intervals, _, _ = stack_task_results([slab_information(options, labels, np.arange(300), codes[None])], n_layers=1)
     assert intervals is None
     dataset = metrics_dataset(values, None, [0], {"a": 3}, options, labels, np.arange(300), {})
     assert "I_XT_ci" not in dataset and "bound" not in dataset.dims
@@ -103,3 +103,20 @@ def test_stored_state_ids_keyed_chunk_by_chunk_equal_the_ids_of_the_whole_layer(
     pairs = np.unique(np.stack([ids.ravel(), expected.ravel()]), axis=1).shape[1]
     assert pairs == len(np.unique(ids)) == len(np.unique(expected))
     assert ids[0, 200] == ids[0, 0]
+
+
+def test_dimensions_of_the_raw_activations_are_measured_per_epoch_and_stored(rng):
+    from ibpipe.data.manifolds import make_manifold
+
+    plane, _ = make_manifold("linear", 800, 6, intrinsic_dim=2, seed=1)
+    line, _ = make_manifold("linear", 800, 6, intrinsic_dim=1, seed=2)
+    labels = rng.integers(0, 2, 800)
+    codes = np.stack([np.digitize(plane, np.linspace(-3, 3, 8)), np.digitize(line, np.linspace(-3, 3, 8))])
+    options = EstimateOptions(("plugin",), dimensions=("corrdim", "twonn"), dimension_pairs=50_000)
+    points, _, _, dims = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
+    assert dims.shape == (2, 2)
+    assert dims[0] == pytest.approx([2.0, 2.0], abs=0.35) and dims[1] == pytest.approx([1.0, 1.0], abs=0.2)
+    dataset = metrics_dataset(points[:, None], None, [0, 1], {"a": 6}, options, labels, np.arange(800), {}, dimensions=dims[:, None])
+    assert dataset.corrdim.dims == ("epoch", "layer") and dataset.nn_dim.values[1, 0] == dims[1, 1]
+    constant = slab_information(options, labels, np.arange(800), codes[:1], np.zeros((1, 800, 3)))[3]
+    assert np.isnan(constant).all()  # one distinct row: no dimension

@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 from ibpipe.cli import app
 
 PROJECT = Path(__file__).resolve().parents[1]
-STAGE_NAMES = ("train", "select", "dump-activations", "reduce", "estimate", "plot")
+STAGE_NAMES = ("train", "select", "dump-activations", "reduce", "estimate", "ae-entropy", "plot")
+# A few seconds of autoencoders: the curve's science is tested in test_autoencoder.py.
+TINY_AE = {"source": "linear", "n_samples": 300, "ambient_dim": 6, "intrinsic_dim": 2, "dmax": 3, "widths": [8], "max_epochs": 20, "patience": 5, "scheduler": "synchronous"}
 pytestmark = pytest.mark.slow
 
 
@@ -40,9 +42,9 @@ def _edit_params(root: Path, section: str, **values) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def _repro(root: Path) -> set[str]:
-    """Run `dvc repro`; return the stages it ran."""
-    output = _run(root, "dvc", "repro").stdout
+def _repro(root: Path, *targets: str) -> set[str]:
+    """Run `dvc repro` (of ``targets`` and what they need); return the stages it ran."""
+    output = _run(root, "dvc", "repro", *targets).stdout
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
@@ -64,7 +66,9 @@ def project(tmp_path_factory) -> Path:
     _edit_params(root, "train", epochs=12, learning_rate=1.0e-2)
     _edit_params(root, "select", method="all")
     _edit_params(root, "dump", epochs_per_shard=4)
-    _edit_params(root, "estimate", workers=1)
+    # In-process estimates keep the test fast; test_parallel covers the process cluster.
+    _edit_params(root, "estimate", scheduler="synchronous")
+    _edit_params(root, "ae", **TINY_AE)
     ran = _repro(root)
     assert ran == set(STAGE_NAMES)
     return root
@@ -96,13 +100,29 @@ def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
         assert float(last.I_XT.sel(layer="output")) <= float(last.I_XT.sel(layer="hidden1"))
 
 
+def test_dimensions_over_training_and_the_autoencoder_curves_are_stored(project):
+    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
+        assert metrics.corrdim.dims == ("epoch", "layer") and metrics.nn_dim.dims == ("epoch", "layer")
+        # A layer cannot have more dimensions than units (small slack for estimator noise).
+        assert (metrics.nn_dim <= metrics.layer_width + 0.5).all()
+    with xr.open_dataset(project / "reports" / "ae_entropy.nc") as curves:
+        assert curves.d.values.tolist() == [1, 2, 3]
+        for name in ("mse", "H_raw", "H_std", "I_noise", "corrdim_codes"):
+            assert curves[name].dims == ("d",) and np.isfinite(curves[name]).all()
+        for name in ("bend_H_raw", "bend_H_std", "bend_I_noise", "corrdim_data"):
+            assert name in curves.attrs
+        assert curves.attrs["true_dim"] == 2 and 1 <= curves.attrs["bend_H_std"] <= 3
+        assert curves.H_raw.attrs["units"] == "nat"
+
+
 def test_reports_summary_and_figures_exist(project):
     summary = yaml.safe_load((project / "reports" / "metrics.json").read_text())
     assert set(summary["plugin"]) == {"hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"}
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
-    assert figures == expected | {"estimator_comparison.png", "training_curves.png", "selection.png", "state_saturation.png"}
+    others = {"estimator_comparison", "training_curves", "selection", "state_saturation", "dimension_over_epochs", "ae_entropy"}
+    assert figures == expected | {f"{name}.png" for name in others}
     shown = _run(project, "dvc", "metrics", "show").stdout
     assert "plugin.output.I_TY" in shown
 
@@ -130,27 +150,16 @@ def test_malformed_params_stop_a_stage_before_any_work(project, tmp_path):
 
 def test_params_edits_rerun_only_the_stages_that_read_them(project):
     assert _repro(project) == set()
-    _edit_params(project, "estimate", scheduler="synchronous")
-    assert _repro(project) == {"estimate", "plot"}
     # select reads the reduce settings too (delta-skip probes use them); its output is unchanged,
     # so the activations are not dumped again.
     _edit_params(project, "reduce", n_bins=12)
     assert _repro(project) == {"select", "reduce", "estimate", "plot"}
     _edit_params(project, "select", method="every", every=5)
-    assert _repro(project) == {"select", "dump-activations", "reduce", "estimate", "plot"}
+    # ae-entropy reads the activations (a recorded layer can be its source).
+    assert _repro(project) == {"select", "dump-activations", "reduce", "estimate", "ae-entropy", "plot"}
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         assert metrics.epoch.values.tolist() == [0, 5, 10, 12]
     assert "up to date" in _run(project, "dvc", "status").stdout
-
-
-def test_delta_skip_selection_reruns_from_select_on_never_training(project):
-    _edit_params(project, "select", method="delta-exact", delta=0.05, workers=1)
-    ran = _repro(project)
-    assert "train" not in ran and {"select", "estimate", "plot"} <= ran
-    selection = yaml.safe_load((project / "data" / "selection.json").read_text())
-    epochs, distances = selection["epochs"], selection["distances"]
-    assert epochs[0] == 0 and epochs[-1] == 12 and set(epochs) <= set(selection["probed"])
-    assert all(d <= 0.05 or b - a == 1 for a, b, d in zip(epochs, epochs[1:], distances))
 
 
 def test_an_estimate_window_reruns_only_estimate_and_plot(project):
@@ -161,3 +170,13 @@ def test_an_estimate_window_reruns_only_estimate_and_plot(project):
         assert metrics.attrs["window"] == 2
         assert metrics.epoch.values.tolist() == selection["epochs"][1:]
         assert (metrics.I_XT <= metrics.H_T + 1e-9).all()
+
+
+def test_delta_skip_selection_reruns_from_select_on_never_training(project):
+    _edit_params(project, "select", method="delta-exact", delta=0.05, workers=1)
+    # Only select: the downstream reruns are the same as for any new selection (tested above).
+    assert _repro(project, "select") == {"select"}
+    selection = yaml.safe_load((project / "data" / "selection.json").read_text())
+    epochs, distances = selection["epochs"], selection["distances"]
+    assert epochs[0] == 0 and epochs[-1] == 12 and set(epochs) <= set(selection["probed"])
+    assert all(d <= 0.05 or b - a == 1 for a, b, d in zip(epochs, epochs[1:], distances))

@@ -9,7 +9,7 @@ import pytest
 import torch
 import xarray as xr
 import yaml
-from test_pipeline import STAGE_NAMES, _edit_params, _repro, new_project
+from test_pipeline import STAGE_NAMES, TINY_AE, _edit_params, _repro, new_project
 
 from ibpipe import store
 from ibpipe.data import load_dataset
@@ -27,7 +27,8 @@ def digits_project(tmp_path_factory) -> Path:
     _edit_params(root, "train", epochs=10, batch_size=64, learning_rate=2.0e-3)
     _edit_params(root, "select", method="all")
     _edit_params(root, "reduce", preset="thesis-1", n_bins=2)
-    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "miller-madow", "kde-upper"])
+    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "miller-madow", "kde-upper"], dimensions=[])
+    _edit_params(root, "ae", **TINY_AE)
     assert _repro(root) == set(STAGE_NAMES)
     return root
 
@@ -63,16 +64,6 @@ def test_digits_cnn_output_learns_the_label(digits_project):
     assert history.test_accuracy.values[-1] > 0.8
 
 
-def test_a_preset_edit_reruns_from_reduce_without_dumping_again(digits_project):
-    _edit_params(digits_project, "reduce", preset="thesis-3")
-    assert _repro(digits_project) == {"select", "reduce", "estimate", "plot"}
-    metrics = _metrics(digits_project)
-    # (4,4,4) on z1 (8,4,4) -> 2 units; (4,3,3) on z2 (16,2,2) -> (4,2,2) -> 4 units.
-    assert metrics.code_width.values.tolist() == [2, 4, 1]
-    assert (metrics.n_states.sel(layer="z1") <= 4**2).all()  # 2 units x (n_bins + 2) quantile bins
-    assert (digits_project / "reports" / "figures" / "state_saturation.png").exists()
-
-
 def _stage(name: str):
     spec = importlib.util.spec_from_file_location(f"stage_{name}", PROJECT / "stages" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -100,8 +91,9 @@ def test_a_custom_model_from_a_test_module_is_measured_through_every_stage(tmp_p
     params["select"]["method"] = "all"
     params["reduce"]["layers"] = {"features": {"pool": [1, 2, 2], "method": "quantile", "n_bins": 2}, "output": {"method": "argmax"}}
     params["estimate"].update(scheduler="synchronous", estimators=["plugin", "kde-upper"])
+    params["ae"].update(source="layer", layer="features", n_samples=300, dmax=2, widths=[8], max_epochs=10, patience=3, scheduler="synchronous")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    for name in ("train", "select_epochs", "dump_activations", "reduce", "estimate", "plot"):
+    for name in ("train", "select_epochs", "dump_activations", "reduce", "estimate", "ae_entropy", "plot"):
         _stage(name)()
     start = torch.load(tmp_path / "start.pt", weights_only=True)
     first = dict(next(store.read_weights(tmp_path / "data" / "weights.zarr", [0]))[1])
@@ -114,3 +106,6 @@ def test_a_custom_model_from_a_test_module_is_measured_through_every_stage(tmp_p
     assert (plugin.I_XT <= np.log2(1797) + 1e-9).all() and (plugin.I_TY >= 0).all()
     assert float(plugin.I_TY.sel(layer="output")[-1]) > float(plugin.I_TY.sel(layer="output")[0])
     assert (tmp_path / "reports" / "figures" / "information_plane_plugin.png").exists()
+    # The autoencoder curve of a recorded layer (the custom net's conv features at the last epoch).
+    with xr.open_dataset(tmp_path / "reports" / "ae_entropy.nc") as curves:
+        assert curves.attrs["source"] == "layer features at epoch 3" and curves.attrs["n_features"] == 64

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ibpipe.data.images import TORCHVISION_CLASSES, default_root, load_official_split
 from ibpipe.data.tishby12 import load_tishby12
@@ -53,6 +52,9 @@ def split_rows(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.
     """
     rows = np.arange(len(labels))
     n_test = int(np.floor(len(rows) * test_fraction))
+    # Imported here: scikit-learn takes ~1.5 s to import, and every stage imports this package.
+    from sklearn.model_selection import train_test_split
+
     train, test = train_test_split(rows, test_size=n_test, random_state=seed, stratify=labels)
     return np.sort(train), np.sort(test)
 
