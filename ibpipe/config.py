@@ -327,6 +327,36 @@ class AeParams:
     workers: int = key(2, integer(1, 256), "Dask workers of the local cluster (one thread each)")
 
 
+NEURON_DATASETS = ("iris", "wine", "digits")
+NEURON_METRICS = ("euclidean", "w2")
+
+
+@dataclass(frozen=True)
+class NeuronsParams:
+    dataset: str = key("iris", one_of(*NEURON_DATASETS), "scikit-learn dataset of the neuron-space experiment")
+    test_fraction: float = key(0.3, number(0.0, 0.9, open_low=True), "stratified test share (accuracy is measured on it)")
+    split_seed: int = key(0, integer(0), "seed of the split")
+    hidden: int = key(32, integer(1, 4096), "neurons of the hidden layer")
+    activation: str = key("tanh", one_of("tanh", "relu", "sigmoid", "linear"), "hidden nonlinearity (odd ones align with sign flips)")
+    epochs: int = key(1000, integer(1), "full-batch Adam steps per network")
+    learning_rate: float = key(1.0e-2, number(0.0, 10.0, open_low=True), "Adam learning rate")
+    seed: int = key(0, integer(0), "seed of the reference, the resamples and the replicas")
+    replicas: int = key(30, integer(2, 10_000), "bootstrap replicas B")
+    init: str = key("same", one_of("same", "independent"), "replicas start from the reference's initial weights or their own")
+    align: str = key("activations", one_of("activations", "weights"), "match replica neurons to the reference by |activation correlation| or weight cosine")
+    covariance: str = key("bootstrap", one_of("bootstrap", "sandwich"), "neuron covariances from the aligned replicas or the sandwich H^-1 G H^-1 / N")
+    ridge: float = key(1.0e-3, number(0.0), "bootstrap: ridge x the layer's mean per-coordinate variance added to every covariance")
+    damping: float = key(1.0e-4, number(0.0), "sandwich: added to each Hessian block before inversion")
+    k_max: int = key(0, integer(0), "k = 1..k_max clusters (0: up to the number of neurons)")
+    restarts: int = key(5, integer(1, 1000), "k-means runs per (metric, k), seeds seed + r, paired across metrics")
+    metrics: list[str] = key(["euclidean", "w2"], list_of(one_of(*NEURON_METRICS), unique=True), "neuron distances: squared Euclidean of means, squared 2-Wasserstein")
+    scheduler: str = key("local", scheduler, "Dask scheduler of the replicas: local process cluster, threads, synchronous or an address")
+    workers: int = key(2, integer(1, 256), "Dask workers of the local cluster (one thread each)")
+
+    def load(self) -> Dataset:
+        return load_dataset(self.dataset, self.test_fraction, self.split_seed)
+
+
 @dataclass(frozen=True)
 class PlotParams:
     dpi: int = key(120, integer(30, 600), "resolution of the PNG figures")
@@ -343,6 +373,7 @@ class Params:
     reduce: ReduceParams = field(default_factory=ReduceParams)
     estimate: EstimateParams = field(default_factory=EstimateParams)
     ae: AeParams = field(default_factory=AeParams)
+    neurons: NeuronsParams = field(default_factory=NeuronsParams)
     plot: PlotParams = field(default_factory=PlotParams)
 
     def to_json(self) -> str:

@@ -54,6 +54,10 @@ def test_the_shipped_params_file_is_valid_and_spells_out_every_default():
         ({"ae": {"bandwidth": "wide"}}, "ae.bandwidth = 'wide'", "'loo-ml'"),
         ({"ae": {"corr_q_low": 0.2, "corr_q_high": 0.1}}, "ae.corr_q_low = 0.2 and ae.corr_q_high = 0.1", "below the high one"),
         ({"estimate": {"dimensions": ["pca"]}}, "estimate.dimensions", "'twonn'"),
+        ({"neurons": {"dataset": "mnist"}}, "neurons.dataset = 'mnist'", "'iris', 'wine', 'digits'"),
+        ({"neurons": {"init": "random"}}, "neurons.init = 'random'", "'independent'"),
+        ({"neurons": {"metrics": ["w1"]}}, "neurons.metrics", "'w2'"),
+        ({"neurons": {"replicas": 1}}, "neurons.replicas = 1", "integer >= 2"),
     ],
 )
 def test_malformed_params_are_rejected_naming_key_value_and_what_is_allowed(raw, named_key, allowed):
@@ -86,7 +90,7 @@ def test_missing_file_and_broken_yaml_get_clear_errors(tmp_path):
 def test_params_json_round_trips_every_section():
     import json
 
-    assert set(json.loads(Params().to_json())) == {"dataset", "model", "train", "select", "dump", "reduce", "estimate", "ae", "plot"}
+    assert set(json.loads(Params().to_json())) == {"dataset", "model", "train", "select", "dump", "reduce", "estimate", "ae", "neurons", "plot"}
 
 
 def test_autoencoder_choices_match_the_library():

@@ -182,7 +182,7 @@ def test_failed_download_says_so_and_where_files_could_go_instead(tmp_path, monk
 
 
 def test_dataset_names_cover_every_loader_and_old_positional_calls_still_split(monkeypatch):
-    assert DATASETS == ("tishby12", "digits", "mnist", "fashion_mnist")
+    assert DATASETS == ("tishby12", "digits", "mnist", "fashion_mnist", "iris", "wine")
     assert set(DATASETS) == set(LOADERS) | set(TORCHVISION_CLASSES)
     with pytest.raises(ValueError, match="fashion_mnist"):
         load_dataset("cifar10")

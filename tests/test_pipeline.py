@@ -16,9 +16,12 @@ from typer.testing import CliRunner
 from ibpipe.cli import app
 
 PROJECT = Path(__file__).resolve().parents[1]
-STAGE_NAMES = ("train", "select", "dump-activations", "reduce", "estimate", "ae-entropy", "plot")
+MAIN_STAGES = ("train", "select", "dump-activations", "reduce", "estimate", "ae-entropy", "plot")
+STAGE_NAMES = (*MAIN_STAGES, "bootstrap", "neurons", "compress", "plot-compression")
 # A few seconds of autoencoders: the curve's science is tested in test_autoencoder.py.
 TINY_AE = {"source": "linear", "n_samples": 300, "ambient_dim": 6, "intrinsic_dim": 2, "dmax": 3, "widths": [8], "max_epochs": 20, "patience": 5, "scheduler": "synchronous"}
+# Seconds of neuron-space work: the method's oracles are in test_neurons.py and test_neuron_experiment.py.
+TINY_NEURONS = {"hidden": 6, "epochs": 100, "replicas": 3, "k_max": 3, "restarts": 2, "scheduler": "synchronous"}
 pytestmark = pytest.mark.slow
 
 
@@ -69,6 +72,7 @@ def project(tmp_path_factory) -> Path:
     # In-process estimates keep the test fast; test_parallel covers the process cluster.
     _edit_params(root, "estimate", scheduler="synchronous")
     _edit_params(root, "ae", **TINY_AE)
+    _edit_params(root, "neurons", **TINY_NEURONS)
     ran = _repro(root)
     assert ran == set(STAGE_NAMES)
     return root
@@ -113,6 +117,17 @@ def test_dimensions_over_training_and_the_autoencoder_curves_are_stored(project)
             assert name in curves.attrs
         assert curves.attrs["true_dim"] == 2 and 1 <= curves.attrs["bend_H_std"] <= 3
         assert curves.H_raw.attrs["units"] == "nat"
+
+
+def test_the_compression_experiment_writes_its_contracted_outputs(project):
+    with xr.open_dataset(project / "reports" / "compression.nc") as curves:
+        assert curves.accuracy.dims == ("metric", "k", "restart") and curves.params.dims == ("k",)
+        assert curves.metric.values.tolist() == ["euclidean", "w2"] and curves.k.values.tolist() == [1, 2, 3]
+        assert 0 < curves.attrs["accuracy_full"] <= 1
+    summary = yaml.safe_load((project / "reports" / "compression.json").read_text())
+    assert summary["dataset"] == "iris" and summary["params_full"] == 6 * 5 + 3 * 7
+    figures = {p.name for p in (project / "reports" / "compression_figures").iterdir()}
+    assert figures == {"neuron_ellipses.png", "accuracy_against_parameters.png", "alignment_quality.png"}
 
 
 def test_reports_summary_and_figures_exist(project):

@@ -19,8 +19,23 @@ def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
     return (digits.images[:, None] / 16.0).astype(np.float32), digits.target.astype(np.int64)
 
 
-LOADERS = {"tishby12": load_tishby12, "digits": load_digits_images}
-DATASETS = ("tishby12", "digits", "mnist", "fashion_mnist")
+def load_standardised_table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's iris (150 x 4, 3 classes) or wine (178 x 13, 3 classes), each feature z-scored over all rows."""
+    from sklearn import datasets
+
+    table = {"iris": datasets.load_iris, "wine": datasets.load_wine}[name]()
+    features = table.data.astype(np.float64)
+    features = (features - features.mean(axis=0)) / features.std(axis=0)
+    return features.astype(np.float32), table.target.astype(np.int64)
+
+
+LOADERS = {
+    "tishby12": load_tishby12,
+    "digits": load_digits_images,
+    "iris": lambda: load_standardised_table("iris"),
+    "wine": lambda: load_standardised_table("wine"),
+}
+DATASETS = ("tishby12", "digits", "mnist", "fashion_mnist", "iris", "wine")
 MEASURE_ON = ("all", "train", "test")
 
 

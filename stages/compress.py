@@ -1,0 +1,44 @@
+"""DVC stage `compress`: cluster the neurons for k = 1..k_max under each metric, merge, and measure accuracy against parameters.
+
+Output reports/compression.nc (accuracy (metric, k, restart), params (k), per-k sign tests) and
+reports/compression.json for `dvc metrics show`.
+"""
+
+from pathlib import Path
+
+from ibpipe import store
+from ibpipe.config import load_params
+from ibpipe.neuron_experiment import compression_curves, smallest_parameters_at
+from ibpipe.stage import run_stage
+
+
+def main(
+    params_file: Path = Path("params.yaml"),
+    bootstrap: Path = Path("data/bootstrap.nc"),
+    neurons: Path = Path("data/neurons.nc"),
+    out: Path = Path("reports/compression.nc"),
+    summary: Path = Path("reports/compression.json"),
+) -> None:
+    params = load_params(params_file)
+    choice = params.neurons
+    layers, gaussians = store.open_netcdf(bootstrap), store.open_netcdf(neurons)
+    data = choice.load()
+    inputs = data.inputs.reshape(len(data.inputs), -1)
+    reference = tuple(layers[f"reference_{name}"].values for name in ("w_in", "b_in", "w_out", "b_out"))
+    hidden = len(layers.neuron)
+    ks = list(range(1, (choice.k_max or hidden) + 1))
+    curves = compression_curves(
+        gaussians["mean"].values, gaussians.covariance.values, reference, choice.activation, inputs[data.test_rows], data.labels[data.test_rows], ks, choice.restarts, choice.seed, tuple(choice.metrics)
+    )
+    curves.attrs.update({"dataset": choice.dataset, "covariance_source": choice.covariance, "params": params.to_json()})
+    store.write_metrics(out, curves)
+    smallest = smallest_parameters_at(curves, 0.9)
+    report = {"dataset": choice.dataset, "accuracy_full": round(curves.attrs["accuracy_full"], 4), "params_full": int(curves.attrs["params_full"])}
+    report.update({f"params_at_0.90_{metric}": value for metric, value in smallest.items()})
+    if "p_value_overall" in curves.attrs:
+        report.update(p_value_w2_vs_euclidean=round(float(curves.attrs["p_value_overall"]), 4), mean_accuracy_difference_w2_minus_euclidean=round(float(curves.attrs["mean_difference_overall"]), 4))
+    store.write_json(summary, report)
+
+
+if __name__ == "__main__":
+    run_stage(main)
