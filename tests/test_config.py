@@ -128,3 +128,12 @@ def test_the_readme_thesis_recipe_sets_valid_params_for_the_thesis_experiment():
     assert (params.dataset.name, params.model.arch, params.train.epochs, params.select.method) == ("mnist", "thesis-cnn", 10, "all")
     assert (params.train.batch_size, params.train.learning_rate, params.reduce.preset) == (100, 2.0e-3, "thesis-1")
     assert params.estimate.estimators == ["plugin", "miller-madow"]
+
+
+def test_every_param_a_dvc_stage_declares_exists_in_params_yaml():
+    pipeline = yaml.safe_load((PROJECT / "dvc.yaml").read_text())
+    raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    for name, stage in pipeline["stages"].items():
+        for entry in stage.get("params", []):
+            section, _, key_name = entry.partition(".")
+            assert section in raw and (not key_name or key_name in raw[section]), f"stage {name} declares {entry}, missing from params.yaml"

@@ -27,7 +27,7 @@ def digits_project(tmp_path_factory) -> Path:
     _edit_params(root, "train", epochs=10, batch_size=64, learning_rate=2.0e-3)
     _edit_params(root, "select", method="all")
     _edit_params(root, "reduce", preset="thesis-1", n_bins=2)
-    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "miller-madow", "kde-upper"], dimensions=[])
+    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "miller-madow"], dimensions=[])
     _edit_params(root, "ae", **TINY_AE)
     # The information pipeline only (the neuron-space stages are tested on the 12-bit project).
     assert _repro(root, "plot") == set(MAIN_STAGES)
