@@ -65,6 +65,14 @@ def _replace(source: Path, target: Path) -> None:
         os.replace(source, target)
 
 
+def write_figures(directory: str | Path, figures: Mapping[str, Any], dpi: int) -> None:
+    """Save matplotlib figures as <name>.png in a directory that replaces ``directory`` whole, atomically."""
+    with atomic_path(directory) as temporary:
+        temporary.mkdir()
+        for name, figure in figures.items():
+            figure.savefig(temporary / f"{name}.png", dpi=dpi)
+
+
 def write_json(path: str | Path, payload: Any) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

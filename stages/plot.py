@@ -33,10 +33,7 @@ def main(
     if "corrdim" in dataset or "nn_dim" in dataset:
         figures["dimension_over_epochs"] = plots.dimension_over_epochs(dataset)
     figures["ae_entropy"] = plots.ae_entropy_curves(store.open_netcdf(ae_entropy))
-    with store.atomic_path(out) as temporary:
-        temporary.mkdir()
-        for name, figure in figures.items():
-            figure.savefig(temporary / f"{name}.png", dpi=params.plot.dpi)
+    store.write_figures(out, figures, params.plot.dpi)
 
 
 if __name__ == "__main__":

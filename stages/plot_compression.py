@@ -20,10 +20,7 @@ def main(
         "accuracy_against_parameters": plots.accuracy_against_parameters(store.open_netcdf(compression)),
         "alignment_quality": plots.alignment_quality(store.open_netcdf(bootstrap)),
     }
-    with store.atomic_path(out) as temporary:
-        temporary.mkdir()
-        for name, figure in figures.items():
-            figure.savefig(temporary / f"{name}.png", dpi=params.plot.dpi)
+    store.write_figures(out, figures, params.plot.dpi)
 
 
 if __name__ == "__main__":
