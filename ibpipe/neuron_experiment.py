@@ -139,6 +139,10 @@ def compression_curves(
         dataset["p_value"] = ("k", [neurons.sign_test(dataset.accuracy.sel(metric="w2", k=k).values, dataset.accuracy.sel(metric="euclidean", k=k).values) for k in ks], {"long_name": "two-sided sign test, W2 vs Euclidean, per k"})
         dataset.attrs["p_value_overall"] = neurons.sign_test(dataset.accuracy.sel(metric="w2").values.ravel(), dataset.accuracy.sel(metric="euclidean").values.ravel())
         dataset.attrs["mean_difference_overall"] = float(difference.mean())
+        # The sign test drops ties and treats every (k, restart) pair as independent; the counts show what it saw.
+        dataset.attrs["w2_better"] = int((difference > 0).sum())
+        dataset.attrs["euclidean_better"] = int((difference < 0).sum())
+        dataset.attrs["ties"] = int((difference == 0).sum())
     return dataset
 
 

@@ -36,7 +36,13 @@ def main(
     report = {"dataset": choice.dataset, "accuracy_full": round(curves.attrs["accuracy_full"], 4), "params_full": int(curves.attrs["params_full"])}
     report.update({f"params_at_0.90_{metric}": value for metric, value in smallest.items()})
     if "p_value_overall" in curves.attrs:
-        report.update(p_value_w2_vs_euclidean=round(float(curves.attrs["p_value_overall"]), 4), mean_accuracy_difference_w2_minus_euclidean=round(float(curves.attrs["mean_difference_overall"]), 4))
+        report.update(
+            p_value_w2_vs_euclidean=float(f"{curves.attrs['p_value_overall']:.3g}"),
+            mean_accuracy_difference_w2_minus_euclidean=round(float(curves.attrs["mean_difference_overall"]), 4),
+            pairs_w2_better=curves.attrs["w2_better"],
+            pairs_euclidean_better=curves.attrs["euclidean_better"],
+            pairs_tied=curves.attrs["ties"],
+        )
     store.write_json(summary, report)
 
 

@@ -59,5 +59,6 @@ def test_compression_with_as_many_clusters_as_neurons_keeps_the_accuracy(iris, r
     assert curves.params.values.tolist() == [k * 5 + 3 * (k + 1) for k in (1, 4, 8)]
     assert curves.attrs["params_full"] == 8 * 5 + 3 * 9
     assert 0 <= curves.attrs["p_value_overall"] <= 1 and curves.p_value.dims == ("k",)
+    assert curves.attrs["w2_better"] + curves.attrs["euclidean_better"] + curves.attrs["ties"] == 3 * 2
     smallest = smallest_parameters_at(curves, 0.9)
     assert set(smallest) == {"euclidean", "w2"} and smallest["euclidean"] <= curves.attrs["params_full"]
