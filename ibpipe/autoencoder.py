@@ -49,6 +49,12 @@ class CodeMeasureSettings:
     seed: int = 0
 
 
+def settings_from_params(ae) -> tuple[AutoencoderSettings, CodeMeasureSettings]:
+    """The training and measuring settings of a validated ``ae`` params section."""
+    training = AutoencoderSettings(tuple(ae.widths), ae.activation, ae.learning_rate, ae.batch_size, ae.max_epochs, ae.patience, ae.val_fraction, ae.seed)
+    return training, CodeMeasureSettings(ae.bandwidth, ae.noise_factor, ae.corr_q_low, ae.corr_q_high, ae.max_pairs, ae.seed)
+
+
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for position, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):

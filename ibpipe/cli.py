@@ -125,8 +125,7 @@ def ae_validation(
         ae = load_params(params_file).ae
     except ParamsError as error:
         _fail(str(error))
-    training = autoencoder.AutoencoderSettings(tuple(ae.widths), ae.activation, ae.learning_rate, ae.batch_size, ae.max_epochs, ae.patience, ae.val_fraction, ae.seed)
-    measuring = autoencoder.CodeMeasureSettings(ae.bandwidth, ae.noise_factor, ae.corr_q_low, ae.corr_q_high, ae.max_pairs, ae.seed)
+    training, measuring = autoencoder.settings_from_params(ae)
     with dask_client(ae.scheduler, ae.workers) as client:
         rows = autoencoder.validate_on_manifolds(dmax, n_samples, ae.noise, ae.seed, training, measuring, client)
     table = autoencoder.validation_markdown(rows)

@@ -337,7 +337,7 @@ class NeuronsParams:
     test_fraction: float = key(0.3, number(0.0, 0.9, open_low=True), "stratified test share (accuracy is measured on it)")
     split_seed: int = key(0, integer(0), "seed of the split")
     hidden: int = key(32, integer(1, 4096), "neurons of the hidden layer")
-    activation: str = key("tanh", one_of("tanh", "relu", "sigmoid", "linear"), "hidden nonlinearity (odd ones align with sign flips)")
+    activation: str = key("tanh", one_of(*ACTIVATIONS), "hidden nonlinearity (odd ones align with sign flips)")
     epochs: int = key(1000, integer(1), "full-batch Adam steps per network")
     learning_rate: float = key(1.0e-2, number(0.0, 10.0, open_low=True), "Adam learning rate")
     seed: int = key(0, integer(0), "seed of the reference, the resamples and the replicas")

@@ -21,8 +21,7 @@ def main(params_file: Path = Path("params.yaml"), activations: Path = Path("data
     ae = params.ae
     raw, true_dim, origin = _source_points(ae, activations)
     points = autoencoder.prepare_points(raw, ae.n_samples, ae.seed)
-    training = autoencoder.AutoencoderSettings(tuple(ae.widths), ae.activation, ae.learning_rate, ae.batch_size, ae.max_epochs, ae.patience, ae.val_fraction, ae.seed)
-    measuring = autoencoder.CodeMeasureSettings(ae.bandwidth, ae.noise_factor, ae.corr_q_low, ae.corr_q_high, ae.max_pairs, ae.seed)
+    training, measuring = autoencoder.settings_from_params(ae)
     with dask_client(ae.scheduler, ae.workers) as client:
         dataset = autoencoder.entropy_curves(points, ae.dmax, training, measuring, client)
     dataset.attrs.update({"source": origin, "true_dim": -1 if true_dim is None else true_dim, "params": params.to_json()})

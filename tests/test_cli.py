@@ -31,3 +31,19 @@ def test_params_command_lists_every_key_and_rejects_bad_files(tmp_path):
 def test_run_command_refuses_unknown_stages_before_calling_dvc():
     result = CliRunner().invoke(app, ["run", "trian"])
     assert result.exit_code == 2 and "unknown stage 'trian'" in result.output
+
+
+def test_ae_validation_writes_a_table_of_estimated_and_true_dimensions(tmp_path):
+    import csv
+
+    import yaml
+
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["ae"].update(widths=[4], max_epochs=5, patience=2, scheduler="synchronous", max_pairs=2000)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "validation.md"
+    result = CliRunner().invoke(app, ["ae-validation", "--params-file", str(tmp_path / "params.yaml"), "--dmax", "3", "--n-samples", "150", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "validation.csv").open()))
+    assert [(row["manifold"], row["true_dim"]) for row in rows] == [("linear", "5"), ("swissroll", "2"), ("scurve", "2"), ("sphere", "3")]
+    assert "| linear | 20 | 5 |" in out.read_text()
