@@ -16,8 +16,8 @@ Run: python benchmarks/bench_plugin.py
 from __future__ import annotations
 
 import numpy as np
-
 from _common import best_time, print_table
+
 from ibpipe import information
 
 
@@ -70,13 +70,25 @@ def main() -> None:
         floor = best_time(lambda: np.floor(t / bin_size))
         a, b = information(t, labels, "plugin", **options), naive_information(binning(t), labels)
         assert all(abs(a[q] - b[q]) < 1e-9 for q in a), (a, b)
-        rows.append([name, width, f"{ours * 1e3:.2f}", f"{naive * 1e3:.2f}", f"{floor * 1e3:.2f}", f"{naive / ours:.1f}x", f"{ours / floor:.1f}x"])
+        rows.append(
+            [
+                name,
+                width,
+                f"{ours * 1e3:.2f}",
+                f"{naive * 1e3:.2f}",
+                f"{floor * 1e3:.2f}",
+                f"{naive / ours:.1f}x",
+                f"{ours / floor:.1f}x",
+            ]
+        )
         for key, value in (("ours", ours), ("naive", naive), ("floor", floor)):
             totals[(name, key)] = totals.get((name, key), 0.0) + value
     print_table(["work", "width", "ours ms", "naive ms", "floor ms", "naive/ours", "ours/floor"], rows)
     for name in ("W1", "W2"):
         ours, naive, floor = (totals[(name, k)] for k in ("ours", "naive", "floor"))
-        print(f"{name} all layers: ours {ours * 1e3:.1f} ms, {naive / ours:.1f}x faster than naive, {ours / floor:.1f}x the floor")
+        print(
+            f"{name} all layers: ours {ours * 1e3:.1f} ms, {naive / ours:.1f}x faster than naive, {ours / floor:.1f}x the floor"
+        )
 
 
 if __name__ == "__main__":

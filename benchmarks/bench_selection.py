@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ibpipe.config import load_params
+from ibpipe.config.params import load_params
+from ibpipe.infoplane.probing import parallel_probe, probe_setup
+from ibpipe.infoplane.selection import delta_skip_exact, information_distance, log_spaced_epochs
 from ibpipe.parallel import dask_client
-from ibpipe.probing import parallel_probe, probe_setup
-from ibpipe.selection import delta_skip_exact, information_distance, log_spaced_epochs
 
 
 def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -> None:
@@ -41,14 +41,23 @@ def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -
         started = time.perf_counter()
         exact = delta_skip_exact(n_epochs, probe, entropies, choice.delta, choice.factor)
         exact_seconds = time.perf_counter() - started
-        print(f"delta-exact (delta {choice.delta}): {len(exact['epochs'])} epochs kept, {len(exact['probed'])} probed, "
-              f"max gap distance {max(exact['distances']):.4f} (over non-adjacent gaps "
-              f"{max([d for (a, b), d in zip(zip(exact['epochs'], exact['epochs'][1:]), exact['distances']) if b - a > 1], default=0):.4f}), {exact_seconds:.1f} s")
+        print(
+            f"delta-exact (delta {choice.delta}): {len(exact['epochs'])} epochs kept, {len(exact['probed'])} probed, "
+            f"max gap distance {max(exact['distances']):.4f} (over non-adjacent gaps "
+            f"{max([d for (a, b), d in zip(zip(exact['epochs'], exact['epochs'][1:]), exact['distances']) if b - a > 1], default=0):.4f}), {exact_seconds:.1f} s"
+        )
 
         def satisfies(n_points):
             epochs = log_spaced_epochs(n_epochs, n_points).tolist()
             measured = probe(epochs)
-            worst = max((information_distance(measured[a], measured[b], entropies) for a, b in zip(epochs, epochs[1:]) if b - a > 1), default=0.0)
+            worst = max(
+                (
+                    information_distance(measured[a], measured[b], entropies)
+                    for a, b in zip(epochs, epochs[1:])
+                    if b - a > 1
+                ),
+                default=0.0,
+            )
             return worst <= choice.delta, len(epochs), worst
 
         low, high = 2, 400
@@ -59,7 +68,9 @@ def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -
             low, high = (low, middle) if satisfies(middle)[0] else (middle, high)
         ok, kept, worst = satisfies(high)
         print(f"log schedule: n_points {high} keeps {kept} epochs, max non-adjacent gap distance {worst:.4f}")
-        print(f"delta-exact keeps {len(exact['epochs']) / kept:.0%} of the epochs the log schedule needs for the same guarantee")
+        print(
+            f"delta-exact keeps {len(exact['epochs']) / kept:.0%} of the epochs the log schedule needs for the same guarantee"
+        )
 
 
 if __name__ == "__main__":

@@ -43,13 +43,14 @@ import numpy as np
 import psutil
 import torch
 import yaml
+from _common import print_table
 from scipy.ndimage import gaussian_filter
 
-from _common import print_table
-from ibpipe import store
 from ibpipe.data.idx import IDX_FILES
-from ibpipe.models import build_model, model_spec
-from ibpipe.training import HISTORY_METRICS, EpochRecord, snapshot
+from ibpipe.io.files import open_metrics, write_json
+from ibpipe.io.weights import write_weights
+from ibpipe.nn.architectures import build_model, model_spec
+from ibpipe.nn.training import HISTORY_METRICS, EpochRecord, snapshot
 
 PROJECT = Path(__file__).resolve().parents[1]
 STAGES = PROJECT / "stages"
@@ -132,10 +133,13 @@ def write_weights_store(path: Path, seed: int = 0) -> None:
     torch.manual_seed(seed)
     initial = snapshot(build_model(spec))
     rng = np.random.default_rng(seed)
-    perturbed = {name: (values + rng.normal(0, 0.2 * values.std() + 1e-3, values.shape)).astype(values.dtype) for name, values in initial.items()}
+    perturbed = {
+        name: (values + rng.normal(0, 0.2 * values.std() + 1e-3, values.shape)).astype(values.dtype)
+        for name, values in initial.items()
+    }
     metrics = dict.fromkeys(HISTORY_METRICS, 0.0)
     records = [EpochRecord(epoch, weights, metrics) for epoch, weights in enumerate((initial, perturbed))]
-    store.write_weights(path, records, n_epochs=N_EPOCHS, attrs={"model": spec, "params": "{}"})
+    write_weights(path, records, n_epochs=N_EPOCHS, attrs={"model": spec, "params": "{}"})
 
 
 def write_params(path: Path, data_dir: Path, config: str) -> None:
@@ -192,11 +196,16 @@ def run_measured(stage: str, arguments: list[str], cwd: Path, log: Path, interva
         process.wait()
         wall = time.perf_counter() - start
     if process.returncode != 0:
-        sys.exit(f"{stage} failed (exit {process.returncode}): {' '.join(command)}\n--- last lines of {log} ---\n" + "\n".join(log.read_text().splitlines()[-30:]))
+        sys.exit(
+            f"{stage} failed (exit {process.returncode}): {' '.join(command)}\n--- last lines of {log} ---\n"
+            + "\n".join(log.read_text().splitlines()[-30:])
+        )
     return StageRun(stage, wall, *peaks)
 
 
-def run_pipeline(work: Path, config: str, data_dir: Path, weights: Path, selection: Path, interval: float) -> tuple[list[StageRun], Path]:
+def run_pipeline(
+    work: Path, config: str, data_dir: Path, weights: Path, selection: Path, interval: float
+) -> tuple[list[StageRun], Path]:
     """dump-activations, reduce and estimate of one configuration; its stage runs and the metrics file."""
     directory = work / config
     directory.mkdir()
@@ -206,12 +215,28 @@ def run_pipeline(work: Path, config: str, data_dir: Path, weights: Path, selecti
     stages = [
         ("dump-activations", ["--weights", str(weights), "--selection", str(selection), "--out", str(activations)]),
         ("reduce", ["--activations", str(activations), "--out", str(codes)]),
-        ("estimate", ["--codes", str(codes), "--activations", str(activations), "--out", str(metrics), "--summary", str(directory / "metrics.json")]),
+        (
+            "estimate",
+            [
+                "--codes",
+                str(codes),
+                "--activations",
+                str(activations),
+                "--out",
+                str(metrics),
+                "--summary",
+                str(directory / "metrics.json"),
+            ],
+        ),
     ]
     runs = []
     for stage, arguments in stages:
         print(f"[{config}] {stage} ...", flush=True)
-        runs.append(run_measured(stage, ["--params-file", str(params), *arguments], directory, directory / f"{stage}.log", interval))
+        runs.append(
+            run_measured(
+                stage, ["--params-file", str(params), *arguments], directory, directory / f"{stage}.log", interval
+            )
+        )
     return runs, metrics
 
 
@@ -221,7 +246,15 @@ def run_pipeline(work: Path, config: str, data_dir: Path, weights: Path, selecti
 def print_stage_table(runs: list[StageRun]) -> None:
     header = ["stage", "wall s", "s/epoch", "peak tree RSS GB", "peak process RSS GB", "process VmHWM GB", "processes"]
     rows = [
-        [run.stage, f"{run.wall:.1f}", f"{run.wall / N_EPOCHS:.1f}", f"{run.peak_tree_rss / GB:.2f}", f"{run.peak_process_rss / GB:.2f}", f"{run.high_water_rss / GB:.2f}", str(run.max_processes)]
+        [
+            run.stage,
+            f"{run.wall:.1f}",
+            f"{run.wall / N_EPOCHS:.1f}",
+            f"{run.peak_tree_rss / GB:.2f}",
+            f"{run.peak_process_rss / GB:.2f}",
+            f"{run.high_water_rss / GB:.2f}",
+            str(run.max_processes),
+        ]
         for run in runs
     ]
     print_table(header, rows)
@@ -229,7 +262,7 @@ def print_stage_table(runs: list[StageRun]) -> None:
 
 def print_last_epoch_information(metrics_path: Path) -> None:
     """Plug-in I(X;T), I(T;Y) and the state ratio of every layer at the last epoch."""
-    metrics = store.open_metrics(metrics_path)
+    metrics = open_metrics(metrics_path)
     last = metrics.isel(epoch=-1)
     print(f"epoch {int(last.epoch)}, H(X) = {metrics.attrs['H_X']:.3f} bit, H(Y) = {metrics.attrs['H_Y']:.3f} bit")
     rows = [
@@ -275,8 +308,10 @@ def main() -> None:
         data_dir = write_synthetic_mnist(work / "mnist", args.samples, args.test_samples)
         weights, selection = work / "weights.zarr", work / "selection.json"
         write_weights_store(weights)
-        store.write_json(selection, {"method": "all", "epochs": list(range(N_EPOCHS))})
-        print(f"{args.samples} synthetic 28x28 images, thesis CNN, {N_EPOCHS} epochs, {os.cpu_count()} CPUs; project in {work}")
+        write_json(selection, {"method": "all", "epochs": list(range(N_EPOCHS))})
+        print(
+            f"{args.samples} synthetic 28x28 images, thesis CNN, {N_EPOCHS} epochs, {os.cpu_count()} CPUs; project in {work}"
+        )
         results = {}
         for config in configs:
             runs, metrics = run_pipeline(work, config, data_dir, weights, selection, args.interval)

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from ibpipe import store
-from ibpipe.measure import EstimateOptions, stored_slab_information
+from ibpipe.infoplane.measure import EstimateOptions
+from ibpipe.infoplane.reduce import fixed_width_codes
+from ibpipe.infoplane.tasks import stored_slab_information
+from ibpipe.io.layers import LayerStoreWriter, layer_tasks, open_layer_store, write_layer_store_header
 from ibpipe.parallel import dask_client, run_tasks
-from ibpipe.reduce import fixed_width_codes
 
 WIDTHS = {"hidden1": 10, "hidden2": 7, "hidden3": 5, "hidden4": 4, "hidden5": 3, "output": 2}
 
@@ -32,29 +33,45 @@ def build_stores(directory: Path, n_epochs: int, n_samples: int = 4096) -> tuple
     paths = directory / "activations.zarr", directory / "codes.zarr"
     roots = [zarr.open_group(path, mode="w") for path in paths]
     for root in roots:
-        store.write_layer_store_header(root, epochs, np.arange(n_samples), np.eye(n_samples, 1), labels, WIDTHS, {})
-    writers = [store.LayerStoreWriter(root, variable, WIDTHS, epochs, n_samples, 16, dtype) for root, variable, dtype in zip(roots, ("activation", "code"), ("float32", "int32"))]
+        write_layer_store_header(root, epochs, np.arange(n_samples), np.eye(n_samples, 1), labels, WIDTHS, {})
+    writers = [
+        LayerStoreWriter(root, variable, WIDTHS, epochs, n_samples, 16, dtype)
+        for root, variable, dtype in zip(roots, ("activation", "code"), ("float32", "int32"))
+    ]
     for slab in writers[0].slabs():
-        activations = {layer: np.tanh(rng.normal(scale=2, size=(slab.stop - slab.start, n_samples, width))).astype("float32") for layer, width in WIDTHS.items()}
+        activations = {
+            layer: np.tanh(rng.normal(scale=2, size=(slab.stop - slab.start, n_samples, width))).astype("float32")
+            for layer, width in WIDTHS.items()
+        }
         writers[0].write(slab, activations)
-        writers[1].write(slab, {layer: fixed_width_codes(values, 30, (-1.0, 1.0)) for layer, values in activations.items()})
+        writers[1].write(
+            slab, {layer: fixed_width_codes(values, 30, (-1.0, 1.0)) for layer, values in activations.items()}
+        )
     return paths
 
 
 def main(n_epochs: int = 48) -> None:
     with tempfile.TemporaryDirectory() as directory:
         activations, codes = build_stores(Path(directory), n_epochs)
-        root = store.open_layer_store(codes)
+        root = open_layer_store(codes)
         options = EstimateOptions(("plugin", "miller-madow", "kde-upper", "kde-lower"))
-        shared = {"codes_path": str(codes), "activations_path": str(activations), "labels": root["labels"][...], "x_ids": np.arange(4096), "options": options}
-        tasks = store.layer_tasks(root, "code", epochs_per_task=4)  # as the estimate stage cuts them
+        shared = {
+            "codes_path": str(codes),
+            "activations_path": str(activations),
+            "labels": root["labels"][...],
+            "x_ids": np.arange(4096),
+            "options": options,
+        }
+        tasks = layer_tasks(root, "code", epochs_per_task=4)  # as the estimate stage cuts them
         timings = {}
         for workers in (1, 2):
             with dask_client("local", workers) as client:
                 start = time.perf_counter()
                 run_tasks(client, stored_slab_information, tasks, shared, f"{workers} worker(s)")
                 timings[workers] = time.perf_counter() - start
-        print(f"{n_epochs} epochs x {len(WIDTHS)} layers, {len(tasks)} tasks: 1 worker {timings[1]:.1f} s, 2 workers {timings[2]:.1f} s, speed-up {timings[1] / timings[2]:.2f}x")
+        print(
+            f"{n_epochs} epochs x {len(WIDTHS)} layers, {len(tasks)} tasks: 1 worker {timings[1]:.1f} s, 2 workers {timings[2]:.1f} s, speed-up {timings[1] / timings[2]:.2f}x"
+        )
 
 
 if __name__ == "__main__":

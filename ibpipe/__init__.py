@@ -1,15 +1,36 @@
 """ibpipe: information-plane measurements of neural networks as a cached DVC pipeline.
 
-The public API:
+The public API, imported on first use so that a stage importing one submodule does not load
+(or depend on) the whole library:
 
 - ``information(t, y, estimator="plugin", **options)``: H(T), I(X;T), I(T;Y) in bits for one layer;
 - ``open_metrics(path)``: the metrics Dataset a pipeline run wrote (dims epoch, layer, estimator);
-- ``load_params(path)``: params.yaml, validated.
+- ``load_params(path)``: params.yaml, validated;
+- ``ParamsError``, ``UserError``: what bad params or inputs raise.
 """
 
-from ibpipe.config import ParamsError, load_params
-from ibpipe.measure import information
-from ibpipe.store import open_metrics
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["ParamsError", "__version__", "information", "load_params", "open_metrics"]
+
+_PUBLIC = {
+    "information": "ibpipe.infoplane.measure",
+    "open_metrics": "ibpipe.io.files",
+    "load_params": "ibpipe.config.params",
+    "ParamsError": "ibpipe.errors",
+    "UserError": "ibpipe.errors",
+}
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'ibpipe' has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

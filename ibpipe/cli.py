@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from ibpipe.config import Params, ParamsError, load_params
+from ibpipe.config.params import load_params
+from ibpipe.errors import ParamsError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
@@ -26,7 +26,9 @@ def _fail(message: str) -> None:
 
 @app.command()
 def run(
-    stages: Annotated[list[str] | None, typer.Argument(help=f"stages to bring up to date: {', '.join(STAGES)} (default: all)")] = None,
+    stages: Annotated[
+        list[str] | None, typer.Argument(help=f"stages to bring up to date: {', '.join(STAGES)} (default: all)")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="rerun even if DVC finds the stage up to date")] = False,
     params_file: Annotated[Path, typer.Option(help="params file validated before DVC starts")] = Path("params.yaml"),
 ) -> None:
@@ -52,20 +54,21 @@ def params(
         _fail(str(error))
     if not show:
         return
-    for section in dataclasses.fields(Params):
-        values = getattr(validated, section.name)
-        for spec in dataclasses.fields(values):
-            typer.echo(f"{section.name}.{spec.name:<18} {getattr(values, spec.name)!s:<22} {spec.metadata['doc']}")
+    for name, section in validated.items():
+        for spec in section.keys():
+            typer.echo(f"{name}.{spec.name:<18} {getattr(section, spec.name)!s:<22} {spec.metadata['doc']}")
 
 
 @app.command()
 def metrics(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=True, help="metrics file written by the estimate stage")] = Path("reports/metrics.nc"),
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=True, help="metrics file written by the estimate stage")
+    ] = Path("reports/metrics.nc"),
     epoch: Annotated[int | None, typer.Option(help="epoch to show (default: the last measured)")] = None,
     estimator: Annotated[str | None, typer.Option(help="estimator to show (default: all)")] = None,
 ) -> None:
     """Print H(T), I(X;T) and I(T;Y) per layer for one epoch of a run, in bits, with the distinct states of the codes."""
-    from ibpipe.store import open_metrics
+    from ibpipe.io.files import open_metrics
 
     dataset = open_metrics(path)
     chosen = int(dataset.epoch[-1]) if epoch is None else epoch
@@ -79,7 +82,9 @@ def metrics(
         for layer in dataset.layer.values.tolist():
             cell = row.sel(layer=layer, estimator=name)
             ratio = f"{float(cell.state_ratio):>8.4f}" if "state_ratio" in cell else f"{'-':>8}"
-            typer.echo(f"{name:<12} {layer:<10} {int(cell.layer_width):>5} {float(cell.H_T):>8.4f} {float(cell.I_XT):>8.4f} {float(cell.I_TY):>8.4f} {ratio}")
+            typer.echo(
+                f"{name:<12} {layer:<10} {int(cell.layer_width):>5} {float(cell.H_T):>8.4f} {float(cell.I_XT):>8.4f} {float(cell.I_TY):>8.4f} {ratio}"
+            )
 
 
 @app.command()
@@ -93,10 +98,12 @@ def information(
     estimator: Annotated[str, typer.Option(help="estimator name")] = "plugin",
 ) -> None:
     """Estimate H(T), I(X;T), I(T;Y) in bits for one saved layer, outside the pipeline."""
-    from ibpipe.measure import information as measure
+    from ibpipe.infoplane.measure import information as measure
 
     try:
-        values = measure(np.load(activations), np.load(labels), estimator, n_bins=n_bins, value_range=(low, high), bin_size=bin_size)
+        values = measure(
+            np.load(activations), np.load(labels), estimator, n_bins=n_bins, value_range=(low, high), bin_size=bin_size
+        )
     except ValueError as error:
         _fail(str(error))
     for name, value in values.items():
@@ -109,26 +116,31 @@ def main() -> None:  # pragma: no cover - console entry point
 
 @app.command("ae-validation")
 def ae_validation(
-    out: Annotated[Path, typer.Option(help="Markdown table to write (a .csv beside it)")] = Path("reports/ae_validation.md"),
-    params_file: Annotated[Path, typer.Option(help="its ae section sets the autoencoders, bandwidth and noise")] = Path("params.yaml"),
+    out: Annotated[Path, typer.Option(help="Markdown table to write (a .csv beside it)")] = Path(
+        "reports/ae_validation.md"
+    ),
+    params_file: Annotated[Path, typer.Option(help="its ae section sets the autoencoders, bandwidth and noise")] = Path(
+        "params.yaml"
+    ),
     dmax: Annotated[int, typer.Option(help="code sizes 1..dmax")] = 8,
     n_samples: Annotated[int, typer.Option(help="points per manifold")] = 2000,
 ) -> None:
     """Autoencoder curves on synthetic manifolds of known dimension: estimated against true dimension for every curve and estimator."""
     import csv
 
-    from ibpipe import autoencoder
+    from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings
+    from ibpipe.ae_entropy.validation import validate_on_manifolds, validation_markdown
+    from ibpipe.io.files import atomic_path
     from ibpipe.parallel import dask_client
-    from ibpipe.store import atomic_path
 
     try:
         ae = load_params(params_file).ae
     except ParamsError as error:
         _fail(str(error))
-    training, measuring = autoencoder.settings_from_params(ae)
+    training, measuring = AutoencoderSettings.from_params(ae), CodeMeasureSettings.from_params(ae)
     with dask_client(ae.scheduler, ae.workers) as client:
-        rows = autoencoder.validate_on_manifolds(dmax, n_samples, ae.noise, ae.seed, training, measuring, client)
-    table = autoencoder.validation_markdown(rows)
+        rows = validate_on_manifolds(dmax, n_samples, ae.noise, ae.seed, training, measuring, client)
+    table = validation_markdown(rows)
     with atomic_path(out) as temporary:
         temporary.write_text(table)
     with atomic_path(out.with_suffix(".csv")) as temporary, temporary.open("w", newline="") as handle:

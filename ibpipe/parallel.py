@@ -66,10 +66,15 @@ def share(client: Any, values: dict[str, Any]) -> dict[str, Any]:
     # Only arrays travel ahead of the tasks (scattering a dict would turn it into a dict of
     # futures); hash=False gives fresh keys, so a later call never races the release of an
     # earlier call's data.
-    return {name: client.scatter(value, broadcast=True, hash=False) if isinstance(value, np.ndarray) else value for name, value in values.items()}
+    return {
+        name: client.scatter(value, broadcast=True, hash=False) if isinstance(value, np.ndarray) else value
+        for name, value in values.items()
+    }
 
 
-def run_tasks(client: Any, function: Callable, tasks: Sequence[tuple], shared: dict[str, Any], description: str | None) -> list:
+def run_tasks(
+    client: Any, function: Callable, tasks: Sequence[tuple], shared: dict[str, Any], description: str | None
+) -> list:
     """Call ``function(*task, **shared)`` for every task; results in task order, with a progress bar.
 
     ``shared`` arrays (labels, ids) are sent to each worker once, not once per task; pass

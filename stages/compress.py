@@ -4,12 +4,15 @@ Output reports/compression.nc (accuracy (metric, k, restart), params (k), per-k 
 reports/compression.json for `dvc metrics show`.
 """
 
+import json
 from pathlib import Path
 
-from ibpipe import store
-from ibpipe.config import load_params
-from ibpipe.neuron_experiment import compression_curves, smallest_parameters_at
-from ibpipe.stage import run_stage
+from ibpipe.config.checks import load_sections, sections_json
+from ibpipe.config.neurons import NeuronsBootstrapParams, NeuronsCompressParams
+from ibpipe.data.datasets import load_dataset
+from ibpipe.io.files import open_netcdf, write_json, write_metrics
+from ibpipe.io.stage import run_stage
+from ibpipe.neurons.compression import compression_curves, smallest_parameters_at
 
 
 def main(
@@ -19,21 +22,41 @@ def main(
     out: Path = Path("reports/compression.nc"),
     summary: Path = Path("reports/compression.json"),
 ) -> None:
-    params = load_params(params_file)
-    choice = params.neurons
-    layers, gaussians = store.open_netcdf(bootstrap), store.open_netcdf(neurons)
-    data = choice.load()
+    (choice,) = load_sections(params_file, NeuronsCompressParams)
+    layers, gaussians = open_netcdf(bootstrap), open_netcdf(neurons)
+    upstream = gaussians.attrs["params"]
+    trained = NeuronsBootstrapParams(**json.loads(upstream)[NeuronsBootstrapParams.section])
+    data = load_dataset(trained.dataset, trained.test_fraction, trained.split_seed)
     inputs = data.inputs.reshape(len(data.inputs), -1)
     reference = tuple(layers[f"reference_{name}"].values for name in ("w_in", "b_in", "w_out", "b_out"))
     hidden = len(layers.neuron)
     ks = list(range(1, (choice.k_max or hidden) + 1))
     curves = compression_curves(
-        gaussians["mean"].values, gaussians.covariance.values, reference, choice.activation, inputs[data.test_rows], data.labels[data.test_rows], ks, choice.restarts, choice.seed, tuple(choice.metrics)
+        gaussians["mean"].values,
+        gaussians.covariance.values,
+        reference,
+        trained.activation,
+        inputs[data.test_rows],
+        data.labels[data.test_rows],
+        ks,
+        choice.restarts,
+        choice.seed,
+        tuple(choice.metrics),
     )
-    curves.attrs.update({"dataset": choice.dataset, "covariance_source": choice.covariance, "params": params.to_json()})
-    store.write_metrics(out, curves)
+    curves.attrs.update(
+        {
+            "dataset": trained.dataset,
+            "covariance_source": gaussians.attrs["covariance_source"],
+            "params": sections_json(choice, upstream=upstream),
+        }
+    )
+    write_metrics(out, curves)
     smallest = smallest_parameters_at(curves, 0.9)
-    report = {"dataset": choice.dataset, "accuracy_full": round(curves.attrs["accuracy_full"], 4), "params_full": int(curves.attrs["params_full"])}
+    report = {
+        "dataset": trained.dataset,
+        "accuracy_full": round(curves.attrs["accuracy_full"], 4),
+        "params_full": int(curves.attrs["params_full"]),
+    }
     report.update({f"params_at_0.90_{metric}": value for metric, value in smallest.items()})
     if "p_value_overall" in curves.attrs:
         report.update(
@@ -43,7 +66,7 @@ def main(
             pairs_euclidean_better=curves.attrs["euclidean_better"],
             pairs_tied=curves.attrs["ties"],
         )
-    store.write_json(summary, report)
+    write_json(summary, report)
 
 
 if __name__ == "__main__":

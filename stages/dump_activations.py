@@ -11,10 +11,16 @@ import torch
 import zarr
 from tqdm import tqdm
 
-from ibpipe import store
-from ibpipe.config import load_params
-from ibpipe.models import build_model, layer_shapes, record_slab
-from ibpipe.stage import run_stage
+from ibpipe.config.checks import load_sections, sections_json
+from ibpipe.config.dataset import DatasetParams
+from ibpipe.config.dump import DumpParams
+from ibpipe.data.datasets import load_dataset
+from ibpipe.io.files import atomic_path, read_json
+from ibpipe.io.layers import LayerStoreWriter, write_layer_store_header
+from ibpipe.io.stage import run_stage
+from ibpipe.io.weights import open_weights_attrs, read_weights
+from ibpipe.nn.architectures import build_model
+from ibpipe.nn.layers import layer_shapes, record_slab
 
 
 def main(
@@ -23,22 +29,33 @@ def main(
     selection: Path = Path("data/selection.json"),
     out: Path = Path("data/activations.zarr"),
 ) -> None:
-    params = load_params(params_file)
-    torch.set_num_threads(params.train.torch_threads)
-    epochs = np.asarray(store.read_json(selection)["epochs"], dtype=np.int64)
-    dataset = params.dataset.load()
+    data, dump = load_sections(params_file, DatasetParams, DumpParams)
+    torch.set_num_threads(dump.torch_threads)
+    epochs = np.asarray(read_json(selection)["epochs"], dtype=np.int64)
+    dataset = load_dataset(**data.to_dict())
     rows = dataset.measured_rows
     inputs = torch.from_numpy(dataset.inputs[rows])
-    model = build_model(store.open_weights_attrs(weights)["model"])
+    trained = open_weights_attrs(weights)
+    model = build_model(trained["model"])
     shapes = layer_shapes(model, inputs)
-    with store.atomic_path(out) as temporary:
+    with atomic_path(out) as temporary:
         root = zarr.open_group(temporary, mode="w")
-        store.write_layer_store_header(root, epochs, rows, dataset.inputs[rows], dataset.labels[rows], shapes, {"params": params.to_json()})
-        writer = store.LayerStoreWriter(root, "activation", shapes, epochs, len(rows), params.dump.epochs_per_shard, "float32", params.dump.samples_per_chunk)
+        write_layer_store_header(
+            root,
+            epochs,
+            rows,
+            dataset.inputs[rows],
+            dataset.labels[rows],
+            shapes,
+            {"params": sections_json(data, dump, upstream=trained.get("params"))},
+        )
+        writer = LayerStoreWriter(
+            root, "activation", shapes, epochs, len(rows), dump.epochs_per_shard, "float32", dump.samples_per_chunk
+        )
         slabs, chunks = list(writer.slabs()), writer.sample_chunks()
         with tqdm(total=len(slabs) * len(chunks), desc="dump-activations", unit="shard") as progress:
             for slab in slabs:
-                slab_weights = list(store.read_weights(weights, epochs[slab]))
+                slab_weights = list(read_weights(weights, epochs[slab]))
                 for samples in chunks:
                     writer.write(slab, record_slab(model, slab_weights, inputs[samples]), samples)
                     progress.update()

@@ -4,18 +4,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ibpipe import store
-from ibpipe.config import load_params
-from ibpipe.measure import (
-    EstimateOptions,
-    drop_incomplete_windows,
-    metrics_dataset,
-    metrics_summary,
-    stack_task_results,
-    stored_slab_information,
-)
+from ibpipe.config.checks import load_sections, sections_json
+from ibpipe.config.estimate import EstimateParams
+from ibpipe.errors import InputError
+from ibpipe.infoplane.measure import EstimateOptions
+from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
+from ibpipe.infoplane.tasks import drop_incomplete_windows, stack_task_results, stored_slab_information
+from ibpipe.io.files import write_json, write_metrics
+from ibpipe.io.layers import layer_tasks, layer_widths, open_layer_store
+from ibpipe.io.stage import run_stage
 from ibpipe.parallel import dask_client, run_tasks
-from ibpipe.stage import run_stage
 
 # Small tasks balance the workers (a KDE task costs ~0.1 s per epoch on the 12-bit network);
 # each still reads whole epochs, the unit a shard stores as one chunk.
@@ -29,38 +27,42 @@ def main(
     out: Path = Path("reports/metrics.nc"),
     summary: Path = Path("reports/metrics.json"),
 ) -> None:
-    params = load_params(params_file)
-    choice = params.estimate
-    options = EstimateOptions(
-        tuple(choice.estimators),
-        choice.noise_variance,
-        choice.n_neighbors,
-        choice.bootstrap_resamples,
-        choice.bootstrap_level,
-        choice.seed,
-        choice.window,
-        tuple(choice.dimensions),
-        choice.dimension_pairs,
-    )
-    root = store.open_layer_store(codes)
-    code_widths = store.layer_widths(root)
+    (choice,) = load_sections(params_file, EstimateParams)
+    options = EstimateOptions.from_params(choice)
+    root = open_layer_store(codes)
+    code_widths = layer_widths(root)
     widths = {layer: int(width) for layer, width in root.attrs["activation_widths"].items()}
     epochs = root["epoch"][...]
-    if not np.array_equal(store.open_layer_store(activations)["epoch"][...], epochs):
-        raise ValueError(f"{codes} and {activations} hold different epochs; run `dvc repro` to rebuild the codes")
+    if not np.array_equal(open_layer_store(activations)["epoch"][...], epochs):
+        raise InputError(f"{codes} and {activations} hold different epochs; run `dvc repro` to rebuild the codes")
     if choice.window > len(epochs):
-        raise ValueError(f"estimate.window = {choice.window} but only {len(epochs)} epochs were measured; lower the window")
+        raise InputError(
+            f"estimate.window = {choice.window} but only {len(epochs)} epochs were measured; lower the window"
+        )
     labels, x_ids = root["labels"][...], root["x_id"][...]
-    shared = {"codes_path": str(codes.resolve()), "activations_path": str(activations.resolve()), "labels": labels, "x_ids": x_ids, "options": options}
-    tasks = store.layer_tasks(root, "code", EPOCHS_PER_TASK)
+    shared = {
+        "codes_path": str(codes.resolve()),
+        "activations_path": str(activations.resolve()),
+        "labels": labels,
+        "x_ids": x_ids,
+        "options": options,
+    }
+    tasks = layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
     values, intervals, states, dimensions = stack_task_results(results, len(code_widths))
-    epochs, values, intervals, states, dimensions = drop_incomplete_windows(choice.window, epochs, values, intervals, states, dimensions)
-    attrs = {"params": params.to_json(), "reductions": root.attrs.get("reductions", "{}")}
-    metrics = metrics_dataset(values, intervals, epochs, widths, options, labels, x_ids, attrs, states, code_widths, dimensions)
-    store.write_metrics(out, metrics)
-    store.write_json(summary, metrics_summary(metrics))
+    epochs, values, intervals, states, dimensions = drop_incomplete_windows(
+        choice.window, epochs, values, intervals, states, dimensions
+    )
+    attrs = {
+        "params": sections_json(choice, upstream=root.attrs.get("params")),
+        "reductions": root.attrs.get("reductions", "{}"),
+    }
+    metrics = metrics_dataset(
+        values, intervals, epochs, widths, options, labels, x_ids, attrs, states, code_widths, dimensions
+    )
+    write_metrics(out, metrics)
+    write_json(summary, metrics_summary(metrics))
 
 
 if __name__ == "__main__":

@@ -2,38 +2,51 @@
 
 from pathlib import Path
 
-from ibpipe import plots, store
-from ibpipe.config import load_params
-from ibpipe.stage import run_stage
+from ibpipe.config.checks import load_sections
+from ibpipe.config.plot import PlotParams
+from ibpipe.errors import InputError
+from ibpipe.infoplane.plots import (
+    default_comparison_layer,
+    dimension_over_epochs,
+    estimator_comparison,
+    information_over_epochs,
+    information_plane,
+    selection_overview,
+    state_saturation,
+    training_curves,
+)
+from ibpipe.io.files import open_metrics, read_json, write_figures
+from ibpipe.io.stage import run_stage
+from ibpipe.io.weights import open_history
 
 
 def main(
     params_file: Path = Path("params.yaml"),
     metrics: Path = Path("reports/metrics.nc"),
-    ae_entropy: Path = Path("reports/ae_entropy.nc"),
     weights: Path = Path("data/weights.zarr"),
     selection: Path = Path("data/selection.json"),
     out: Path = Path("reports/figures"),
 ) -> None:
-    params = load_params(params_file)
-    dataset = store.open_metrics(metrics)
+    (plot,) = load_sections(params_file, PlotParams)
+    dataset = open_metrics(metrics)
     figures = {
-        "training_curves": plots.training_curves(store.open_history(weights)),
-        "selection": plots.selection_overview(store.read_json(selection)),
+        "training_curves": training_curves(open_history(weights)),
+        "selection": selection_overview(read_json(selection)),
     }
     for estimator in dataset.estimator.values.tolist():
-        figures[f"information_plane_{estimator}"] = plots.information_plane(dataset, estimator)
-        figures[f"information_over_epochs_{estimator}"] = plots.information_over_epochs(dataset, estimator)
-    layer = plots.default_comparison_layer(dataset) if params.plot.compare_layer == "auto" else params.plot.compare_layer
+        figures[f"information_plane_{estimator}"] = information_plane(dataset, estimator)
+        figures[f"information_over_epochs_{estimator}"] = information_over_epochs(dataset, estimator)
+    layer = default_comparison_layer(dataset) if plot.compare_layer == "auto" else plot.compare_layer
     if layer not in dataset.layer.values:
-        raise ValueError(f"plot.compare_layer = {layer!r} is not a measured layer; layers are {', '.join(dataset.layer.values.tolist())}")
-    figures["estimator_comparison"] = plots.estimator_comparison(dataset, layer)
+        raise InputError(
+            f"plot.compare_layer = {layer!r} is not a measured layer; layers are {', '.join(dataset.layer.values.tolist())}"
+        )
+    figures["estimator_comparison"] = estimator_comparison(dataset, layer)
     if "state_ratio" in dataset:
-        figures["state_saturation"] = plots.state_saturation(dataset)
+        figures["state_saturation"] = state_saturation(dataset)
     if "corrdim" in dataset or "nn_dim" in dataset:
-        figures["dimension_over_epochs"] = plots.dimension_over_epochs(dataset)
-    figures["ae_entropy"] = plots.ae_entropy_curves(store.open_netcdf(ae_entropy))
-    store.write_figures(out, figures, params.plot.dpi)
+        figures["dimension_over_epochs"] = dimension_over_epochs(dataset)
+    write_figures(out, figures, plot.dpi)
 
 
 if __name__ == "__main__":

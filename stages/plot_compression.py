@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
-from ibpipe import plots, store
-from ibpipe.config import load_params
-from ibpipe.stage import run_stage
+from ibpipe.config.checks import load_sections
+from ibpipe.config.plot import PlotParams
+from ibpipe.io.files import open_netcdf, write_figures
+from ibpipe.io.stage import run_stage
+from ibpipe.neurons.plots import accuracy_against_parameters, alignment_quality, neuron_ellipses
 
 
 def main(
@@ -14,13 +16,13 @@ def main(
     compression: Path = Path("reports/compression.nc"),
     out: Path = Path("reports/compression_figures"),
 ) -> None:
-    params = load_params(params_file)
+    (plot,) = load_sections(params_file, PlotParams)
     figures = {
-        "neuron_ellipses": plots.neuron_ellipses(store.open_netcdf(neurons)),
-        "accuracy_against_parameters": plots.accuracy_against_parameters(store.open_netcdf(compression)),
-        "alignment_quality": plots.alignment_quality(store.open_netcdf(bootstrap)),
+        "neuron_ellipses": neuron_ellipses(open_netcdf(neurons)),
+        "accuracy_against_parameters": accuracy_against_parameters(open_netcdf(compression)),
+        "alignment_quality": alignment_quality(open_netcdf(bootstrap)),
     }
-    store.write_figures(out, figures, params.plot.dpi)
+    write_figures(out, figures, plot.dpi)
 
 
 if __name__ == "__main__":

@@ -11,49 +11,82 @@ from pathlib import Path
 import zarr
 from tqdm import tqdm
 
-from ibpipe import reduce as reducing
-from ibpipe import store
-from ibpipe.config import load_params
-from ibpipe.stage import run_stage
+from ibpipe.config.checks import load_sections, sections_json
+from ibpipe.config.reduce import ReduceParams
+from ibpipe.infoplane import reduce as reducing
+from ibpipe.io.arrays import write_array
+from ibpipe.io.files import atomic_path
+from ibpipe.io.layers import (
+    SHAPES_ATTR,
+    WIDTHS_ATTR,
+    LayerStoreWriter,
+    copy_header,
+    epochs_per_shard,
+    input_shape,
+    layer_chunks,
+    layer_shapes,
+    layer_widths,
+    open_layer_store,
+    samples_per_shard,
+)
+from ibpipe.io.stage import run_stage
+from ibpipe.names import INPUT_LAYER
 
 
-def main(params_file: Path = Path("params.yaml"), activations: Path = Path("data/activations.zarr"), out: Path = Path("data/codes.zarr")) -> None:
-    params = load_params(params_file)
-    choice = params.reduce
-    source = store.open_layer_store(activations)
-    shapes = store.layer_shapes(source)
-    reductions = reducing.layer_reductions(choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides())
+def main(
+    params_file: Path = Path("params.yaml"),
+    activations: Path = Path("data/activations.zarr"),
+    out: Path = Path("data/codes.zarr"),
+) -> None:
+    (choice,) = load_sections(params_file, ReduceParams)
+    source = open_layer_store(activations)
+    shapes = layer_shapes(source)
+    reductions = reducing.layer_reductions(
+        choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides()
+    )
     reducers = reducing.layer_reducers(reductions, shapes)
     epochs = source["epoch"][...]
     n_samples = source["labels"].shape[0]
     first = next(iter(shapes))
-    with store.atomic_path(out) as temporary:
+    with atomic_path(out) as temporary:
         root = zarr.open_group(temporary, mode="w")
-        store.copy_header(source, root)
-        inputs = source["inputs"][...].reshape(n_samples, *store.input_shape(source))
-        store.write_array(root, "x_id", reducing.input_state_ids(inputs, reductions[reducing.INPUT_LAYER]), ("sample",))
-        code_shapes = {layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape for layer, reducer in reducers.items()}
-        writer = store.LayerStoreWriter(
-            root, "code", code_shapes, epochs, n_samples, store.epochs_per_shard(source, first, "activation"), "int32", store.samples_per_shard(source, first, "activation")
+        copy_header(source, root)
+        inputs = source["inputs"][...].reshape(n_samples, *input_shape(source))
+        write_array(root, "x_id", reducing.input_state_ids(inputs, reductions[INPUT_LAYER]), ("sample",))
+        code_shapes = {
+            layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape
+            for layer, reducer in reducers.items()
+        }
+        writer = LayerStoreWriter(
+            root,
+            "code",
+            code_shapes,
+            epochs,
+            n_samples,
+            epochs_per_shard(source, first, "activation"),
+            "int32",
+            samples_per_shard(source, first, "activation"),
         )
         slabs = list(writer.slabs())
         for layer, reducer in tqdm(reducers.items(), desc="reduce", unit="layer"):
             low, high = reducing.code_layer(
                 reducer,
                 slabs,
-                lambda epochs, layer=layer: store.layer_chunks(source, layer, "activation", epochs),
+                lambda epochs, layer=layer: layer_chunks(source, layer, "activation", epochs),
                 lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
                 n_samples,
             )
-            store.write_array(root[layer], "code_low", low, ("unit",))
-            store.write_array(root[layer], "code_high", high, ("unit",))
+            write_array(root[layer], "code_low", low, ("unit",))
+            write_array(root[layer], "code_high", high, ("unit",))
         root.attrs.update(
             {
-                "params": params.to_json(),
-                store.SHAPES_ATTR: {layer: list(shape) for layer, shape in code_shapes.items()},
-                store.WIDTHS_ATTR: {layer: int(reducer.n_units) for layer, reducer in reducers.items()},
-                "activation_widths": store.layer_widths(source),
-                "reductions": json.dumps({layer: _described(reducers.get(layer), reduction) for layer, reduction in reductions.items()}),
+                "params": sections_json(choice, upstream=source.attrs.get("params")),
+                SHAPES_ATTR: {layer: list(shape) for layer, shape in code_shapes.items()},
+                WIDTHS_ATTR: {layer: int(reducer.n_units) for layer, reducer in reducers.items()},
+                "activation_widths": layer_widths(source),
+                "reductions": json.dumps(
+                    {layer: _described(reducers.get(layer), reduction) for layer, reduction in reductions.items()}
+                ),
             }
         )
 

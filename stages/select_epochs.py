@@ -7,34 +7,50 @@ network (from data/weights.zarr) at the epochs they consider, on Dask workers.
 
 from pathlib import Path
 
-from ibpipe import store
-from ibpipe.config import load_params
+from ibpipe.config.checks import load_sections
+from ibpipe.config.dataset import DatasetParams
+from ibpipe.config.reduce import ReduceParams
+from ibpipe.config.select import SelectParams
+from ibpipe.config.train import TrainParams
+from ibpipe.data.datasets import load_dataset
+from ibpipe.infoplane.probing import parallel_probe, probe_setup
+from ibpipe.infoplane.selection import delta_skip_approximate, delta_skip_exact, epoch_schedule
+from ibpipe.io.files import write_json
+from ibpipe.io.stage import run_stage
 from ibpipe.parallel import dask_client
-from ibpipe.probing import parallel_probe, probe_setup
-from ibpipe.selection import delta_skip_approximate, delta_skip_exact, epoch_schedule
-from ibpipe.stage import run_stage
 
 SEARCHES = {"delta-exact": delta_skip_exact, "delta-approx": delta_skip_approximate}
 
 
-def main(params_file: Path = Path("params.yaml"), weights: Path = Path("data/weights.zarr"), out: Path = Path("data/selection.json")) -> None:
-    params = load_params(params_file)
-    choice = params.select
+def main(
+    params_file: Path = Path("params.yaml"),
+    weights: Path = Path("data/weights.zarr"),
+    out: Path = Path("data/selection.json"),
+) -> None:
+    choice, fit = load_sections(params_file, SelectParams, TrainParams)
     if choice.method in SEARCHES:
-        selection = _delta_skip(params, weights)
+        selection = _delta_skip(params_file, choice, fit.epochs, weights)
     else:
-        epochs = epoch_schedule(choice.method, params.train.epochs, choice.every, choice.n_points, tuple(choice.step_bounds), tuple(choice.step_sizes))
+        epochs = epoch_schedule(
+            choice.method,
+            fit.epochs,
+            choice.every,
+            choice.n_points,
+            tuple(choice.step_bounds),
+            tuple(choice.step_sizes),
+        )
         selection = {"epochs": epochs.tolist()}
-    store.write_json(out, {"method": choice.method, **selection})
-    print(f"select: {len(selection['epochs'])} of {params.train.epochs + 1} epochs ({choice.method})")
+    write_json(out, {"method": choice.method, **selection})
+    print(f"select: {len(selection['epochs'])} of {fit.epochs + 1} epochs ({choice.method})")
 
 
-def _delta_skip(params, weights: Path) -> dict:
-    choice = params.select
-    shared, source_entropies = probe_setup(params, str(weights.resolve()))
+def _delta_skip(params_file: Path, choice: SelectParams, n_epochs: int, weights: Path) -> dict:
+    data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
+    dataset = load_dataset(**data.to_dict())
+    shared, source_entropies = probe_setup(dataset, reduce, choice.probe, str(weights.resolve()))
     with dask_client("local", choice.workers) as client:
         probe = parallel_probe(client, shared)
-        result = SEARCHES[choice.method](params.train.epochs, probe, source_entropies, choice.delta, choice.factor)
+        result = SEARCHES[choice.method](n_epochs, probe, source_entropies, choice.delta, choice.factor)
     return {"delta": choice.delta, **result}
 
 

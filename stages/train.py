@@ -5,20 +5,34 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ibpipe import store
-from ibpipe.config import load_params
-from ibpipe.models import build_model, load_checkpoint, model_spec
-from ibpipe.stage import run_stage
-from ibpipe.training import train_epochs
+from ibpipe.config.checks import load_sections, sections_json
+from ibpipe.config.dataset import DatasetParams
+from ibpipe.config.model import ModelParams
+from ibpipe.config.train import TrainParams
+from ibpipe.data.datasets import load_dataset
+from ibpipe.io.stage import run_stage
+from ibpipe.io.weights import write_weights
+from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
+from ibpipe.nn.training import train_epochs
 
 
 def main(params_file: Path = Path("params.yaml"), out: Path = Path("data/weights.zarr")) -> None:
-    params = load_params(params_file)
-    net, fit = params.model, params.train
+    data, net, fit = load_sections(params_file, DatasetParams, ModelParams, TrainParams)
     torch.manual_seed(fit.seed)
     torch.set_num_threads(fit.torch_threads)
-    dataset = params.dataset.load()
-    spec = model_spec(net.arch, dataset.input_shape, dataset.n_classes, net.widths, net.activation, net.factory, net.kwargs, net.layers, net.softmax)
+    # measure_on only chooses the measured rows; training never reads it, so it is not a train dep
+    dataset = load_dataset(data.name, data.test_fraction, data.split_seed, root=data.root, download=data.download)
+    spec = model_spec(
+        net.arch,
+        dataset.input_shape,
+        dataset.n_classes,
+        net.widths,
+        net.activation,
+        net.factory,
+        net.kwargs,
+        net.layers,
+        net.softmax,
+    )
     model = build_model(spec)
     if net.checkpoint:
         load_checkpoint(model, net.checkpoint)
@@ -34,7 +48,7 @@ def main(params_file: Path = Path("params.yaml"), out: Path = Path("data/weights
         seed=fit.seed,
     )
     progress = tqdm(records, total=fit.epochs + 1, desc="train", unit="epoch", mininterval=1.0)
-    store.write_weights(out, progress, fit.epochs + 1, {"model": spec, "params": params.to_json()})
+    write_weights(out, progress, fit.epochs + 1, {"model": spec, "params": sections_json(data, net, fit)})
 
 
 if __name__ == "__main__":

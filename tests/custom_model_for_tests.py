@@ -10,7 +10,11 @@ def make_net(hidden: int = 5):
 def make_image_net(channels: int = 4, n_classes: int = 10):
     """A small conv net for 1x8x8 digits whose conv block the pipeline records as (channels, 4, 4)."""
     return nn.Sequential(
-        nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(channels * 16, n_classes)
+        nn.Conv2d(1, channels, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(channels * 16, n_classes),
     )
 
 

@@ -3,37 +3,49 @@
 import numpy as np
 import pytest
 
-from ibpipe import autoencoder
+from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings, encode, train_autoencoder
+from ibpipe.ae_entropy.curves import curve_dataset, entropy_curves
+from ibpipe.ae_entropy.points import prepare_points
 from ibpipe.data.manifolds import make_manifold
 
 # Settings that train the 20-dimensional linear data in a few seconds per code size.
-FAST = autoencoder.AutoencoderSettings(widths=(32, 16), batch_size=800, learning_rate=1.0e-2, patience=15, max_epochs=300)
+FAST = AutoencoderSettings(widths=(32, 16), batch_size=800, learning_rate=1.0e-2, patience=15, max_epochs=300)
 
 
 def test_prepare_points_merges_duplicates_subsamples_and_standardises():
     points = np.repeat(np.arange(30, dtype=float).reshape(10, 3), 2, axis=0)
-    prepared = autoencoder.prepare_points(points, max_rows=6, seed=0)
+    prepared = prepare_points(points, max_rows=6, seed=0)
     assert prepared.shape == (6, 3)
     assert np.allclose(prepared.mean(axis=0), 0) and np.allclose(prepared.std(axis=0), 1)
-    assert autoencoder.prepare_points(points, max_rows=100, seed=0).shape == (10, 3)
+    assert prepare_points(points, max_rows=100, seed=0).shape == (10, 3)
 
 
 def test_training_is_seeded_and_stops_early():
-    points = autoencoder.prepare_points(make_manifold("linear", 400, 6, intrinsic_dim=2, seed=3)[0], 400, 0)
-    settings = autoencoder.AutoencoderSettings(widths=(8,), batch_size=100, learning_rate=1.0e-2, patience=5, max_epochs=400)
-    first = autoencoder.train_autoencoder(points, 2, settings)
-    again = autoencoder.train_autoencoder(points, 2, settings)
+    points = prepare_points(make_manifold("linear", 400, 6, intrinsic_dim=2, seed=3)[0], 400, 0)
+    settings = AutoencoderSettings(widths=(8,), batch_size=100, learning_rate=1.0e-2, patience=5, max_epochs=400)
+    first = train_autoencoder(points, 2, settings)
+    again = train_autoencoder(points, 2, settings)
     assert first[1] == again[1] and first[2] == again[2]
     assert first[2] < 400 and first[1] < 0.05  # a 2-dim linear manifold reconstructs through 2 codes
-    codes = autoencoder.encode(first[0], points)
+    codes = encode(first[0], points)
     assert codes.shape == (400, 2)
 
 
 def test_curve_dataset_holds_the_contracted_variables_and_exact_bends():
     d = [1, 2, 3, 4, 5, 6]
     rising_then_flat = [1.0, 2.0, 3.0, 3.5, 4.0, 4.5]
-    results = [{"mse": 10.0 ** -min(x, 3), "epochs": 10.0, "H_raw": y, "H_std": 2 * y, "I_noise": y + 1, "corrdim_codes": min(x, 3.0)} for x, y in zip(d, rising_then_flat)]
-    curves = autoencoder.curve_dataset(d, results, {"corrdim_data": 2.9, "nn_dim_data": 3.1, "true_dim": 3}, {"source": "test"})
+    results = [
+        {
+            "mse": 10.0 ** -min(x, 3),
+            "epochs": 10.0,
+            "H_raw": y,
+            "H_std": 2 * y,
+            "I_noise": y + 1,
+            "corrdim_codes": min(x, 3.0),
+        }
+        for x, y in zip(d, rising_then_flat)
+    ]
+    curves = curve_dataset(d, results, {"corrdim_data": 2.9, "nn_dim_data": 3.1, "true_dim": 3}, {"source": "test"})
     for name in ("mse", "H_raw", "H_std", "I_noise", "corrdim_codes"):
         assert curves[name].dims == ("d",)
     assert curves.H_raw.attrs["units"] == "nat"
@@ -47,9 +59,9 @@ def test_standardised_and_noisy_mi_curves_bend_at_the_dimension_of_a_linear_mani
     from ibpipe.parallel import dask_client
 
     raw, true_dim = make_manifold("linear", 2000, 20, intrinsic_dim=5, noise=0.01, seed=0)
-    points = autoencoder.prepare_points(raw, 2000, 0)
+    points = prepare_points(raw, 2000, 0)
     with dask_client("local", 2) as client:
-        curves = autoencoder.entropy_curves(points, 8, FAST, autoencoder.CodeMeasureSettings(), client, None)
+        curves = entropy_curves(points, 8, FAST, CodeMeasureSettings(), client, None)
     assert abs(curves.attrs["bend_H_std"] - true_dim) <= 1
     assert abs(curves.attrs["bend_I_noise"] - true_dim) <= 1
     # Five codes reconstruct the data; fewer cannot.

@@ -42,8 +42,26 @@ def test_ae_validation_writes_a_table_of_estimated_and_true_dimensions(tmp_path)
     params["ae"].update(widths=[4], max_epochs=5, patience=2, scheduler="synchronous", max_pairs=2000)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = tmp_path / "validation.md"
-    result = CliRunner().invoke(app, ["ae-validation", "--params-file", str(tmp_path / "params.yaml"), "--dmax", "3", "--n-samples", "150", "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "ae-validation",
+            "--params-file",
+            str(tmp_path / "params.yaml"),
+            "--dmax",
+            "3",
+            "--n-samples",
+            "150",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((tmp_path / "validation.csv").open()))
-    assert [(row["manifold"], row["true_dim"]) for row in rows] == [("linear", "5"), ("swissroll", "2"), ("scurve", "2"), ("sphere", "3")]
+    assert [(row["manifold"], row["true_dim"]) for row in rows] == [
+        ("linear", "5"),
+        ("swissroll", "2"),
+        ("scurve", "2"),
+        ("sphere", "3"),
+    ]
     assert "| linear | 20 | 5 |" in out.read_text()

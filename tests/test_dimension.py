@@ -3,42 +3,62 @@
 import numpy as np
 import pytest
 
-from ibpipe import dimension
 from ibpipe.data.manifolds import make_manifold
+from ibpipe.dimension.bends import two_segment_fit
+from ibpipe.dimension.correlation import correlation_dimension, pair_distances
+from ibpipe.dimension.loo_kde import (
+    _KernelSums,
+    loo_kde_entropy,
+    loo_log_likelihood,
+    loo_ml_bandwidth,
+    monte_carlo_entropy,
+    rule_of_thumb_bandwidth,
+)
+from ibpipe.dimension.twonn import twonn_dimension
 
 
 @pytest.mark.parametrize("n_dims", [1, 2])
 def test_loo_kde_entropy_of_a_standard_gaussian_is_its_closed_form(n_dims):
     points = np.random.default_rng(n_dims).normal(size=(2000, n_dims))
     expected = 0.5 * n_dims * np.log(2 * np.pi * np.e)
-    assert dimension.loo_kde_entropy(points, "loo-ml") == pytest.approx(expected, abs=0.03)
+    assert loo_kde_entropy(points, "loo-ml") == pytest.approx(expected, abs=0.03)
 
 
 def test_entropy_moves_by_ln_det_under_scaling_and_standardising_removes_it():
     points = np.random.default_rng(0).normal(size=(1500, 2))
     # A scalar ML bandwidth scales with the points: H(cZ) = H(Z) + d ln c exactly.
-    assert dimension.loo_kde_entropy(points * 3.0, "loo-ml") - dimension.loo_kde_entropy(points, "loo-ml") == pytest.approx(2 * np.log(3.0), abs=1e-4)
+    assert loo_kde_entropy(points * 3.0, "loo-ml") - loo_kde_entropy(points, "loo-ml") == pytest.approx(
+        2 * np.log(3.0), abs=1e-4
+    )
     # Unequal scales change the raw entropy and leave the standardised one alone.
     stretched = points * np.array([3.0, 0.5])
-    assert abs(dimension.loo_kde_entropy(stretched, "loo-ml") - dimension.loo_kde_entropy(points, "loo-ml")) > 0.3
-    assert dimension.loo_kde_entropy(stretched, "loo-ml", standardised=True) == pytest.approx(dimension.loo_kde_entropy(points, "loo-ml", standardised=True), abs=1e-4)
+    assert abs(loo_kde_entropy(stretched, "loo-ml") - loo_kde_entropy(points, "loo-ml")) > 0.3
+    assert loo_kde_entropy(stretched, "loo-ml", standardised=True) == pytest.approx(
+        loo_kde_entropy(points, "loo-ml", standardised=True), abs=1e-4
+    )
 
 
 def test_bandwidth_rules_and_blocks():
     points = np.random.default_rng(1).normal(size=(400, 3))
     n, d = points.shape
     spread = np.sqrt(points.var(axis=0).mean())
-    assert dimension.rule_of_thumb_bandwidth(points, "scott") == pytest.approx(spread * n ** (-1 / (d + 4)))
-    assert dimension.rule_of_thumb_bandwidth(points, "silverman") == pytest.approx(spread * (4 / (d + 2)) ** (1 / (d + 4)) * n ** (-1 / (d + 4)))
+    assert rule_of_thumb_bandwidth(points, "scott") == pytest.approx(spread * n ** (-1 / (d + 4)))
+    assert rule_of_thumb_bandwidth(points, "silverman") == pytest.approx(
+        spread * (4 / (d + 2)) ** (1 / (d + 4)) * n ** (-1 / (d + 4))
+    )
     # The ML bandwidth maximises the leave-one-out likelihood: nudging it either way lowers it.
-    best = dimension.loo_ml_bandwidth(points)
-    assert dimension.loo_log_likelihood(points, best) >= max(dimension.loo_log_likelihood(points, best * 1.05), dimension.loo_log_likelihood(points, best / 1.05))
+    best = loo_ml_bandwidth(points)
+    assert loo_log_likelihood(points, best) >= max(
+        loo_log_likelihood(points, best * 1.05), loo_log_likelihood(points, best / 1.05)
+    )
     # Block size changes the memory, never the value.
-    assert dimension.loo_kde_entropy(points, 0.4, block=7) == pytest.approx(dimension.loo_kde_entropy(points, 0.4, block=4096), abs=1e-12)
-    uncached = dimension._KernelSums(points, points, True, 7, cache_bytes=0)
-    assert dimension.loo_log_likelihood(points, 0.4, kernel_sums=uncached) == pytest.approx(dimension.loo_log_likelihood(points, 0.4), abs=1e-12)
+    assert loo_kde_entropy(points, 0.4, block=7) == pytest.approx(loo_kde_entropy(points, 0.4, block=4096), abs=1e-12)
+    uncached = _KernelSums(points, points, True, 7, cache_bytes=0)
+    assert loo_log_likelihood(points, 0.4, kernel_sums=uncached) == pytest.approx(
+        loo_log_likelihood(points, 0.4), abs=1e-12
+    )
     with pytest.raises(ValueError, match="unknown bandwidth rule"):
-        dimension.loo_kde_entropy(points, "magic")
+        loo_kde_entropy(points, "magic")
 
 
 def test_loo_entropy_matches_a_direct_double_loop():
@@ -46,47 +66,53 @@ def test_loo_entropy_matches_a_direct_double_loop():
     h = 0.7
     total = 0.0
     for i in range(40):
-        kernel = [np.exp(-np.sum((points[i] - points[j]) ** 2) / (2 * h * h)) / (2 * np.pi * h * h) for j in range(40) if j != i]
+        kernel = [
+            np.exp(-np.sum((points[i] - points[j]) ** 2) / (2 * h * h)) / (2 * np.pi * h * h)
+            for j in range(40)
+            if j != i
+        ]
         total += np.log(np.mean(kernel))
-    assert dimension.loo_kde_entropy(points, h) == pytest.approx(-total / 40, abs=1e-10)
+    assert loo_kde_entropy(points, h) == pytest.approx(-total / 40, abs=1e-10)
 
 
 def test_monte_carlo_entropy_on_held_out_points_of_a_gaussian():
     generator = np.random.default_rng(3)
     reference, held_out = generator.normal(size=(3000, 1)), generator.normal(size=(3000, 1))
-    assert dimension.monte_carlo_entropy(reference, held_out) == pytest.approx(0.5 * np.log(2 * np.pi * np.e), abs=0.03)
+    assert monte_carlo_entropy(reference, held_out) == pytest.approx(0.5 * np.log(2 * np.pi * np.e), abs=0.03)
 
 
 def test_correlation_dimension_of_a_swiss_roll_and_a_linear_manifold():
     roll, _ = make_manifold("swissroll", 2000, 10, seed=0)
-    assert 1.6 <= dimension.correlation_dimension(roll) <= 2.3
+    assert 1.6 <= correlation_dimension(roll) <= 2.3
     linear, true_dim = make_manifold("linear", 2000, 50, intrinsic_dim=5, seed=0)
     assert true_dim == 5
-    assert 4.2 <= dimension.correlation_dimension(linear) <= 5.5
+    assert 4.2 <= correlation_dimension(linear) <= 5.5
 
 
 def test_correlation_dimension_subsamples_pairs_reproducibly():
     points, _ = make_manifold("scurve", 1500, 5, seed=1)
-    exact = dimension.correlation_dimension(points)
-    sampled = dimension.correlation_dimension(points, max_pairs=200_000, seed=4)
-    assert sampled == dimension.correlation_dimension(points, max_pairs=200_000, seed=4)
+    exact = correlation_dimension(points)
+    sampled = correlation_dimension(points, max_pairs=200_000, seed=4)
+    assert sampled == correlation_dimension(points, max_pairs=200_000, seed=4)
     assert sampled == pytest.approx(exact, abs=0.15)
-    assert len(dimension.pair_distances(points, max_pairs=1000)) == 1000
+    assert len(pair_distances(points, max_pairs=1000)) == 1000
 
 
-@pytest.mark.parametrize(("name", "k", "low", "high"), [("linear", 3, 2.6, 3.4), ("sphere", 2, 1.7, 2.3), ("swissroll", 2, 1.7, 2.3)])
+@pytest.mark.parametrize(
+    ("name", "k", "low", "high"), [("linear", 3, 2.6, 3.4), ("sphere", 2, 1.7, 2.3), ("swissroll", 2, 1.7, 2.3)]
+)
 def test_twonn_finds_the_intrinsic_dimension(name, k, low, high):
     points, true_dim = make_manifold(name, 2000, 12, intrinsic_dim=k, seed=2)
     assert true_dim == k
-    assert low <= dimension.twonn_dimension(points) <= high
-    assert dimension.twonn_dimension(np.concatenate([points, points[:100]])) == pytest.approx(dimension.twonn_dimension(points))
+    assert low <= twonn_dimension(points) <= high
+    assert twonn_dimension(np.concatenate([points, points[:100]])) == pytest.approx(twonn_dimension(points))
 
 
 @pytest.mark.parametrize("breakpoint", [3.0, 5.0, 4.37])
 def test_two_segment_fit_is_exact_on_noiseless_piecewise_linear_curves(breakpoint):
     x = np.arange(1, 11, dtype=float)
     y = 2.0 + 1.5 * np.minimum(x - breakpoint, 0) + 0.2 * np.maximum(x - breakpoint, 0)
-    bend = dimension.two_segment_fit(x, y)
+    bend = two_segment_fit(x, y)
     assert bend.breakpoint == pytest.approx(breakpoint, abs=1e-6)
     assert (bend.slope_before, bend.slope_after, bend.intercept) == pytest.approx((1.5, 0.2, 2.0), abs=1e-6)
     assert bend.r_squared == pytest.approx(1.0) and bend.r_squared_line < 1.0
@@ -94,9 +120,9 @@ def test_two_segment_fit_is_exact_on_noiseless_piecewise_linear_curves(breakpoin
 
 def test_bad_inputs_get_clear_errors():
     with pytest.raises(ValueError, match="n_points >= 3"):
-        dimension.loo_kde_entropy(np.zeros((2, 2)))
+        loo_kde_entropy(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="non-finite"):
-        dimension.correlation_dimension(np.array([[0.0], [np.nan], [1.0]]))
+        correlation_dimension(np.array([[0.0], [np.nan], [1.0]]))
     with pytest.raises(ValueError, match="unknown manifold"):
         make_manifold("torus", 10, 3)
     with pytest.raises(ValueError, match="ambient dimension 2"):

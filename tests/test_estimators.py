@@ -5,9 +5,11 @@ import pytest
 from scipy import integrate, stats
 
 from ibpipe import information
-from ibpipe.estimators import bootstrap_interval, estimate_layer, kde_information, knn_information, plugin_information
-from ibpipe.estimators.knn import kozachenko_leonenko_entropy_nats, mixed_information_nats
-from ibpipe.estimators.plugin import entropy_bits
+from ibpipe.estimators.bootstrap import bootstrap_interval
+from ibpipe.estimators.kde import kde_information
+from ibpipe.estimators.knn import knn_information, kozachenko_leonenko_entropy_nats, mixed_information_nats
+from ibpipe.estimators.plugin import entropy_bits, plugin_information
+from ibpipe.estimators.registry import estimate_layer
 
 LN2 = np.log(2)
 
@@ -172,7 +174,9 @@ def test_bootstrap_intervals_cover_the_true_information_at_their_level():
         generator = np.random.default_rng(seed)
         t = generator.integers(0, 2, 800)
         y = np.where(generator.random(800) < 0.2, 1 - t, t)
-        low, high = bootstrap_interval(lambda rows: plugin_information(t[rows, None], y[rows]), 800, 100, 0.9, seed)["I_TY"]
+        low, high = bootstrap_interval(lambda rows: plugin_information(t[rows, None], y[rows]), 800, 100, 0.9, seed)[
+            "I_TY"
+        ]
         covered += low <= truth <= high
     assert 0.8 <= covered / 60 <= 0.99
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from ibpipe.data import DATASETS, LOADERS, default_root, load_dataset
+from ibpipe.data.datasets import DATASETS, load_dataset
 from ibpipe.data.idx import IDX_FILES
-from ibpipe.data.images import TORCHVISION_CLASSES
+from ibpipe.data.images import TORCHVISION_CLASSES, default_root
 
 N_TRAIN, N_TEST = 6, 4
 
@@ -72,7 +72,7 @@ def _assert_official(dataset, arrays):
     assert dataset.labels.shape == (n,) and dataset.labels.dtype == np.int64
     images = np.concatenate([arrays["train_images"], arrays["test_images"]])
     assert np.allclose(dataset.inputs[:, 0] * 255, images, atol=1e-3)
-    assert 0.0 <= dataset.inputs.min() and dataset.inputs.max() <= 1.0
+    assert dataset.inputs.min() >= 0.0 and dataset.inputs.max() <= 1.0
     assert np.array_equal(dataset.labels, np.concatenate([arrays["train_labels"], arrays["test_labels"]]))
     assert np.array_equal(dataset.train_rows, np.arange(N_TRAIN))
     assert np.array_equal(dataset.test_rows, np.arange(N_TRAIN, n))
@@ -151,7 +151,9 @@ def test_torchvision_serves_the_data_when_idx_files_are_absent(tmp_path, rng, mo
 def test_torchvision_that_fails_at_import_falls_back_to_the_clear_error(tmp_path, rng, monkeypatch):
     broken = tmp_path / "site"
     (broken / "torchvision").mkdir(parents=True)
-    (broken / "torchvision" / "__init__.py").write_text('raise RuntimeError("operator torchvision::nms does not exist")\n')
+    (broken / "torchvision" / "__init__.py").write_text(
+        'raise RuntimeError("operator torchvision::nms does not exist")\n'
+    )
     monkeypatch.delitem(sys.modules, "torchvision", raising=False)
     monkeypatch.delitem(sys.modules, "torchvision.datasets", raising=False)
     monkeypatch.syspath_prepend(str(broken))
@@ -164,7 +166,9 @@ def test_torchvision_that_fails_at_import_falls_back_to_the_clear_error(tmp_path
 
 
 def test_torchvision_without_download_and_without_files_names_the_files_and_the_download_key(tmp_path, monkeypatch):
-    calls = _fake_torchvision(monkeypatch, error=RuntimeError("Dataset not found. You can use download=True to download it"))
+    calls = _fake_torchvision(
+        monkeypatch, error=RuntimeError("Dataset not found. You can use download=True to download it")
+    )
     with pytest.raises(FileNotFoundError) as caught:
         load_dataset("fashion_mnist", root=tmp_path)
     message = str(caught.value)
@@ -182,11 +186,13 @@ def test_failed_download_says_so_and_where_files_could_go_instead(tmp_path, monk
 
 
 def test_dataset_names_cover_every_loader_and_old_positional_calls_still_split(monkeypatch):
-    assert DATASETS == ("tishby12", "digits", "mnist", "fashion_mnist", "iris", "wine")
-    assert set(DATASETS) == set(LOADERS) | set(TORCHVISION_CLASSES)
+    assert tuple(DATASETS) == ("tishby12", "digits", "mnist", "fashion_mnist", "iris", "wine")
+    assert {name for name, info in DATASETS.items() if info.official} == set(TORCHVISION_CLASSES)
     with pytest.raises(ValueError, match="fashion_mnist"):
         load_dataset("cifar10")
     digits = load_dataset("digits", 0.2, 0, "test")
     assert len(digits.test_rows) == int(len(digits.labels) * 0.2)
     assert np.array_equal(digits.measured_rows, digits.test_rows)
-    assert not np.array_equal(digits.test_rows, np.arange(len(digits.labels) - len(digits.test_rows), len(digits.labels)))
+    assert not np.array_equal(
+        digits.test_rows, np.arange(len(digits.labels) - len(digits.test_rows), len(digits.labels))
+    )

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from ibpipe.measure import EstimateOptions, epoch_information, metrics_dataset, metrics_summary, slab_information, stack_task_results
+from ibpipe.infoplane.measure import EstimateOptions, epoch_information, slab_information
+from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
+from ibpipe.infoplane.tasks import stack_task_results
 
 
 def _layer(rng, n_samples=300):
@@ -28,12 +30,25 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
     options = EstimateOptions(("plugin", "miller-madow"), bootstrap_resamples=5)
     slabs = {layer: np.stack([codes + shift, codes * 2 + shift]) for shift, layer in enumerate(("a", "b"))}
     # Tasks arrive layer-major with each layer's epochs in order, as the estimate stage submits them.
-    results = [slab_information(options, labels, np.arange(300), slab[i : i + 1]) for slab in slabs.values() for i in range(2)]
+    results = [
+        slab_information(options, labels, np.arange(300), slab[i : i + 1]) for slab in slabs.values() for i in range(2)
+    ]
     values, intervals, states, _ = stack_task_results(results, n_layers=2)
     assert values.shape == (2, 2, 2, 3) and intervals.shape == (2, 2, 2, 3, 2) and states.shape == (2, 2)
     assert np.array_equal(values[1, 0], results[1][0][0])  # epoch 1 of layer a
     assert states[1, 0] == len(np.unique(codes * 2, axis=0)) and states[0, 1] == len(np.unique(codes, axis=0))
-    dataset = metrics_dataset(values, intervals, [0, 7], {"a": 3, "b": 3}, options, labels, np.arange(300), {"params": "{}"}, states, {"a": 3, "b": 1})
+    dataset = metrics_dataset(
+        values,
+        intervals,
+        [0, 7],
+        {"a": 3, "b": 3},
+        options,
+        labels,
+        np.arange(300),
+        {"params": "{}"},
+        states,
+        {"a": 3, "b": 1},
+    )
     assert dataset.n_states.dims == ("epoch", "layer") and dataset.state_ratio.values[1, 0] == states[1, 0] / 300
     assert dataset.code_width.values.tolist() == [3, 1] and dataset.layer_width.values.tolist() == [3, 3]
     assert dataset.I_TY_ci.dims == ("epoch", "layer", "estimator", "bound")
@@ -46,7 +61,9 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
 def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
     _, codes, labels = _layer(rng)
     options = EstimateOptions(("plugin",))
-    values, intervals, _, _ = stack_task_results([slab_information(options, labels, np.arange(300), codes[None])], n_layers=1)
+    values, intervals, _, _ = stack_task_results(
+        [slab_information(options, labels, np.arange(300), codes[None])], n_layers=1
+    )
     assert intervals is None
     dataset = metrics_dataset(values, None, [0], {"a": 3}, options, labels, np.arange(300), {})
     assert "I_XT_ci" not in dataset and "bound" not in dataset.dims
@@ -59,7 +76,9 @@ def test_a_window_of_one_epoch_is_the_plain_estimate(rng):
     plain = slab_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), slab)[0]
     windowed = slab_information(EstimateOptions(("plugin", "miller-madow"), window=1), labels, np.arange(300), slab)[0]
     assert np.array_equal(plain, windowed)
-    assert np.array_equal(plain[1], epoch_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), codes // 2)[0])
+    assert np.array_equal(
+        plain[1], epoch_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), codes // 2)[0]
+    )
 
 
 def test_a_window_over_identical_epochs_keeps_the_single_epoch_information(rng):
@@ -84,19 +103,22 @@ def test_a_window_over_jittering_epochs_gives_finite_i_xt_below_h_t(rng):
 def test_stored_state_ids_keyed_chunk_by_chunk_equal_the_ids_of_the_whole_layer(rng, tmp_path):
     import zarr
 
-    from ibpipe import store
-    from ibpipe.measure import stored_state_ids
+    from ibpipe.infoplane.tasks import stored_state_ids
+    from ibpipe.io.arrays import write_array
+    from ibpipe.io.layers import LayerStoreWriter
 
     codes = rng.integers(0, 3, size=(4, 250, 6)).astype(np.int32)
     codes[1, 200:] = codes[1, :50]  # repeated rows across sample chunks must share an id
     root = zarr.open_group(tmp_path / "codes.zarr", mode="w")
-    writer = store.LayerStoreWriter(root, "code", {"a": (6,)}, np.arange(4), 250, epochs_per_shard=2, dtype="int32", samples_per_chunk=60)
+    writer = LayerStoreWriter(
+        root, "code", {"a": (6,)}, np.arange(4), 250, epochs_per_shard=2, dtype="int32", samples_per_chunk=60
+    )
     assert len(writer.sample_chunks()) == 5
     for slab in writer.slabs():
         for samples in writer.sample_chunks():
             writer.write(slab, {"a": codes[slab, samples]}, samples)
-    store.write_array(root["a"], "code_low", codes.min(axis=(0, 1)).astype(np.int64), ("unit",))
-    store.write_array(root["a"], "code_high", codes.max(axis=(0, 1)).astype(np.int64), ("unit",))
+    write_array(root["a"], "code_low", codes.min(axis=(0, 1)).astype(np.int64), ("unit",))
+    write_array(root["a"], "code_high", codes.max(axis=(0, 1)).astype(np.int64), ("unit",))
     ids = stored_state_ids(str(tmp_path / "codes.zarr"), "a", 1, 4)
     expected = np.unique(codes[1:4].reshape(-1, 6), axis=0, return_inverse=True)[1].reshape(3, 250, 1)
     # Same partition of the rows: ids and the exact row labels determine each other.
@@ -116,7 +138,9 @@ def test_dimensions_of_the_raw_activations_are_measured_per_epoch_and_stored(rng
     points, _, _, dims = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
     assert dims.shape == (2, 2)
     assert dims[0] == pytest.approx([2.0, 2.0], abs=0.35) and dims[1] == pytest.approx([1.0, 1.0], abs=0.2)
-    dataset = metrics_dataset(points[:, None], None, [0, 1], {"a": 6}, options, labels, np.arange(800), {}, dimensions=dims[:, None])
+    dataset = metrics_dataset(
+        points[:, None], None, [0, 1], {"a": 6}, options, labels, np.arange(800), {}, dimensions=dims[:, None]
+    )
     assert dataset.corrdim.dims == ("epoch", "layer") and dataset.nn_dim.values[1, 0] == dims[1, 1]
     constant = slab_information(options, labels, np.arange(800), codes[:1], np.zeros((1, 800, 3)))[3]
     assert np.isnan(constant).all()  # one distinct row: no dimension

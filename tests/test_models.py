@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ibpipe.measure import information
-from ibpipe.models.cnn import digits_cnn, thesis_cnn
-from ibpipe.models.recording import RecordedModel, build_custom, record_modules
+from ibpipe.infoplane.measure import information
+from ibpipe.nn.cnn import digits_cnn, thesis_cnn
+from ibpipe.nn.recording import RecordedModel, build_custom, record_modules
 
 
 def test_thesis_cnn_records_the_published_layer_shapes():

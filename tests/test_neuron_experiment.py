@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from ibpipe.data import load_dataset
-from ibpipe.neural_compression import layer_arrays
-from ibpipe.neuron_experiment import NetSettings, align_replicas, compression_curves, initial_state, replica_arrays, smallest_parameters_at, train_net
-from ibpipe.neurons import neuron_gaussians
+from ibpipe.data.datasets import load_dataset
+from ibpipe.neurons.compression import compression_curves, smallest_parameters_at
+from ibpipe.neurons.covariances import neuron_gaussians
+from ibpipe.neurons.network import layer_arrays
+from ibpipe.neurons.replicas import NetSettings, align_replicas, initial_state, replica_arrays, train_net
 
 SETTINGS = NetSettings(hidden=8, activation="tanh", epochs=300, learning_rate=1.0e-2, seed=0)
 
@@ -48,10 +49,15 @@ def test_replicas_are_seeded_bootstrap_fits(iris):
 
 def test_compression_with_as_many_clusters_as_neurons_keeps_the_accuracy(iris, reference):
     train_x, train_y, test_x, test_y = iris
-    replicas = [replica_arrays(r, inputs=train_x, labels=train_y, settings=SETTINGS, shared_start=initial_state(4, 3, SETTINGS)) for r in range(4)]
+    replicas = [
+        replica_arrays(r, inputs=train_x, labels=train_y, settings=SETTINGS, shared_start=initial_state(4, 3, SETTINGS))
+        for r in range(4)
+    ]
     aligned = align_replicas(reference, replicas, train_x, "tanh")
     reference_in = np.concatenate([reference[0], reference[1][:, None]], axis=1)
-    means, covs = neuron_gaussians(reference_in, np.concatenate([aligned["w_in"], aligned["b_in"][..., None]], axis=2), 1.0e-3)
+    means, covs = neuron_gaussians(
+        reference_in, np.concatenate([aligned["w_in"], aligned["b_in"][..., None]], axis=2), 1.0e-3
+    )
     curves = compression_curves(means, covs, reference, "tanh", test_x, test_y, [1, 4, 8], restarts=2, seed=0)
     assert curves.accuracy.dims == ("metric", "k", "restart") and curves.metric.values.tolist() == ["euclidean", "w2"]
     assert np.allclose(curves.accuracy.sel(k=8), curves.attrs["accuracy_full"])

@@ -35,11 +35,19 @@ def test_local_scheduler_joins_the_cluster_named_by_dask_scheduler_address(monke
 def _environment_of_this_worker():
     import os
 
-    return {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_")}
+    return {
+        name: os.environ.get(name)
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_")
+    }
 
 
 @pytest.mark.slow
 def test_local_process_workers_get_one_thread_and_one_malloc_arena():
     with dask_client("local", workers=1) as client:
         environment = client.submit(_environment_of_this_worker, pure=False).result()
-    assert environment == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": None}
+    assert environment == {
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "1",
+        "MALLOC_TRIM_THRESHOLD_": None,
+    }

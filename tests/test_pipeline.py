@@ -14,14 +14,26 @@ import yaml
 from typer.testing import CliRunner
 
 from ibpipe.cli import app
+from ibpipe.pipeline import stage_names
 
 PROJECT = Path(__file__).resolve().parents[1]
-MAIN_STAGES = ("train", "select", "dump-activations", "reduce", "estimate", "ae-entropy", "plot")
-STAGE_NAMES = (*MAIN_STAGES, "bootstrap", "neurons", "compress", "plot-compression")
+MAIN_STAGES = ("train", "select", "dump-activations", "reduce", "estimate", "plot")
+STAGE_NAMES = tuple(stage_names(PROJECT))
 # A few seconds of autoencoders: the curve's science is tested in test_autoencoder.py.
-TINY_AE = {"source": "linear", "n_samples": 300, "ambient_dim": 6, "intrinsic_dim": 2, "dmax": 3, "widths": [8], "max_epochs": 20, "patience": 5, "scheduler": "synchronous"}
+TINY_AE = {
+    "source": "linear",
+    "n_samples": 300,
+    "ambient_dim": 6,
+    "intrinsic_dim": 2,
+    "dmax": 3,
+    "widths": [8],
+    "max_epochs": 20,
+    "patience": 5,
+    "scheduler": "synchronous",
+}
 # Seconds of neuron-space work: the method's oracles are in test_neurons.py and test_neuron_experiment.py.
-TINY_NEURONS = {"hidden": 6, "epochs": 100, "replicas": 3, "k_max": 3, "restarts": 2, "scheduler": "synchronous"}
+TINY_NEURONS = {"hidden": 6, "epochs": 100, "replicas": 3, "scheduler": "synchronous"}
+TINY_COMPRESSION = {"k_max": 3, "restarts": 2}
 pytestmark = pytest.mark.slow
 
 
@@ -39,9 +51,13 @@ def _run(root: Path, *command: str, check: bool = True) -> subprocess.CompletedP
 
 
 def _edit_params(root: Path, section: str, **values) -> None:
+    """Set keys of a (dotted) params section, e.g. ``_edit_params(root, "neurons.bootstrap", hidden=6)``."""
     path = root / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    params[section].update(values)
+    target = params
+    for part in section.split("."):
+        target = target[part]
+    target.update(values)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -72,7 +88,8 @@ def project(tmp_path_factory) -> Path:
     # In-process estimates keep the test fast; test_parallel covers the process cluster.
     _edit_params(root, "estimate", scheduler="synchronous")
     _edit_params(root, "ae", **TINY_AE)
-    _edit_params(root, "neurons", **TINY_NEURONS)
+    _edit_params(root, "neurons.bootstrap", **TINY_NEURONS)
+    _edit_params(root, "neurons.compress", **TINY_COMPRESSION)
     ran = _repro(root)
     assert ran == set(STAGE_NAMES)
     return root
@@ -136,8 +153,9 @@ def test_reports_summary_and_figures_exist(project):
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
-    others = {"estimator_comparison", "training_curves", "selection", "state_saturation", "dimension_over_epochs", "ae_entropy"}
+    others = {"estimator_comparison", "training_curves", "selection", "state_saturation", "dimension_over_epochs"}
     assert figures == expected | {f"{name}.png" for name in others}
+    assert {p.name for p in (project / "reports" / "ae_figures").iterdir()} == {"ae_entropy.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
     assert "plugin.output.I_TY" in shown
 
@@ -170,8 +188,9 @@ def test_params_edits_rerun_only_the_stages_that_read_them(project):
     _edit_params(project, "reduce", n_bins=12)
     assert _repro(project) == {"select", "reduce", "estimate", "plot"}
     _edit_params(project, "select", method="every", every=5)
-    # ae-entropy reads the activations (a recorded layer can be its source).
-    assert _repro(project) == {"select", "dump-activations", "reduce", "estimate", "ae-entropy", "plot"}
+    # ae-points reads the activations (a recorded layer can be its source); its synthetic points come
+    # out byte-identical, so the autoencoders do not train again.
+    assert _repro(project) == {"select", "dump-activations", "reduce", "estimate", "plot", "ae-points"}
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         assert metrics.epoch.values.tolist() == [0, 5, 10, 12]
     assert "up to date" in _run(project, "dvc", "status").stdout

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from ibpipe import information
-from ibpipe.estimators import entropy_bits, mutual_information_bits, plugin_information, row_keys
-from ibpipe.estimators.rowkeys import _hash_rows, row_ids
+from ibpipe.estimators.plugin import entropy_bits, mutual_information_bits, plugin_information
+from ibpipe.estimators.rowkeys import _hash_rows, row_ids, row_keys
 
 
 @pytest.mark.parametrize("n_states", [2, 8, 30, 1000])
@@ -42,8 +42,7 @@ def test_layer_equal_to_label_carries_h_y(rng):
 def test_independent_layer_and_label_show_only_the_known_small_sample_bias(rng):
     n_samples, k_t, k_y = 4000, 8, 2
     estimates = [
-        mutual_information_bits(rng.integers(0, k_t, n_samples), rng.integers(0, k_y, n_samples))
-        for _ in range(300)
+        mutual_information_bits(rng.integers(0, k_t, n_samples), rng.integers(0, k_y, n_samples)) for _ in range(300)
     ]
     expected_bias = (k_t - 1) * (k_y - 1) / (2 * n_samples * np.log(2))
     assert np.mean(estimates) == pytest.approx(expected_bias, rel=0.15)
@@ -86,7 +85,14 @@ def test_row_keys_are_equal_exactly_for_equal_rows(rng):
 
 @pytest.mark.parametrize(
     ("n_columns", "high", "path"),
-    [(2, 5, "direct ids"), (8, 30, "mixed radix"), (20, 17, "chained ranks"), (300, 17, "packed uint8"), (300, 1000, "packed uint16"), (300, 100_000, "hash")],
+    [
+        (2, 5, "direct ids"),
+        (8, 30, "mixed radix"),
+        (20, 17, "chained ranks"),
+        (300, 17, "packed uint8"),
+        (300, 1000, "packed uint16"),
+        (300, 100_000, "hash"),
+    ],
 )
 def test_row_ids_partition_rows_exactly_like_unique_rows_on_every_path(rng, n_columns, high, path):
     codes = rng.integers(-2, high, (3000, n_columns))

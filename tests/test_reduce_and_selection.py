@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ibpipe.reduce import (
+from ibpipe.infoplane.reduce import (
     data_range,
     distinct_input_ids,
     equal_mass_codes,
@@ -11,7 +11,7 @@ from ibpipe.reduce import (
     quantile_edges,
     quantile_range_codes,
 )
-from ibpipe.selection import epoch_schedule, every_nth_epoch, log_spaced_epochs
+from ibpipe.infoplane.selection import epoch_schedule, every_nth_epoch, log_spaced_epochs
 
 
 def test_fixed_width_codes_are_the_left_edge_index_of_tishby_bins(rng):
@@ -25,7 +25,9 @@ def test_fixed_width_codes_are_the_left_edge_index_of_tishby_bins(rng):
 def test_fixed_width_codes_equal_digitize_even_on_and_next_to_every_edge(rng):
     for n_bins, (low, high) in ((30, (-1.0, 1.0)), (7, (0.0, 3.7)), (100, (-2.5, 7.1))):
         edges = np.linspace(low, high, n_bins)
-        values = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf), rng.uniform(low - 1, high + 1, 10000)])
+        values = np.concatenate(
+            [edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf), rng.uniform(low - 1, high + 1, 10000)]
+        )
         assert np.array_equal(fixed_width_codes(values, n_bins, (low, high)), np.digitize(values, edges))
     saturated = np.tanh(rng.normal(scale=8, size=5000)).astype(np.float32)
     assert np.array_equal(fixed_width_codes(saturated, 30, (-1.0, 1.0)), np.digitize(saturated, np.linspace(-1, 1, 30)))
@@ -95,7 +97,10 @@ def test_equal_mass_codes_fill_every_bin_equally_and_keep_ties_together(rng):
     assert len(np.unique(tied[:600])) == 1
 
 
-@pytest.mark.parametrize(("window", "kind"), [((1, 4, 4), "max"), ((2, 4, 4), "max"), ((4, 3, 3), "avg"), ((1, 7, 7), "avg"), ((1, 7, 7), "max")])
+@pytest.mark.parametrize(
+    ("window", "kind"),
+    [((1, 4, 4), "max"), ((2, 4, 4), "max"), ((4, 3, 3), "avg"), ((1, 7, 7), "avg"), ((1, 7, 7), "max")],
+)
 def test_pooling_matches_torch_pool3d_shapes_and_values(rng, window, kind):
     import torch
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ibpipe.estimators.rowkeys import bounded_row_keys, row_ids
-from ibpipe.reduce import (
+from ibpipe.infoplane.reduce import (
     INPUT_LAYER,
     PRESETS,
     LayerReducer,
@@ -67,9 +67,13 @@ def test_streaming_over_sample_chunks_gives_the_codes_of_the_whole_layer(rng, re
 def test_learnt_bins_equal_the_formulas_on_all_epochs_pooled(rng):
     values = rng.normal(size=(3, 500, 6)).astype(np.float32)
     rows = values.reshape(-1, 6)
-    codes, _, _ = _code_all(LayerReducer(LayerReduction("quantile", n_bins=4, q_low=0.05, q_high=0.95), (6,)), values, n_chunks=3)
+    codes, _, _ = _code_all(
+        LayerReducer(LayerReduction("quantile", n_bins=4, q_low=0.05, q_high=0.95), (6,)), values, n_chunks=3
+    )
     assert np.array_equal(codes.reshape(-1, 6), quantile_range_codes(rows, 4, quantile_edges(rows, 0.05, 0.95)))
-    codes, _, _ = _code_all(LayerReducer(LayerReduction("fixed-width", n_bins=10, value_range="data"), (6,)), values, n_chunks=4)
+    codes, _, _ = _code_all(
+        LayerReducer(LayerReduction("fixed-width", n_bins=10, value_range="data"), (6,)), values, n_chunks=4
+    )
     assert np.array_equal(codes.reshape(-1, 6), fixed_width_codes(rows, 10, (rows.min(), rows.max())))
     codes, _, _ = _code_all(LayerReducer(LayerReduction("adaptive", n_bins=4), (6,)), values, n_chunks=5)
     for epoch in range(3):
@@ -85,10 +89,23 @@ def test_quantile_fit_subsamples_every_kth_row_above_the_value_cap(rng):
 def test_threshold_and_argmax_code_what_they_say():
     probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.4, 0.5, 0.1]])
     assert LayerReducer(LayerReduction("argmax"), (3,)).transform(probabilities).tolist() == [[0], [2], [1]]
-    assert LayerReducer(LayerReduction("threshold", threshold=0.5), (3,)).transform(probabilities).tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 0]]
+    assert LayerReducer(LayerReduction("threshold", threshold=0.5), (3,)).transform(probabilities).tolist() == [
+        [1, 0, 0],
+        [0, 0, 1],
+        [0, 0, 0],
+    ]
 
 
-@pytest.mark.parametrize(("window", "kind", "pooled"), [((1, 4, 4), "max", (16, 3, 3)), ((2, 4, 4), "max", (8, 3, 3)), ((4, 4, 4), "avg", (4, 3, 3)), ((1, 7, 7), "avg", (16, 2, 2)), ((1, 20, 20), "max", (16, 1, 1))])
+@pytest.mark.parametrize(
+    ("window", "kind", "pooled"),
+    [
+        ((1, 4, 4), "max", (16, 3, 3)),
+        ((2, 4, 4), "max", (8, 3, 3)),
+        ((4, 4, 4), "avg", (4, 3, 3)),
+        ((1, 7, 7), "avg", (16, 2, 2)),
+        ((1, 20, 20), "max", (16, 1, 1)),
+    ],
+)
 def test_pooling_in_a_reducer_matches_torch_and_clips_windows_to_the_layer(rng, window, kind, pooled):
     values = rng.normal(size=(3, 16, 14, 14)).astype(np.float32)
     reducer = LayerReducer(LayerReduction("fixed-size", pool=window, pool_kind=kind), (16, 14, 14))
@@ -98,7 +115,10 @@ def test_pooling_in_a_reducer_matches_torch_and_clips_windows_to_the_layer(rng, 
     expected = layer(torch.from_numpy(values)[:, None])[:, 0].numpy().reshape(3, -1)
     assert np.allclose(reducer.pool(values.reshape(3, -1)), expected, atol=1e-6)
     with pytest.raises(ValueError, match=r"layer 'output' \(shape \(10,\)\).*channels, height, width.*reduce.layers"):
-        layer_reducers({"z1": LayerReduction(pool=(1, 2, 2)), "output": LayerReduction(pool=(1, 2, 2))}, {"z1": (4, 4, 4), "output": (10,)})
+        layer_reducers(
+            {"z1": LayerReduction(pool=(1, 2, 2)), "output": LayerReduction(pool=(1, 2, 2))},
+            {"z1": (4, 4, 4), "output": (10,)},
+        )
 
 
 def _independent_preset_states(preset: str, layers: dict[str, np.ndarray], n_bins: int) -> dict[str, int]:
@@ -147,7 +167,9 @@ def test_without_pooling_every_image_sample_is_its_own_state(rng):
     values = rng.normal(size=(300, 16 * 14 * 14)).astype(np.float32)
     codes = LayerReducer(LayerReduction("quantile", n_bins=2), (16, 14, 14)).fit_transform_epoch(values)
     assert len(np.unique(row_ids(codes)[0])) == 300
-    pooled = LayerReducer(LayerReduction("quantile", n_bins=2, pool=(16, 7, 7)), (16, 14, 14)).fit_transform_epoch(values)
+    pooled = LayerReducer(LayerReduction("quantile", n_bins=2, pool=(16, 7, 7)), (16, 14, 14)).fit_transform_epoch(
+        values
+    )
     # 16x7x7 windows leave 4 units, each in one of n_bins + 2 = 4 bins (two end bins).
     assert pooled.shape == (300, 4) and len(np.unique(row_ids(pooled)[0])) <= 4**4
 
@@ -179,11 +201,16 @@ def test_bounded_row_keys_agree_across_chunks_and_tell_rows_apart(rng):
     codes = rng.integers(0, 3, size=(2000, 8))
     low, high = codes.min(axis=0), codes.max(axis=0)
     whole = bounded_row_keys(codes, low, high)
-    assert np.array_equal(np.concatenate([bounded_row_keys(part, low, high) for part in np.array_split(codes, 5)]), whole)
+    assert np.array_equal(
+        np.concatenate([bounded_row_keys(part, low, high) for part in np.array_split(codes, 5)]), whole
+    )
     assert np.array_equal(whole, (codes - low) @ (3 ** np.arange(8)))  # exact mixed radix while 3**8 fits
     wide = rng.integers(0, 30, size=(2000, 40))  # 30**40 keys: hashed
     keys = bounded_row_keys(wide, np.zeros(40), np.full(40, 29))
-    assert np.array_equal(np.concatenate([bounded_row_keys(part, np.zeros(40), np.full(40, 29)) for part in np.array_split(wide, 3)]), keys)
+    assert np.array_equal(
+        np.concatenate([bounded_row_keys(part, np.zeros(40), np.full(40, 29)) for part in np.array_split(wide, 3)]),
+        keys,
+    )
     assert len(np.unique(keys)) == len(np.unique(wide, axis=0))
 
 

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from ibpipe.selection import delta_skip_approximate, delta_skip_exact, epoch_schedule, information_distance, stepped_epochs
+from ibpipe.infoplane.selection import (
+    delta_skip_approximate,
+    delta_skip_exact,
+    epoch_schedule,
+    information_distance,
+    stepped_epochs,
+)
 
 H_SOURCES = (12.0, 1.0)  # H(X), H(Y) in bits
 
@@ -73,7 +79,9 @@ def test_delta_skip_rejects_meaningless_settings():
 
 def test_stepped_schedule_matches_its_definition():
     epochs = stepped_epochs(2500)
-    expected = sorted(set(range(0, 20)) | set(range(20, 100, 5)) | set(range(100, 2000, 20)) | set(range(2000, 2501, 100)) | {2500})
+    expected = sorted(
+        set(range(20)) | set(range(20, 100, 5)) | set(range(100, 2000, 20)) | set(range(2000, 2501, 100)) | {2500}
+    )
     assert epochs.tolist() == expected
     assert stepped_epochs(7, bounds=(3,), steps=(1, 2)).tolist() == [0, 1, 2, 3, 5, 7]
     assert epoch_schedule("stepped", 2500).tolist() == expected

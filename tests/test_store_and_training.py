@@ -4,10 +4,21 @@ import torch
 import xarray as xr
 import zarr
 
-from ibpipe import store
-from ibpipe.data import load_dataset
-from ibpipe.models import build_model, layer_widths, load_weights, model_spec, record_epochs
-from ibpipe.training import HISTORY_METRICS, train_epochs
+from ibpipe.data.datasets import load_dataset
+from ibpipe.io.files import atomic_path
+from ibpipe.io.layers import (
+    LayerStoreWriter,
+    input_shape,
+    layer_chunks,
+    layer_names,
+    layer_shapes,
+    open_layer_store,
+    write_layer_store_header,
+)
+from ibpipe.io.weights import open_history, read_weights, write_weights
+from ibpipe.nn.architectures import build_model, model_spec
+from ibpipe.nn.layers import layer_widths, load_weights, record_epochs
+from ibpipe.nn.training import HISTORY_METRICS, train_epochs
 
 
 def _tiny_run(epochs=3, seed=0):
@@ -22,10 +33,9 @@ def _tiny_run(epochs=3, seed=0):
 
 def test_atomic_path_leaves_no_trace_when_the_writer_fails(tmp_path):
     target = tmp_path / "out.zarr"
-    with pytest.raises(RuntimeError):
-        with store.atomic_path(target) as temporary:
-            zarr.open_group(temporary, mode="w").create_array("x", shape=(3,), dtype="int8")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_path(target) as temporary:
+        zarr.open_group(temporary, mode="w").create_array("x", shape=(3,), dtype="int8")
+        raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -33,7 +43,7 @@ def test_atomic_path_replaces_an_existing_store_whole(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "stale").write_text("old")
-    with store.atomic_path(target) as temporary:
+    with atomic_path(target) as temporary:
         temporary.mkdir()
         (temporary / "fresh").write_text("new")
     assert [p.name for p in target.iterdir()] == ["fresh"]
@@ -47,7 +57,9 @@ def test_training_is_seeded_and_starts_from_the_initial_weights():
     assert [r.epoch for r in first] == [0, 1, 2, 3]
     for a, b in zip(first, again):
         assert all(np.array_equal(a.weights[k], b.weights[k]) for k in a.weights)
-    assert not np.array_equal(first[-1].weights["layers.hidden1.0.weight"], other[-1].weights["layers.hidden1.0.weight"])
+    assert not np.array_equal(
+        first[-1].weights["layers.hidden1.0.weight"], other[-1].weights["layers.hidden1.0.weight"]
+    )
     assert not np.array_equal(first[0].weights["layers.hidden1.0.weight"], first[1].weights["layers.hidden1.0.weight"])
     assert set(first[0].metrics) == set(HISTORY_METRICS)
     assert first[-1].metrics["train_loss"] < first[0].metrics["train_loss"]
@@ -67,13 +79,13 @@ def test_initial_weights_are_truncated_normal_with_std_one_over_sqrt_fan_in():
 def test_weights_store_round_trips_every_epoch_and_the_history(tmp_path):
     model, records = _tiny_run(epochs=4)
     path = tmp_path / "weights.zarr"
-    store.write_weights(path, iter(records), 5, {"model": {"arch": "mlp"}}, epochs_per_chunk=2)
-    for epoch, weights in store.read_weights(path, [0, 3, 4]):
+    write_weights(path, iter(records), 5, {"model": {"arch": "mlp"}}, epochs_per_chunk=2)
+    for epoch, weights in read_weights(path, [0, 3, 4]):
         assert all(np.array_equal(weights[k], records[epoch].weights[k]) for k in weights)
-    history = store.open_history(path)
+    history = open_history(path)
     assert history.train_loss.values.tolist() == [r.metrics["train_loss"] for r in records]
     with pytest.raises(ValueError, match="holds epochs 0..4"):
-        next(store.read_weights(path, [7]))
+        next(read_weights(path, [7]))
 
 
 def test_recording_rebuilds_the_network_and_gives_softmax_output():
@@ -93,8 +105,8 @@ def test_layer_store_is_sharded_by_epoch_slab_and_opens_with_xarray(tmp_path, rn
     epochs, widths = np.array([0, 1, 2, 5, 9]), {"hidden1": (3,), "output": (2,)}
     values = {layer: rng.normal(size=(5, 7, *width)).astype("float32") for layer, width in widths.items()}
     root = zarr.open_group(path, mode="w")
-    store.write_layer_store_header(root, epochs, np.arange(7), np.eye(7), np.zeros(7), widths, {})
-    writer = store.LayerStoreWriter(root, "activation", widths, epochs, 7, epochs_per_shard=2, dtype="float32")
+    write_layer_store_header(root, epochs, np.arange(7), np.eye(7), np.zeros(7), widths, {})
+    writer = LayerStoreWriter(root, "activation", widths, epochs, 7, epochs_per_shard=2, dtype="float32")
     for slab in writer.slabs():
         writer.write(slab, {layer: v[slab] for layer, v in values.items()})
     assert [s.start for s in writer.slabs()] == [0, 2, 4]
@@ -103,24 +115,35 @@ def test_layer_store_is_sharded_by_epoch_slab_and_opens_with_xarray(tmp_path, rn
     assert layer.activation.dims == ("epoch", "sample", "unit")
     assert layer.epoch.values.tolist() == epochs.tolist()
     assert np.array_equal(layer.activation.values, values["hidden1"])
-    assert store.layer_names(store.open_layer_store(path)) == ["hidden1", "output"]
-    assert store.layer_shapes(store.open_layer_store(path)) == {"hidden1": (3,), "output": (2,)}
+    assert layer_names(open_layer_store(path)) == ["hidden1", "output"]
+    assert layer_shapes(open_layer_store(path)) == {"hidden1": (3,), "output": (2,)}
 
 
 def test_layer_store_shards_split_samples_when_a_slab_would_not_fit(tmp_path, rng):
     path = tmp_path / "activations.zarr"
     values = rng.normal(size=(3, 10, 2, 2, 2)).astype("float32")
     root = zarr.open_group(path, mode="w")
-    store.write_layer_store_header(root, np.arange(3), np.arange(10), np.zeros((10, 1, 4, 4)), np.zeros(10), {"z1": (2, 2, 2)}, {})
-    writer = store.LayerStoreWriter(root, "activation", {"z1": (2, 2, 2)}, np.arange(3), 10, epochs_per_shard=2, dtype="float32", samples_per_chunk=4)
+    write_layer_store_header(
+        root, np.arange(3), np.arange(10), np.zeros((10, 1, 4, 4)), np.zeros(10), {"z1": (2, 2, 2)}, {}
+    )
+    writer = LayerStoreWriter(
+        root,
+        "activation",
+        {"z1": (2, 2, 2)},
+        np.arange(3),
+        10,
+        epochs_per_shard=2,
+        dtype="float32",
+        samples_per_chunk=4,
+    )
     assert [(s.start, s.stop) for s in writer.sample_chunks()] == [(0, 4), (4, 8), (8, 10)]
     for slab in writer.slabs():
         for samples in writer.sample_chunks():
             writer.write(slab, {"z1": values[slab, samples].reshape(slab.stop - slab.start, -1, 8)}, samples)
     shard_files = [p for p in (path / "z1" / "activation" / "c").rglob("*") if p.is_file()]
     assert len(shard_files) == 2 * 3  # 2 epoch slabs x 3 sample chunks
-    opened = store.open_layer_store(path)
-    assert store.input_shape(opened) == (1, 4, 4) and store.layer_shapes(opened) == {"z1": (2, 2, 2)}
-    chunks = list(store.layer_chunks(opened, "z1", "activation", slice(1, 3)))
+    opened = open_layer_store(path)
+    assert input_shape(opened) == (1, 4, 4) and layer_shapes(opened) == {"z1": (2, 2, 2)}
+    chunks = list(layer_chunks(opened, "z1", "activation", slice(1, 3)))
     assert [samples.stop for samples, _ in chunks] == [4, 8, 10]
     assert np.array_equal(np.concatenate([part for _, part in chunks], axis=1), values[1:3].reshape(2, 10, 8))

@@ -2,7 +2,7 @@ import itertools
 
 import numpy as np
 
-from ibpipe.data import load_dataset
+from ibpipe.data.datasets import load_dataset
 from ibpipe.data.tishby12 import VERTEX_OF_COLUMN, all_patterns, icosahedron_vertices, load_tishby12
 
 
@@ -28,7 +28,11 @@ def test_label_counts_match_the_published_file():
 def test_label_rule_equals_the_integer_neighbour_rule():
     vertices = icosahedron_vertices()[list(VERTEX_OF_COLUMN)]
     dots = np.round(vertices @ vertices.T, 6)
-    neighbour, antipode, second = np.isclose(dots, 1 / np.sqrt(5)), np.isclose(dots, -1), np.isclose(dots, -1 / np.sqrt(5))
+    neighbour, antipode, second = (
+        np.isclose(dots, 1 / np.sqrt(5)),
+        np.isclose(dots, -1),
+        np.isclose(dots, -1 / np.sqrt(5)),
+    )
     inputs, labels = load_tishby12()
     for row, label in zip(inputs.astype(bool), labels):
         on = np.flatnonzero(row)

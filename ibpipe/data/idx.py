@@ -7,6 +7,7 @@ one uint32 per dimension, then the data. Files may be gzipped.
 
 from __future__ import annotations
 
+from ibpipe.errors import InputError, MissingFileError
 import gzip
 from pathlib import Path
 
@@ -29,19 +30,19 @@ def read_idx(path: str | Path) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError) as error:
-            raise ValueError(f"{path}: the gzip stream is damaged or truncated ({error}); download the file again") from error
+            raise InputError(f"{path}: the gzip stream is damaged or truncated ({error}); download the file again") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (it must start with two zero bytes, a type code and a dimension count)")
+        raise InputError(f"{path}: not an IDX file (it must start with two zero bytes, a type code and a dimension count)")
     if raw[2] != UBYTE:
-        raise ValueError(f"{path}: IDX type code 0x{raw[2]:02x} is not unsigned bytes (0x08), the type MNIST uses")
+        raise InputError(f"{path}: IDX type code 0x{raw[2]:02x} is not unsigned bytes (0x08), the type MNIST uses")
     n_dims = raw[3]
     header = 4 + 4 * n_dims
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated header ({len(raw)} bytes for {n_dims} dimensions)")
+        raise InputError(f"{path}: truncated header ({len(raw)} bytes for {n_dims} dimensions)")
     shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=n_dims, offset=4))
     expected = int(np.prod(shape)) if shape else 0
     if len(raw) - header != expected:
-        raise ValueError(f"{path}: holds {len(raw) - header} data bytes but its header {shape} promises {expected}; the file is truncated or damaged")
+        raise InputError(f"{path}: holds {len(raw) - header} data bytes but its header {shape} promises {expected}; the file is truncated or damaged")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -56,7 +57,7 @@ def find_idx_files(root: str | Path) -> dict[str, Path]:
     root = Path(root)
     missing = missing_idx_files(root)
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"IDX files missing in {root.resolve()}: {', '.join(f'{name}[.gz]' for name in missing)}. Put the four MNIST-layout files "
             f"({', '.join(f'{n}.gz' for n in IDX_FILES.values())}) there, gzipped or not, or point dataset.root at them."
         )
@@ -68,7 +69,7 @@ def check_pairs(arrays: dict[str, np.ndarray], source: object) -> None:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{source}: {split} images {images.shape} and labels {labels.shape} do not pair up")
+            raise InputError(f"{source}: {split} images {images.shape} and labels {labels.shape} do not pair up")
 
 
 def read_idx_arrays(root: str | Path) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ download the files.
 
 from __future__ import annotations
 
+from ibpipe.errors import MissingFileError
 import importlib
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def find_arrays(name: str, root: Path, download: bool) -> dict[str, np.ndarray]:
             return read_idx_arrays(directory)
     datasets, why_not = import_torchvision_datasets()
     if datasets is None:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{missing_files_message(name, root)} Alternatively, on a machine with internet, `pip install torchvision` "
             f"and set dataset.download: true to fetch them ({why_not})."
         )
@@ -80,7 +81,7 @@ def find_arrays(name: str, root: Path, download: bool) -> dict[str, np.ndarray]:
                 f"{name}: torchvision could not download the files into {root.resolve()} ({type(error).__name__}: {error}). "
                 f"If this machine has no internet, copy them from one that has. {missing_files_message(name, root)}"
             ) from error
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{missing_files_message(name, root)} Alternatively set dataset.download: true so that torchvision fetches them "
             f"(torchvision said: {type(error).__name__}: {error})."
         ) from error

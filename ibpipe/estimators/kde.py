@@ -34,7 +34,9 @@ NEGLIGIBLE_EXPONENT = 40.0
 SPARSE_BELOW = 0.1  # blocks where fewer pairs than this share are within reach take the sparse path
 
 
-def _class_kernel_sums(points: np.ndarray, class_counts: np.ndarray, noise_variance: float, block_rows: int) -> tuple[np.ndarray, np.ndarray]:
+def _class_kernel_sums(
+    points: np.ndarray, class_counts: np.ndarray, noise_variance: float, block_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
     """For each row i and class c: sum over rows j of class c of exp(-D_ij / (2 s2)) and of exp(-D_ij / (8 s2)).
 
     ``points`` are distinct rows and ``class_counts`` (n_points, n_classes) how many samples
@@ -92,7 +94,9 @@ def _add_sparse_block(sums: np.ndarray, exponent: np.ndarray, within: np.ndarray
             kernel = np.sqrt(np.sqrt(kernel))
         for label in range(counts.shape[1]):
             sums[bound, :own, label] += np.bincount(rows, kernel * counts[columns, label], minlength=own)
-            sums[bound, :, label] += np.bincount(columns[mirrored], kernel[mirrored] * counts[rows[mirrored], label], minlength=len(counts))
+            sums[bound, :, label] += np.bincount(
+                columns[mirrored], kernel[mirrored] * counts[rows[mirrored], label], minlength=len(counts)
+            )
 
 
 def _mixture_information_nats(kernel_sums: np.ndarray, classes: np.ndarray) -> tuple[float, float]:
@@ -139,7 +143,9 @@ def kde_information(
     distinct, row_of_sample = points[first], row_of_sample.ravel()
     class_counts = np.zeros((len(distinct), classes.max() + 1))
     np.add.at(class_counts, (row_of_sample, classes), 1.0)
-    upper_sums, lower_sums = (sums[row_of_sample] for sums in _class_kernel_sums(distinct, class_counts, noise_variance, block_rows))
+    upper_sums, lower_sums = (
+        sums[row_of_sample] for sums in _class_kernel_sums(distinct, class_counts, noise_variance, block_rows)
+    )
     conditional_nats = 0.5 * points.shape[1] * np.log(2 * np.pi * np.e * noise_variance)
     result = {}
     for bound, sums in (("upper", upper_sums), ("lower", lower_sums)):

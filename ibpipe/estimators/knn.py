@@ -71,7 +71,12 @@ def mixed_information_nats(points: np.ndarray, labels: np.ndarray, k: int = 3) -
     usable = class_sizes > 1  # a point alone in its class has no neighbour to measure
     points, radius = points[usable], radius[usable]
     within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
-    information = digamma(usable.sum()) + np.mean(digamma(neighbours[usable])) - np.mean(digamma(class_sizes[usable])) - np.mean(digamma(within))
+    information = (
+        digamma(usable.sum())
+        + np.mean(digamma(neighbours[usable]))
+        - np.mean(digamma(class_sizes[usable]))
+        - np.mean(digamma(within))
+    )
     return max(float(information), 0.0)
 
 

@@ -65,7 +65,9 @@ def _clip(information_bits: float) -> float:
     return max(information_bits, 0.0)
 
 
-def _information_of_ids(ids_a: np.ndarray, n_a: int, ids_b: np.ndarray, n_b: int, h_a: float, h_b: float, miller_madow: bool) -> float:
+def _information_of_ids(
+    ids_a: np.ndarray, n_a: int, ids_b: np.ndarray, n_b: int, h_a: float, h_b: float, miller_madow: bool
+) -> float:
     return _clip(h_a + h_b - joint_entropy_bits(ids_a, n_a, ids_b, n_b, miller_madow))
 
 
@@ -77,7 +79,9 @@ def mutual_information_bits(a: np.ndarray, b: np.ndarray, miller_madow: bool = F
     return _information_of_ids(a_ids, n_a, b_ids, n_b, h_a, h_b, miller_madow)
 
 
-def plugin_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None, *, miller_madow: bool = False) -> dict[str, float]:
+def plugin_information(
+    codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None, *, miller_madow: bool = False
+) -> dict[str, float]:
     """H(T), I(X;T) and I(T;Y) in bits for one layer's integer codes.
 
     Parameters
@@ -112,6 +116,8 @@ def plugin_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray 
     return {"H_T": h_t, "I_XT": _information_of_ids(x_ids, n_x, t_ids, n_t, h_x, h_t, miller_madow), "I_TY": i_ty}
 
 
-def miller_madow_information(codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None) -> dict[str, float]:
+def miller_madow_information(
+    codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None
+) -> dict[str, float]:
     """``plugin_information`` with the Miller-Madow correction on every entropy."""
     return plugin_information(codes, labels, x_ids, miller_madow=True)

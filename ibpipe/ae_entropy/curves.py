@@ -1,0 +1,127 @@
+"""Entropy curves over code size d: per d an autoencoder (a Dask task), the entropy and dimension of its codes, the bends of the curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings, encode, train_autoencoder
+from ibpipe.dimension.bends import two_segment_fit
+from ibpipe.dimension.correlation import correlation_dimension
+from ibpipe.dimension.loo_kde import loo_kde_entropy
+from ibpipe.dimension.twonn import twonn_dimension
+from ibpipe.errors import InputError
+from ibpipe.estimators.kde import kde_information
+
+MEASURES = ("mse", "H_raw", "H_std", "I_noise", "corrdim_codes")
+
+
+def code_measures(codes: np.ndarray, settings: CodeMeasureSettings) -> dict[str, float]:
+    """H_raw, H_std, I_noise (nats) and the correlation dimension of one code matrix (n_points, d)."""
+    codes = np.asarray(codes, dtype=np.float64)
+    noise_variance = settings.noise_factor * float(codes.var(axis=0).mean())
+    if not noise_variance > 0:
+        raise InputError(
+            "the codes are constant: the autoencoder collapsed; raise ae.max_epochs or change ae.learning_rate"
+        )
+    bounds = kde_information(codes, np.zeros(len(codes), dtype=np.int64), noise_variance)
+    return {
+        "H_raw": loo_kde_entropy(codes, settings.bandwidth),
+        "H_std": loo_kde_entropy(codes, settings.bandwidth, standardised=True),
+        "I_noise": bounds["upper"]["I_XT"] * math.log(2.0),
+        "corrdim_codes": correlation_dimension(
+            codes, settings.corr_q_low, settings.corr_q_high, max_pairs=settings.max_pairs, seed=settings.seed
+        ),
+    }
+
+
+def code_size_measures(
+    code_dim: int, *, points: np.ndarray, training: AutoencoderSettings, measuring: CodeMeasureSettings
+) -> dict[str, float]:
+    """The Dask task of one code size: train (seeded by the settings and d), encode every point, measure."""
+    torch.set_num_threads(1)
+    seeded = AutoencoderSettings(**{**training.__dict__, "seed": training.seed + code_dim})
+    model, val_mse, epochs = train_autoencoder(points, code_dim, seeded)
+    return {"mse": val_mse, "epochs": float(epochs), **code_measures(encode(model, points), measuring)}
+
+
+CURVES = ("H_raw", "H_std", "I_noise")
+
+
+def curve_dataset(
+    code_dims: list[int], results: list[dict[str, float]], data_dimensions: dict[str, float], attrs: dict
+) -> xr.Dataset:
+    """The curves over d as a Dataset, with the bend of each entropy curve and the MSE elbow in attrs.
+
+    Bends are breakpoints of continuous two-segment fits (``two_segment_fit``); the
+    MSE elbow is the bend of log10 MSE. With fewer than 3 code sizes they are NaN.
+    """
+    dims = np.asarray(code_dims)
+    units = {
+        "mse": ("1", "held-out reconstruction MSE of standardised features"),
+        "epochs": ("epoch", "training epochs until early stopping"),
+    }
+    units.update(
+        {
+            name: ("nat", label)
+            for name, label in (
+                ("H_raw", "LOO-KDE entropy of the codes"),
+                ("H_std", "LOO-KDE entropy of the standardised codes"),
+                ("I_noise", "KDE upper bound on I(X; Z + noise)"),
+            )
+        }
+    )
+    units["corrdim_codes"] = ("1", "correlation dimension of the codes")
+    data = {
+        name: ("d", np.array([result[name] for result in results]), {"units": unit, "long_name": label})
+        for name, (unit, label) in units.items()
+    }
+    dataset = xr.Dataset(data, coords={"d": ("d", dims, {"long_name": "code size"})})
+
+    def bend(values: np.ndarray) -> float:
+        return (
+            two_segment_fit(dims, values).breakpoint if len(dims) >= 3 and np.isfinite(values).all() else float("nan")
+        )
+
+    dataset.attrs.update({f"bend_{name}": bend(dataset[name].values) for name in CURVES})
+    dataset.attrs["mse_elbow"] = bend(np.log10(np.maximum(dataset.mse.values, np.finfo(float).tiny)))
+    dataset.attrs.update(data_dimensions)
+    dataset.attrs.update(attrs)
+    return dataset
+
+
+def entropy_curves(
+    points: np.ndarray,
+    dmax: int,
+    training: AutoencoderSettings,
+    measuring: CodeMeasureSettings,
+    client,
+    description: str | None = "ae-entropy",
+) -> xr.Dataset:
+    """The whole curve for prepared ``points``: one autoencoder per d = 1..dmax on the Dask ``client``
+    (None: here, one after another), plus the points' own correlation and TwoNN dimensions."""
+    from ibpipe.parallel import run_tasks
+
+    if dmax > points.shape[1]:
+        raise InputError(f"ae.dmax = {dmax} exceeds the {points.shape[1]} features of the points; lower ae.dmax")
+    # Larger codes train longest: submit them first so the workers finish together.
+    order = list(range(dmax, 0, -1))
+    results = run_tasks(
+        client,
+        code_size_measures,
+        [(d,) for d in order],
+        {"points": points, "training": training, "measuring": measuring},
+        description,
+    )
+    by_dim = dict(zip(order, results))
+    data_dimensions = {
+        "corrdim_data": correlation_dimension(
+            points, measuring.corr_q_low, measuring.corr_q_high, max_pairs=measuring.max_pairs, seed=measuring.seed
+        ),
+        "nn_dim_data": twonn_dimension(points),
+    }
+    attrs = {"n_points": len(points), "n_features": points.shape[1], "nn_dim_method": "TwoNN (Facco et al. 2017)"}
+    return curve_dataset(list(range(1, dmax + 1)), [by_dim[d] for d in range(1, dmax + 1)], data_dimensions, attrs)

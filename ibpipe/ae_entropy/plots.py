@@ -1,0 +1,47 @@
+"""The autoencoder entropy curves with their bends, the MSE with its elbow, and the codes' correlation dimension."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import xarray as xr
+from matplotlib.figure import Figure
+
+
+def ae_entropy_curves(curves: xr.Dataset) -> Figure:
+    """Entropy curves over code size with their bends, the MSE with its elbow, and the codes' correlation dimension."""
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+    d = curves.d.values
+    for name, colour in (("H_raw", "tab:blue"), ("H_std", "tab:orange"), ("I_noise", "tab:green")):
+        axes[0].plot(
+            d, curves[name].values, marker="o", color=colour, label=f"{name} (bend {curves.attrs[f'bend_{name}']:.2f})"
+        )
+        axes[0].axvline(curves.attrs[f"bend_{name}"], color=colour, linestyle=":", linewidth=1)
+    axes[0].set_ylabel("nats")
+    axes[0].set_title("Entropy of the codes")
+    axes[1].semilogy(d, curves.mse.values, marker="o", color="black")
+    axes[1].axvline(
+        curves.attrs["mse_elbow"], color="black", linestyle=":", label=f"elbow {curves.attrs['mse_elbow']:.2f}"
+    )
+    axes[1].set_ylabel("held-out MSE")
+    axes[1].set_title("Reconstruction")
+    axes[2].plot(d, curves.corrdim_codes.values, marker="o", label="codes")
+    axes[2].axhline(
+        curves.attrs["corrdim_data"],
+        color="grey",
+        linestyle="--",
+        label=f"data, correlation {curves.attrs['corrdim_data']:.2f}",
+    )
+    axes[2].axhline(
+        curves.attrs["nn_dim_data"], color="grey", linestyle=":", label=f"data, TwoNN {curves.attrs['nn_dim_data']:.2f}"
+    )
+    axes[2].set_ylabel("correlation dimension")
+    axes[2].set_title("Dimension of the codes")
+    for axis in axes:
+        axis.set_xlabel("code size d")
+        axis.grid(True, alpha=0.3)
+        true_dim = int(curves.attrs.get("true_dim", -1))
+        if true_dim > 0:
+            axis.axvline(true_dim, color="red", alpha=0.4, linewidth=2, label=f"true dimension {true_dim}")
+        axis.legend(fontsize=8)
+    figure.suptitle(f"Autoencoder entropy curves: {curves.attrs.get('source', '')}")
+    return figure

@@ -1,0 +1,23 @@
+"""The ``dataset`` section: which data the network trains and is measured on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ibpipe.config.checks import Section, boolean, integer, key, number, one_of, text
+from ibpipe.data.datasets import DATASETS, MEASURE_ON
+
+
+@dataclass(frozen=True)
+class DatasetParams(Section):
+    section: ClassVar[str] = "dataset"
+
+    name: str = key("tishby12", one_of(*DATASETS), "which dataset to train and measure on")
+    root: str = key("auto", text, "mnist/fashion_mnist: directory of the four IDX files ('auto': data/<name>)")
+    download: bool = key(
+        False, boolean, "mnist/fashion_mnist: let torchvision download missing files (needs torchvision and internet)"
+    )
+    test_fraction: float = key(0.2, number(0.0, 0.9, open_low=True), "share of rows held out for testing")
+    split_seed: int = key(0, integer(0), "seed of the stratified train/test split")
+    measure_on: str = key("all", one_of(*MEASURE_ON), "rows the information is measured on")

@@ -1,0 +1,67 @@
+"""The ``model`` section: the network trained by the ``train`` stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ibpipe.config.checks import Section, anything, integer, key, list_of, mapping_of, one_of, text
+from ibpipe.names import INPUT_LAYER
+from ibpipe.nn.activations import ACTIVATIONS
+from ibpipe.nn.architectures import ARCHITECTURES
+
+
+@dataclass(frozen=True)
+class ModelParams(Section):
+    section: ClassVar[str] = "model"
+
+    arch: str = key("mlp", one_of(*ARCHITECTURES), "network family")
+    widths: list[int] = key([10, 7, 5, 4, 3], list_of(integer(1, 4096)), "hidden layer widths, input to output")
+    activation: str = key("tanh", one_of(*ACTIVATIONS), "hidden-layer nonlinearity")
+    factory: str = key(
+        "", text, "custom: import path 'package.module:factory' of a function returning a torch.nn.Module"
+    )
+    kwargs: dict = key({}, mapping_of(anything, "keyword arguments"), "custom: keyword arguments of the factory")
+    layers: dict = key(
+        {},
+        mapping_of(lambda v: None if isinstance(v, str) and v else "a module path", "layer name -> module path"),
+        "custom: layers to record, name -> module path (e.g. hidden: encoder.2)",
+    )
+    softmax: str = key(
+        "output", text, "custom: recorded layer whose output is logits, recorded as softmax ('' for none)"
+    )
+    checkpoint: str = key(
+        "", text, "optional state_dict file (torch.save) the network starts from, loaded with weights_only=True"
+    )
+
+    def errors(self) -> list[str]:
+        return custom_model_errors(self)
+
+
+def custom_model_errors(model: ModelParams) -> list[str]:
+    """factory/kwargs/layers belong to arch custom, which needs them all."""
+    if model.arch != "custom":
+        given = [name for name in ("factory", "kwargs", "layers") if getattr(model, name)]
+        return [
+            f"model.{name} = {getattr(model, name)!r}: only used with model.arch custom (arch is {model.arch!r})"
+            for name in given
+        ]
+    errors = []
+    module, colon, function = model.factory.partition(":")
+    if not (module and colon and function):
+        errors.append(
+            f"model.factory = {model.factory!r}: model.arch custom needs an import path 'package.module:factory'"
+        )
+    if not model.layers:
+        errors.append(
+            "model.layers = {}: model.arch custom needs the layers to record, e.g. {hidden: '1', output: '3'}"
+        )
+    elif INPUT_LAYER in model.layers:
+        errors.append(
+            f"model.layers names a layer {INPUT_LAYER!r}: that name means the network's input in reduce.layers; rename the layer"
+        )
+    elif model.softmax and model.softmax not in model.layers:
+        errors.append(
+            f"model.softmax = {model.softmax!r}: not one of the recorded model.layers ({', '.join(model.layers)}); use '' for none"
+        )
+    return errors

@@ -1,0 +1,19 @@
+"""The ``train`` section: how the ``train`` stage fits the network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ibpipe.config.checks import Section, integer, key, number
+
+
+@dataclass(frozen=True)
+class TrainParams(Section):
+    section: ClassVar[str] = "train"
+
+    epochs: int = key(8000, integer(1, 1_000_000), "number of training epochs")
+    batch_size: int = key(256, integer(1), "minibatch size")
+    learning_rate: float = key(4.0e-4, number(0.0, 10.0, open_low=True), "Adam learning rate")
+    seed: int = key(0, integer(0), "seed of initialisation and minibatch order")
+    torch_threads: int = key(1, integer(1, 256), "torch intra-op threads (1 is fastest for small networks)")

@@ -1,0 +1,187 @@
+"""Figures of the information-plane experiment, each drawn from the metrics Dataset (or the selection, the training history) alone."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import xarray as xr
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+matplotlib.use("Agg")
+
+
+def _epoch_axis(axis) -> None:
+    # symlog keeps epoch 0 (the initial weights) on a logarithmic time axis.
+    axis.set_xscale("symlog", linthresh=1)
+    axis.set_xlim(left=0)
+    axis.set_xlabel("epoch")
+    axis.grid(True, alpha=0.3)
+
+
+def _rug(axis, epochs) -> None:
+    """Measured epochs as ticks along the bottom of the time axis."""
+    axis.plot(
+        epochs,
+        [0.0] * len(epochs),
+        "|",
+        color="black",
+        alpha=0.4,
+        markersize=6,
+        transform=axis.get_xaxis_transform(),
+        label="_measured epochs",
+    )
+
+
+def _window_note(metrics: xr.Dataset) -> str:
+    window = int(metrics.attrs.get("window", 1))
+    return f", {window}-epoch windows" if window > 1 else ""
+
+
+def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
+    """I(X;T) against I(T;Y): a line through the layers per epoch, points coloured by epoch."""
+    selected = metrics.sel(estimator=estimator)
+    epochs = selected.epoch.values
+    norm = Normalize(vmin=epochs.min(), vmax=max(epochs.max(), epochs.min() + 1))
+    colours = plt.get_cmap("viridis")(norm(epochs))
+    figure, axis = plt.subplots(figsize=(7, 5.5), layout="constrained")
+    x = selected.I_XT.transpose("epoch", "layer").values
+    y = selected.I_TY.transpose("epoch", "layer").values
+    for row, colour in enumerate(colours):
+        axis.plot(x[row], y[row], "-", color=colour, alpha=0.15, linewidth=0.8)
+    for column in range(x.shape[1]):
+        axis.scatter(x[:, column], y[:, column], c=epochs, cmap="viridis", norm=norm, s=12, edgecolors="none", zorder=2)
+    for column, layer in enumerate(selected.layer.values.tolist()):
+        axis.annotate(layer, (x[-1, column], y[-1, column]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axis, label="epoch")
+    axis.set_xlabel("I(X;T) [bits]")
+    axis.set_ylabel("I(T;Y) [bits]")
+    axis.set_title(f"Information plane ({estimator}{_window_note(metrics)})")
+    axis.grid(True, alpha=0.3)
+    return figure
+
+
+def _information_panels(metrics: xr.Dataset, title: str, draw) -> Figure:
+    """I(X;T) and I(T;Y) side by side against epoch; ``draw(axis, quantity)`` adds the lines."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
+    for axis, quantity, label in zip(axes, ("I_XT", "I_TY"), ("I(X;T) [bits]", "I(T;Y) [bits]")):
+        draw(axis, quantity)
+        _rug(axis, metrics.epoch.values)
+        _epoch_axis(axis)
+        axis.set_ylabel(label)
+    axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
+    axes[1].legend(fontsize=8)
+    figure.suptitle(title + _window_note(metrics))
+    return figure
+
+
+def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
+    """I(X;T) and I(T;Y) of every layer against epoch."""
+    selected = metrics.sel(estimator=estimator)
+
+    def draw(axis, quantity):
+        for layer in selected.layer.values.tolist():
+            axis.plot(selected.epoch, selected[quantity].sel(layer=layer), label=layer, linewidth=1.2)
+
+    return _information_panels(metrics, f"Information per layer over training ({estimator})", draw)
+
+
+def estimator_comparison(metrics: xr.Dataset, layer: str) -> Figure:
+    """I(X;T) and I(T;Y) of one layer against epoch, one line per estimator, bootstrap bands if stored."""
+    selected = metrics.sel(layer=layer)
+
+    def draw(axis, quantity):
+        for estimator in selected.estimator.values.tolist():
+            (line,) = axis.plot(
+                selected.epoch, selected[quantity].sel(estimator=estimator), label=estimator, linewidth=1.2
+            )
+            if f"{quantity}_ci" in selected:
+                band = selected[f"{quantity}_ci"].sel(estimator=estimator)
+                axis.fill_between(
+                    selected.epoch,
+                    band.sel(bound="lower"),
+                    band.sel(bound="upper"),
+                    color=line.get_color(),
+                    alpha=0.2,
+                    linewidth=0,
+                )
+
+    noise = metrics.attrs.get("noise_variance", "n/a")
+    return _information_panels(
+        metrics, f"Estimators compared on layer {layer} (noise variance {noise} for kde/knn)", draw
+    )
+
+
+def selection_overview(selection: dict) -> Figure:
+    """The measured epochs on the time axis and, for delta-skip, the distance of every gap."""
+    epochs = selection["epochs"]
+    figure, axis = plt.subplots(figsize=(11, 3.2), layout="constrained")
+    _rug(axis, epochs)
+    if "distances" in selection:
+        gaps = [(a + b) / 2 for a, b in zip(epochs, epochs[1:])]
+        axis.plot(gaps, selection["distances"], ".", markersize=3, label="distance of each gap")
+        axis.axhline(selection["delta"], color="red", linestyle=":", linewidth=1, label=f"delta = {selection['delta']}")
+        axis.set_ylabel("max |change of I(.;T)| / H(.)")
+        axis.legend(fontsize=8)
+    else:
+        axis.set_yticks([])
+    _epoch_axis(axis)
+    probed = len(selection.get("probed", epochs))
+    axis.set_title(f"Selection '{selection['method']}': {len(epochs)} epochs measured, {probed} probed")
+    return figure
+
+
+def default_comparison_layer(metrics: xr.Dataset) -> str:
+    """The last hidden layer: the one whose compression the studies argue about."""
+    layers = metrics.layer.values.tolist()
+    return layers[-2] if len(layers) > 1 else layers[-1]
+
+
+def training_curves(history: xr.Dataset) -> Figure:
+    """Train and test loss and accuracy against epoch."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
+    for split in ("train", "test"):
+        axes[0].plot(history.epoch, history[f"{split}_loss"], label=split)
+        axes[1].plot(history.epoch, history[f"{split}_accuracy"], label=split)
+    axes[0].set_ylabel("cross-entropy [nats]")
+    axes[1].set_ylabel("accuracy")
+    for axis in axes:
+        _epoch_axis(axis)
+        axis.legend()
+    figure.suptitle("Training curves")
+    return figure
+
+
+def state_saturation(metrics: xr.Dataset) -> Figure:
+    """Distinct code states / rows per layer over epochs: at 1 every sample is its own state and I(X;T) = H(X)."""
+    figure, axis = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    for layer in metrics.layer.values.tolist():
+        axis.plot(metrics.epoch.values, metrics.state_ratio.sel(layer=layer).values, marker=".", label=layer)
+    _epoch_axis(axis)
+    _rug(axis, metrics.epoch.values)
+    axis.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
+    axis.set_ylim(0, 1.05)
+    axis.set_ylabel("distinct states / N")
+    axis.set_title(f"Saturation of the codes{_window_note(metrics)}")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def dimension_over_epochs(metrics: xr.Dataset) -> Figure:
+    """Intrinsic dimension of each layer's raw activations over training, one panel per estimator."""
+    names = [name for name in ("corrdim", "nn_dim") if name in metrics]
+    titles = {"corrdim": "correlation dimension", "nn_dim": "TwoNN dimension"}
+    figure, axes = plt.subplots(
+        1, len(names), figsize=(5.5 * len(names), 4.2), layout="constrained", sharex=True, squeeze=False
+    )
+    for axis, name in zip(axes[0], names):
+        for layer in metrics.layer.values.tolist():
+            axis.plot(
+                metrics.epoch.values, metrics[name].sel(layer=layer).values, marker=".", markersize=3, label=layer
+            )
+        _epoch_axis(axis)
+        _rug(axis, metrics.epoch.values)
+        axis.set_ylabel(titles[name])
+    axes[0][0].legend(fontsize=8)
+    figure.suptitle("Intrinsic dimension of the activations")
+    return figure

@@ -1,0 +1,91 @@
+"""Probes for delta-skip selection: information of a few epochs, measured from the stored weights.
+
+A probe rebuilds the network at each requested epoch, records its layers on the measured
+rows, reduces them with the per-layer reduce settings in force (ranges that the reduce
+stage takes over all epochs come from the probed epoch alone) and returns (I(X;T), I(T;Y)) per layer.
+Nothing is written: the dump stage later stores activations of the selected epochs only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ibpipe.data.datasets import Dataset
+from ibpipe.estimators.registry import ESTIMATORS, estimate_layer
+from ibpipe.infoplane import reduce as reducing
+from ibpipe.io.weights import open_weights_attrs, read_weights
+from ibpipe.names import INPUT_LAYER
+from ibpipe.nn.architectures import build_model
+from ibpipe.nn.layers import layer_shapes, record_epochs
+
+
+def probe_epochs(
+    epochs: Sequence[int],
+    *,
+    weights_path: str,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    x_ids: np.ndarray,
+    reductions: Mapping[str, reducing.LayerReduction],
+    shapes: Mapping[str, Sequence[int]],
+    estimator: str = "plugin",
+) -> dict[int, np.ndarray]:
+    """``{epoch: array (n_layers, 2)}`` of I(X;T), I(T;Y) in bits, layers in forward order."""
+    if ESTIMATORS[estimator].needs != "codes":
+        raise ValueError(f"probes use a counting estimator; {estimator!r} reads activations")
+    model = build_model(open_weights_attrs(weights_path)["model"])
+    reducers = reducing.layer_reducers(reductions, shapes)
+    measured = {}
+    for epoch, activations in record_epochs(model, read_weights(weights_path, epochs), torch.from_numpy(inputs)):
+        rows = []
+        for layer, values in activations.items():
+            codes = reducers[layer].fit_transform_epoch(values)
+            information = estimate_layer([estimator], labels, codes=codes, x_ids=x_ids)[estimator]
+            rows.append((information["I_XT"], information["I_TY"]))
+        measured[int(epoch)] = np.array(rows)
+    return measured
+
+
+def probe_setup(
+    dataset: Dataset, reduce, estimator: str, weights_path: str
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """Keyword arguments of ``probe_epochs`` (the measured rows of ``dataset``, coded as the ``reduce`` params
+    section says, counted by ``estimator``), and (H(X), H(Y)) in bits for the distance."""
+    from ibpipe.estimators.plugin import entropy_bits
+
+    choice = reduce
+    inputs, labels = dataset.inputs[dataset.measured_rows], dataset.labels[dataset.measured_rows]
+    shapes = layer_shapes(build_model(open_weights_attrs(weights_path)["model"]), torch.from_numpy(inputs))
+    reductions = reducing.layer_reductions(
+        choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides()
+    )
+    x_ids = reducing.input_state_ids(inputs, reductions.pop(INPUT_LAYER))
+    shared = {
+        "weights_path": weights_path,
+        "inputs": inputs,
+        "labels": labels,
+        "x_ids": x_ids,
+        "reductions": reductions,
+        "shapes": shapes,
+        "estimator": estimator,
+    }
+    return shared, (entropy_bits(x_ids), entropy_bits(labels))
+
+
+def parallel_probe(client, shared: Mapping[str, Any]):
+    """A probe for the delta-skip searches: one Dask task per requested epoch, all of a batch at once."""
+    from ibpipe.parallel import run_tasks, share
+
+    shared = share(client, dict(shared))
+
+    def probe(epochs: Sequence[int]) -> dict[int, np.ndarray]:
+        measured: dict[int, np.ndarray] = {}
+        for part in run_tasks(client, probe_epochs, [([epoch],) for epoch in epochs], shared, None):
+            measured.update(part)
+        return measured
+
+    return probe

@@ -1,0 +1,424 @@
+"""Coarse-graining of activations into integer codes: arrays in, codes out.
+
+- ``fixed_width_codes``: Tishby's bins. ``n_bins`` edges ``linspace(low, high, n_bins)``;
+  a value gets the index of the last edge at or below it, so codes run 0..n_bins with 0
+  for values below ``low`` and n_bins for values at or above ``high`` (the published code
+  wrapped values below ``low`` into the top bin; here they get a bin of their own).
+- ``fixed_size_codes``: Saxe's bins, floor(t / bin_size), unbounded.
+- ``quantile_range_codes``: per unit, ``n_bins`` equal-width bins between that unit's
+  ``q_low`` and ``q_high`` quantiles (pooled over all measured epochs, so bins stay fixed
+  over training); values outside go to two end bins, codes 0..n_bins + 1.
+- ``equal_mass_codes``: per unit and epoch, ``n_bins`` bins holding equal shares of the
+  samples ("adaptive" bins of Chelombiev et al., ICLR 2019); equal values share a bin.
+- ``threshold_codes`` (``x > t``, input binarisation) and ``argmax_codes`` (softmax -> class).
+- ``pool_activations``: non-overlapping (channel, h, w) max or average pooling before any of
+  the above, so an image layer has a number of possible states comparable to N.
+
+``LayerReduction`` is one layer's choice (pooling + method + its settings); ``layer_reductions``
+resolves defaults, a named preset (``PRESETS``, the thesis's five) and per-layer overrides;
+``LayerReducer`` applies one, fitting learnt bins in a streaming pass over chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ibpipe.errors import InputError
+from ibpipe.names import INPUT_LAYER
+
+CODE_DTYPE = np.int32
+
+
+def fixed_width_codes(values: np.ndarray, n_bins: int, value_range: tuple[float, float]) -> np.ndarray:
+    """Index of the left edge of each value among ``linspace(low, high, n_bins)``.
+
+    Equal to ``np.digitize(values, edges)``, computed arithmetically (a few passes instead
+    of a binary search per value) and then corrected against the edges themselves, so a
+    value lying exactly on an edge (tanh saturates to exactly 1.0) gets the same bin.
+    """
+    low, high = value_range
+    if not low < high:
+        raise ValueError(f"value_range must have low < high, got {value_range}")
+    edges = np.linspace(low, high, n_bins)
+    scaled = (np.asarray(values, dtype=np.float64) - low) * ((n_bins - 1) / (high - low))
+    np.clip(scaled, -1.0, n_bins - 1, out=scaled)
+    codes = np.floor(scaled, out=scaled).astype(CODE_DTYPE) + 1
+    # Floating error can put a value within one ulp of an edge on the wrong side: fix it.
+    codes += (codes < n_bins) & (values >= edges[np.minimum(codes, n_bins - 1)])
+    codes -= (codes > 0) & (values < edges[np.maximum(codes - 1, 0)])
+    return codes
+
+
+def fixed_size_codes(values: np.ndarray, bin_size: float) -> np.ndarray:
+    """floor(values / bin_size) as integer codes."""
+    if bin_size <= 0:
+        raise ValueError(f"bin_size must be > 0, got {bin_size}")
+    quotient = np.asarray(values) / bin_size
+    return np.floor(quotient, out=quotient).astype(CODE_DTYPE)
+
+
+def data_range(low: float, high: float) -> tuple[float, float]:
+    """A usable bin range from observed extremes; a constant layer gets a unit-wide range."""
+    if not np.isfinite(low) or not np.isfinite(high):
+        raise InputError(f"activations contain non-finite values (range {low}..{high}); training diverged?")
+    return (float(low), float(high)) if high > low else (float(low), float(low) + 1.0)
+
+
+def quantile_edges(values: np.ndarray, q_low: float, q_high: float) -> np.ndarray:
+    """Per-unit (low, high) quantiles of (n_samples, n_units) values: an array (2, n_units)."""
+    if not 0 <= q_low < q_high <= 1:
+        raise ValueError(f"need 0 <= q_low < q_high <= 1, got {q_low}, {q_high}")
+    return np.quantile(np.asarray(values, dtype=np.float64), [q_low, q_high], axis=0)
+
+
+def quantile_range_codes(values: np.ndarray, n_bins: int, unit_ranges: np.ndarray) -> np.ndarray:
+    """``n_bins`` equal bins per unit between ``unit_ranges[0]`` and ``unit_ranges[1]``, plus two end bins."""
+    low, high = unit_ranges
+    width = np.where(high > low, high - low, 1.0) / n_bins
+    inside = np.floor((np.asarray(values) - low) / width).astype(np.int64) + 1
+    return np.clip(inside, 0, n_bins + 1).astype(CODE_DTYPE)
+
+
+def equal_mass_codes(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Per unit, the index among ``n_bins`` equal-mass bins of (n_samples, n_units) values."""
+    values = np.asarray(values)
+    return _codes_from_edges(values, np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1], axis=0))
+
+
+def distinct_input_ids(inputs: np.ndarray) -> np.ndarray:
+    """Id of the distinct input each row is; rows are exact duplicates or different inputs."""
+    flat = np.ascontiguousarray(np.asarray(inputs).reshape(len(inputs), -1))
+    as_bytes = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1])))
+    _, ids = np.unique(as_bytes.ravel(), return_inverse=True)
+    return ids.ravel().astype(np.int64)
+
+
+POOLING_KINDS = ("max", "avg")
+
+
+def pool_activations(values: np.ndarray, window: tuple[int, int, int], kind: str = "max") -> np.ndarray:
+    """Non-overlapping (channel, h, w) pooling of (n_samples, channels, height, width) activations.
+
+    Like torch's MaxPool3d / AvgPool3d with stride = kernel over (C, H, W): trailing
+    channels or pixels that do not fill a whole window are dropped. A channel window of 1
+    is 2-D pooling. Returns (n_samples, C // c, H // h, W // w).
+    """
+    if kind not in POOLING_KINDS:
+        raise ValueError(f"pooling kind {kind!r} is not one of {', '.join(POOLING_KINDS)}")
+    values = np.asarray(values)
+    if values.ndim != 4:
+        raise ValueError(f"pooling needs (samples, channels, height, width) activations, got shape {values.shape}")
+    c, h, w = window
+    if min(window) < 1 or c > values.shape[1] or h > values.shape[2] or w > values.shape[3]:
+        raise ValueError(f"pooling window {window} does not fit activations of shape {values.shape[1:]}")
+    n, channels, height, width = values.shape
+    trimmed = values[:, : channels // c * c, : height // h * h, : width // w * w]
+    blocks = trimmed.reshape(n, channels // c, c, height // h, h, width // w, w)
+    return blocks.max(axis=(2, 4, 6)) if kind == "max" else blocks.mean(axis=(2, 4, 6))
+
+
+def clipped_window(window: Sequence[int], layer_shape: Sequence[int]) -> tuple[int, int, int]:
+    """A (channel, h, w) window cut down to a (C, H, W) layer: an axis shorter than the window is pooled whole."""
+    if len(layer_shape) != 3:
+        raise ValueError(f"pooling needs a (channels, height, width) layer; this layer has shape {tuple(layer_shape)}")
+    return tuple(min(int(size), int(extent)) for size, extent in zip(window, layer_shape))
+
+
+def threshold_codes(values: np.ndarray, threshold: float) -> np.ndarray:
+    """1 where a value is above ``threshold``, else 0 (input binarisation ``x > 0.5``; softmax binarised)."""
+    return (np.asarray(values) > threshold).astype(CODE_DTYPE)
+
+
+def argmax_codes(values: np.ndarray) -> np.ndarray:
+    """The index of the largest unit of each row, as one column (the predicted class of a softmax layer)."""
+    return np.asarray(values).argmax(axis=1).astype(CODE_DTYPE)[:, None]
+
+
+# ---------------------------------------------------------------- per-layer reductions
+
+REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive", "threshold", "argmax")
+
+# Rows kept to learn ranges (quantile edges, equal-mass edges) are capped by values, not rows:
+# 2**24 float64 values = 128 MiB whatever the layer width. Below the cap the edges are exact.
+MAX_FIT_VALUES = 2**24
+
+
+@dataclass(frozen=True)
+class LayerReduction:
+    """How one layer's activations become codes: optional (channel, h, w) pooling, then a discretisation."""
+
+    method: str = "fixed-width"
+    n_bins: int = 30
+    value_range: tuple[float, float] | str = (-1.0, 1.0)
+    bin_size: float = 0.07
+    q_low: float = 0.01
+    q_high: float = 0.99
+    threshold: float = 0.5
+    pool: tuple[int, int, int] | None = None
+    pool_kind: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.method not in REDUCE_METHODS:
+            raise ValueError(f"unknown reduce method {self.method!r}; known: {', '.join(REDUCE_METHODS)}")
+        if self.pool_kind not in POOLING_KINDS:
+            raise ValueError(f"pooling kind {self.pool_kind!r} is not one of {', '.join(POOLING_KINDS)}")
+        if isinstance(self.value_range, list):
+            object.__setattr__(self, "value_range", tuple(self.value_range))
+        if self.pool is not None:
+            object.__setattr__(self, "pool", tuple(int(size) for size in self.pool))
+
+    @property
+    def learns_ranges(self) -> bool:
+        """Whether bins come from the data of all measured epochs (a pass before coding)."""
+        return self.method == "quantile" or (self.method == "fixed-width" and self.value_range == "data")
+
+
+def _thesis_preset(
+    window1: tuple[int, int, int], window2: tuple[int, int, int], kind: str
+) -> dict[str, dict[str, Any]]:
+    return {
+        INPUT_LAYER: {"pool": (1, 4, 4), "pool_kind": "max", "method": "threshold", "threshold": 0.5},
+        "z1": {"pool": window1, "pool_kind": kind, "method": "quantile"},
+        "z2": {"pool": window2, "pool_kind": kind, "method": "quantile"},
+        "output": {"method": "argmax"},
+    }
+
+
+# The thesis presets (pooling windows as (channel, h, w)) for the layers z1, z2, output of the
+# thesis and digits CNNs. Every preset pools the input 4x4 (max) and binarises it (x > 0.5),
+# codes z1 and z2 by per-unit quantile bins (reduce.n_bins, q_low, q_high) and the output by argmax.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "thesis-1": _thesis_preset((1, 4, 4), (1, 3, 3), "max"),
+    "thesis-2": _thesis_preset((2, 4, 4), (2, 3, 3), "max"),
+    "thesis-3": _thesis_preset((4, 4, 4), (4, 3, 3), "max"),
+    "thesis-4": _thesis_preset((1, 7, 7), (1, 7, 7), "max"),
+    "thesis-5": _thesis_preset((1, 7, 7), (1, 7, 7), "avg"),
+}
+
+
+def layer_reductions(
+    defaults: Mapping[str, Any],
+    layers: Sequence[str],
+    preset: str | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, LayerReduction | None]:
+    """The reduction of every layer and of the ``input`` (``None``: inputs are told apart exactly).
+
+    Later sources win: ``defaults`` (all recorded layers), then the ``preset``, then the
+    per-layer ``overrides``. A preset or override naming a layer the network does not have
+    is an error, except a preset's layers on a network without them (presets are written
+    for the CNNs' z1, z2, output).
+    """
+    overrides = dict(overrides or {})
+    known = [INPUT_LAYER, *layers]
+    unknown = [name for name in overrides if name not in known]
+    if unknown:
+        raise InputError(
+            f"reduce.layers names {unknown}, which this network does not record; its layers are {', '.join(known)}"
+        )
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"unknown reduce.preset {preset!r}; known: {', '.join(PRESETS)}")
+    chosen = PRESETS[preset] if preset else {}
+    reductions: dict[str, LayerReduction | None] = {}
+    for name in known:
+        settings = {} if name == INPUT_LAYER else dict(defaults)
+        settings.update(chosen.get(name, {}))
+        settings.update(overrides.get(name, {}))
+        if name == INPUT_LAYER and not settings:
+            reductions[name] = None
+        else:
+            base = dict(defaults) if name == INPUT_LAYER else {}
+            reductions[name] = LayerReduction(**{**base, **settings})
+    return reductions
+
+
+class LayerReducer:
+    """Codes of one layer, scikit-learn style: ``fit`` learns the bins, ``transform`` applies them.
+
+    Activations arrive as (n_samples, n_units) float arrays, a unit being one element of the
+    layer's ``shape`` in C order; pooling reshapes them to ``shape`` first. ``fit`` reads
+    an iterable of chunks (any split over epochs and samples) once, so the pass is
+    streaming; ranges come from the pooled values, and quantile edges from every k-th row
+    when more than ``max_fit_values`` values pass (evenly over epochs and samples).
+
+    Attributes after ``fit``: ``value_range_`` (fixed-width on 'data'), ``unit_ranges_``
+    (quantile: array (2, n_pooled_units)).
+    """
+
+    def __init__(self, reduction: LayerReduction, shape: Sequence[int], max_fit_values: int = MAX_FIT_VALUES):
+        self.reduction = reduction
+        self.shape = tuple(int(size) for size in shape)
+        self.max_fit_values = max_fit_values
+        self.window = None if reduction.pool is None else clipped_window(reduction.pool, self.shape)
+        self.value_range_: tuple[float, float] | None = (
+            None if reduction.value_range == "data" else tuple(reduction.value_range)
+        )
+        self.unit_ranges_: np.ndarray | None = None
+
+    @property
+    def pooled_shape(self) -> tuple[int, ...]:
+        if self.window is None:
+            return self.shape
+        return tuple(extent // size for extent, size in zip(self.shape, self.window))
+
+    @property
+    def n_units(self) -> int:
+        """Columns of the codes."""
+        return 1 if self.reduction.method == "argmax" else int(np.prod(self.pooled_shape))
+
+    def pool(self, values: np.ndarray) -> np.ndarray:
+        """(n_samples, n_units) activations pooled as configured, flat again: (n_samples, n_pooled_units)."""
+        values = np.asarray(values)
+        if self.window is None:
+            return values
+        return pool_activations(
+            values.reshape(len(values), *self.shape), self.window, self.reduction.pool_kind
+        ).reshape(len(values), -1)
+
+    def fit(self, chunks: Iterable[np.ndarray], n_rows: int) -> LayerReducer:
+        """Learn the bins from ``chunks`` holding ``n_rows`` rows in all; a no-op for fixed bins."""
+        method = self.reduction.method
+        if not self.reduction.learns_ranges:
+            return self
+        if method == "fixed-width":
+            low, high = np.inf, -np.inf
+            for chunk in chunks:
+                pooled = self.pool(chunk)
+                low, high = min(low, float(np.min(pooled))), max(high, float(np.max(pooled)))
+            self.value_range_ = data_range(low, high)
+            return self
+        kept = _every_kth_row(
+            (self.pool(chunk) for chunk in chunks),
+            n_rows,
+            self.max_fit_values // max(1, int(np.prod(self.pooled_shape))),
+        )
+        self.unit_ranges_ = quantile_edges(kept, self.reduction.q_low, self.reduction.q_high)
+        return self
+
+    def equal_mass_edges(self, chunks: Iterable[np.ndarray], n_rows: int) -> np.ndarray:
+        """Inner edges (n_bins - 1, n_pooled_units) of equal-mass bins of one epoch, for ``transform``."""
+        kept = _every_kth_row(
+            (self.pool(chunk) for chunk in chunks),
+            n_rows,
+            self.max_fit_values // max(1, int(np.prod(self.pooled_shape))),
+        )
+        return np.quantile(
+            np.asarray(kept, dtype=np.float64), np.linspace(0, 1, self.reduction.n_bins + 1)[1:-1], axis=0
+        )
+
+    def transform(self, values: np.ndarray, epoch_edges: np.ndarray | None = None) -> np.ndarray:
+        """Codes (n_samples, n_units) of activations; ``adaptive`` needs its epoch's ``equal_mass_edges``."""
+        choice = self.reduction
+        pooled = self.pool(values)
+        if choice.method == "fixed-width":
+            if self.value_range_ is None:
+                raise ValueError("fixed-width bins on the data range need fit() first")
+            return fixed_width_codes(pooled, choice.n_bins, self.value_range_)
+        if choice.method == "fixed-size":
+            return fixed_size_codes(pooled, choice.bin_size)
+        if choice.method == "quantile":
+            if self.unit_ranges_ is None:
+                raise ValueError("quantile bins need fit() first")
+            return quantile_range_codes(pooled, choice.n_bins, self.unit_ranges_)
+        if choice.method == "adaptive":
+            if epoch_edges is None:
+                raise ValueError("adaptive bins need the epoch's equal_mass_edges()")
+            return _codes_from_edges(pooled, epoch_edges)
+        if choice.method == "threshold":
+            return threshold_codes(pooled, choice.threshold)
+        return argmax_codes(pooled)
+
+    def fit_transform_epoch(self, values: np.ndarray) -> np.ndarray:
+        """Codes of one epoch seen alone: learnt ranges come from this epoch (delta-skip probes, the inputs)."""
+        self.fit([values], len(values))
+        edges = self.equal_mass_edges([values], len(values)) if self.reduction.method == "adaptive" else None
+        return self.transform(values, edges)
+
+
+def layer_reducers(
+    reductions: Mapping[str, LayerReduction | None], shapes: Mapping[str, Sequence[int]]
+) -> dict[str, LayerReducer]:
+    """A ``LayerReducer`` per recorded layer; a setting that does not fit a layer is an error naming it."""
+    reducers = {}
+    for layer, shape in shapes.items():
+        try:
+            reducers[layer] = LayerReducer(reductions[layer], shape)
+        except ValueError as error:
+            raise InputError(
+                f"reduce settings of layer {layer!r} (shape {tuple(shape)}): {error}; change them for this layer in reduce.layers"
+            ) from error
+    return reducers
+
+
+def _every_kth_row(chunks: Iterable[np.ndarray], n_rows: int, max_rows: int) -> np.ndarray:
+    """Every k-th row of the concatenated chunks, k chosen so at most ``max_rows`` remain."""
+    stride = max(1, -(-n_rows // max(1, max_rows)))
+    kept, seen = [], 0
+    for chunk in chunks:
+        # A copy, not a view: a view would keep every whole chunk alive until the concatenation.
+        kept.append(chunk[(-seen) % stride :: stride].copy())
+        seen += len(chunk)
+    return np.concatenate(kept)
+
+
+def _codes_from_edges(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+    codes = np.empty(values.shape, dtype=CODE_DTYPE)
+    for unit in range(values.shape[1]):
+        codes[:, unit] = np.searchsorted(inner_edges[:, unit], values[:, unit], side="right")
+    return codes
+
+
+def input_state_ids(inputs: np.ndarray, reduction: LayerReduction | None) -> np.ndarray:
+    """Which state of X each row is: the distinct input, or its code under ``reduction`` (e.g. pooled and binarised)."""
+    if reduction is None:
+        return distinct_input_ids(inputs)
+    flat = np.asarray(inputs).reshape(len(inputs), -1)
+    shape = np.asarray(inputs).shape[1:]
+    codes = LayerReducer(reduction, shape).fit_transform_epoch(flat)
+    return distinct_input_ids(codes)
+
+
+ChunkReader = Callable[[slice], Iterable[tuple[slice, np.ndarray]]]
+
+
+def code_layer(
+    reducer: LayerReducer,
+    slabs: Sequence[slice],
+    read: ChunkReader,
+    write: Callable[[slice, slice, np.ndarray], None],
+    n_samples: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stream one layer through ``reducer``: fit on every chunk, then code and write chunk by chunk.
+
+    ``read(epochs)`` yields (samples, values (n_epochs, n_chunk, n_units)) for an epoch slab;
+    ``write(epochs, samples, codes)`` stores a chunk's codes. Returns each code column's
+    smallest and largest value over all epochs, which lets the estimate stage build exact
+    row keys chunk by chunk.
+    """
+
+    def rows(epochs: slice):
+        for _, values in read(epochs):
+            yield values.reshape(-1, values.shape[-1])
+
+    n_epochs = sum(slab.stop - slab.start for slab in slabs)
+    reducer.fit((chunk for slab in slabs for chunk in rows(slab)), n_epochs * n_samples)
+    low = np.full(reducer.n_units, np.iinfo(CODE_DTYPE).max, dtype=np.int64)
+    high = np.full(reducer.n_units, np.iinfo(CODE_DTYPE).min, dtype=np.int64)
+    adaptive = reducer.reduction.method == "adaptive"
+    for slab in slabs:
+        edges = [None] * (slab.stop - slab.start)
+        if adaptive:
+            for position in range(len(edges)):
+                edges[position] = reducer.equal_mass_edges((values[position] for _, values in read(slab)), n_samples)
+        for samples, values in read(slab):
+            codes = np.stack(
+                [reducer.transform(epoch_values, epoch_edges) for epoch_values, epoch_edges in zip(values, edges)]
+            )
+            np.minimum(low, codes.min(axis=(0, 1)), out=low)
+            np.maximum(high, codes.max(axis=(0, 1)), out=high)
+            write(slab, samples, codes)
+    return low, high

@@ -1,0 +1,162 @@
+"""Which epochs get measured.
+
+Epoch 0 is the initial network and epoch E the network after E passes, so a run of E
+epochs has E + 1 measurable epochs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+
+def all_epochs(epochs: int) -> np.ndarray:
+    return np.arange(epochs + 1)
+
+
+def every_nth_epoch(epochs: int, step: int) -> np.ndarray:
+    """0, step, 2 step, ... and always the last epoch."""
+    return np.union1d(np.arange(0, epochs + 1, step), [epochs])
+
+
+def log_spaced_epochs(epochs: int, n_points: int) -> np.ndarray:
+    """The IDNNs schedule: ``unique(logspace(0, log2(E + 1), n_points, base=2).astype(int)) - 1``.
+
+    Dense early, sparse late; always starts at epoch 0 and ends at epoch E. For E = 8000
+    and 400 points it keeps 274 epochs. Truncation gets a 1e-9 guard so that floating
+    error in ``logspace`` cannot drop the last epoch (2**log2(E + 1) may land just below E + 1).
+    """
+    points = np.logspace(0, np.log2(epochs + 1), n_points, base=2)
+    return np.unique(np.floor(points + 1e-9).astype(np.int64)) - 1
+
+
+def epoch_schedule(
+    method: str,
+    epochs: int,
+    every: int = 100,
+    n_points: int = 400,
+    step_bounds: tuple[int, ...] = (20, 100, 2000),
+    step_sizes: tuple[int, ...] = (1, 5, 20, 100),
+) -> np.ndarray:
+    """Sorted epochs chosen by ``select.method`` (the schedules that need no measurement)."""
+    if method == "all":
+        return all_epochs(epochs)
+    if method == "every":
+        return every_nth_epoch(epochs, every)
+    if method == "log":
+        return log_spaced_epochs(epochs, n_points)
+    if method == "stepped":
+        return stepped_epochs(epochs, tuple(step_bounds), tuple(step_sizes))
+    raise ValueError(f"unknown select.method {method!r}; known: all, every, log, stepped")
+
+
+def stepped_epochs(
+    epochs: int, bounds: tuple[int, ...] = (20, 100, 2000), steps: tuple[int, ...] = (1, 5, 20, 100)
+) -> np.ndarray:
+    """Saxe et al.'s schedule: every ``steps[0]``-th epoch below ``bounds[0]``, every ``steps[1]``-th
+    below ``bounds[1]``, ..., then every ``steps[-1]``-th; always the last epoch.
+
+    With the defaults: every epoch < 20, every 5th < 100, every 20th < 2000, then every 100th.
+    """
+    if len(steps) != len(bounds) + 1:
+        raise ValueError(f"need one more step than bounds, got bounds {bounds} and steps {steps}")
+    if list(bounds) != sorted(bounds) or min(steps) < 1:
+        raise ValueError(f"bounds must increase and steps be >= 1, got {bounds} and {steps}")
+    starts = (0, *bounds)
+    stops = (*bounds, epochs + 1)
+    pieces = [np.arange(start, min(stop, epochs + 1), step) for start, stop, step in zip(starts, stops, steps)]
+    return np.union1d(np.concatenate(pieces), [epochs])
+
+
+# ---------------------------------------------------------------- delta-skip
+
+# A probe measures a batch of epochs and returns, per epoch, an array (n_layers, 2) of
+# (I(X;T), I(T;Y)) in bits; a batch lets the caller run the measurements in parallel.
+Probe = Callable[[list[int]], Mapping[int, np.ndarray]]
+
+
+def information_distance(a: np.ndarray, b: np.ndarray, source_entropies: tuple[float, float]) -> float:
+    """max over layers and s in {X, Y} of |I_a(s;T) - I_b(s;T)| / H(s)."""
+    scale = np.asarray(source_entropies, dtype=np.float64)
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / scale))
+
+
+class _ProbeCache:
+    """Every epoch's information is measured once, however often the search asks for it."""
+
+    def __init__(self, probe: Probe, source_entropies: tuple[float, float]):
+        self.probe, self.source_entropies, self.values = probe, source_entropies, {}
+
+    def measure(self, epochs) -> None:
+        missing = sorted({int(e) for e in epochs} - set(self.values))
+        if missing:
+            measured = self.probe(missing)
+            self.values.update({int(epoch): np.asarray(measured[epoch]) for epoch in missing})
+
+    def distance(self, a: int, b: int) -> float:
+        self.measure([a, b])
+        return information_distance(self.values[a], self.values[b], self.source_entropies)
+
+
+def _result(cache: _ProbeCache, measured) -> dict:
+    epochs = sorted(set(measured))
+    return {
+        "epochs": epochs,
+        "distances": [cache.distance(a, b) for a, b in zip(epochs, epochs[1:])],
+        "probed": sorted(cache.values),
+    }
+
+
+def _check_delta(delta: float, factor: float) -> None:
+    if delta <= 0 or factor <= 1:
+        raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
+
+
+def _forward_pass(cache: _ProbeCache, epochs: int, delta: float, factor: float, shrink_after_jump: bool) -> list[int]:
+    """Epochs 0..E stepping by a skip that grows by ``factor`` after every jump within delta.
+
+    After a jump farther than delta the skip shrinks by ``factor`` (exact search, which will
+    bisect that gap anyway) or stays as it is (approximate search).
+    """
+    measured, current, skip = [0], 0, 1.0
+    while current < epochs:
+        following = min(current + max(1, int(skip)), epochs)
+        if cache.distance(current, following) <= delta:
+            skip *= factor
+        elif shrink_after_jump:
+            skip = max(1.0, skip / factor)
+        measured.append(following)
+        current = following
+    return measured
+
+
+def delta_skip_exact(
+    epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0
+) -> dict:
+    """Epochs such that consecutive measured epochs are within ``delta`` or adjacent.
+
+    A forward pass grows the skip by ``factor`` while the distance stays <= delta (and
+    shrinks it after a jump that was too far); then every gap still farther apart than delta
+    is bisected, all gaps of one round probed as one batch, until none is left.
+    Returns ``{"epochs", "distances", "probed"}``.
+    """
+    _check_delta(delta, factor)
+    cache = _ProbeCache(probe, source_entropies)
+    measured = _forward_pass(cache, epochs, delta, factor, shrink_after_jump=True)
+    while True:
+        gaps = [(a, b) for a, b in zip(measured, measured[1:]) if b - a > 1 and cache.distance(a, b) > delta]
+        if not gaps:
+            return _result(cache, measured)
+        midpoints = [(a + b) // 2 for a, b in gaps]
+        cache.measure(midpoints)
+        measured = sorted(set(measured) | set(midpoints))
+
+
+def delta_skip_approximate(
+    epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0
+) -> dict:
+    """One forward pass, never backtracking: keep the skip after a jump farther than delta, grow it otherwise."""
+    _check_delta(delta, factor)
+    cache = _ProbeCache(probe, source_entropies)
+    return _result(cache, _forward_pass(cache, epochs, delta, factor, shrink_after_jump=False))

@@ -1,0 +1,67 @@
+"""The estimate stage's Dask tasks: each reads its (layer, epochs) slab from the Zarr stores and measures it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ibpipe.estimators.registry import needs
+from ibpipe.estimators.rowkeys import bounded_row_keys
+from ibpipe.infoplane.measure import EstimateOptions, slab_information
+
+
+def stored_state_ids(codes_path: str, layer: str, start: int, stop: int) -> np.ndarray:
+    """State ids (n_epochs, n_samples, 1) of epochs [start, stop) of one layer's codes, read one shard's samples at a time.
+
+    Rows are keyed chunk by chunk against the layer's code bounds (the same row always
+    gets the same key) and the keys of all the epochs made dense together, so ids compare
+    across the epochs of a window. Memory: one chunk of codes plus 8 bytes per (epoch, sample).
+    """
+    from ibpipe.io.layers import open_layer_store, read_slab_chunks
+
+    group = open_layer_store(codes_path)[layer]
+    low, high = group["code_low"][...], group["code_high"][...]
+    keys = [
+        np.stack([bounded_row_keys(epoch_codes, low, high) for epoch_codes in chunk])
+        for chunk in read_slab_chunks(codes_path, layer, "code", start, stop)
+    ]
+    keys = np.concatenate(keys, axis=1)
+    _, dense = np.unique(keys, return_inverse=True)
+    return dense.reshape(keys.shape + (1,)).astype(np.int64, copy=False)
+
+
+def stored_slab_information(
+    layer: str,
+    start: int,
+    stop: int,
+    *,
+    codes_path: str,
+    activations_path: str,
+    labels: np.ndarray,
+    x_ids: np.ndarray,
+    options: EstimateOptions,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from the stores, then measure."""
+    from ibpipe.io.layers import read_slab
+
+    first = max(0, start - options.window + 1)
+    codes = stored_state_ids(codes_path, layer, first, stop)
+    wanted = needs(options.estimators, "activations") or bool(options.dimensions)
+    activations = read_slab(activations_path, layer, "activation", first, stop) if wanted else None
+    return slab_information(options, labels, x_ids, codes, activations, lead=start - first)
+
+
+def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Join (points, intervals, states, dimensions) of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
+
+    def stack(parts):
+        return np.stack(np.split(np.concatenate(parts), n_layers), axis=1)
+
+    values = stack([result[0] for result in results])
+    intervals = None if results[0][1] is None else stack([result[1] for result in results])
+    return values, intervals, stack([result[2] for result in results]), stack([result[3] for result in results])
+
+
+def drop_incomplete_windows(window: int, epochs: np.ndarray, *arrays: np.ndarray | None) -> tuple:
+    """The first window - 1 epochs have no full window: leave them out of ``epochs`` and every (epoch, ...) array."""
+    keep = slice(window - 1, None)
+    return (np.asarray(epochs)[keep], *(None if array is None else array[keep] for array in arrays))

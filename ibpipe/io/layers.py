@@ -1,0 +1,205 @@
+"""The layer stores (activations, codes) and the layout of every Zarr store.
+
+Layouts (all Zarr format 3, dimension names set so ``xarray.open_zarr`` reads them):
+
+``weights.zarr``       ``epoch`` (epoch,); ``weights/<parameter>`` (epoch, ...) for every
+                       parameter of the network; ``history/<metric>`` (epoch,) training curves.
+``activations.zarr``   root ``epoch``, ``sample`` (dataset row of each measured sample),
+``codes.zarr``         ``inputs`` (sample, input_unit), ``labels`` (sample,), ``x_id`` (codes
+                       only: which distinct input each sample is); one group per layer holding
+                       ``activation`` (float32) or ``code`` (int32), dims (epoch, sample, unit),
+                       sharded so one shard file holds a slab of consecutive epochs of a
+                       chunk of samples (all samples when they fit ``dump.samples_per_chunk``).
+                       Root attrs name the layers in forward order with their widths and
+                       per-sample shapes (an image layer's units are (C, H, W) flattened).
+
+Every writer builds its output under a temporary name beside the target and renames it
+into place only when complete, so an interrupted stage never leaves a store that looks
+finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from ibpipe.errors import MissingFileError
+from ibpipe.io.arrays import _epoch_slabs, sample_chunks, write_array
+
+LAYERS_ATTR = "layers"
+
+
+WIDTHS_ATTR = "layer_widths"
+
+
+SHAPES_ATTR = "layer_shapes"
+
+
+INPUT_SHAPE_ATTR = "input_shape"
+
+
+class LayerStoreWriter:
+    """Writes per-layer (epoch, sample, unit) arrays, one shard (epoch slab x sample chunk) at a time.
+
+    A shard holds ``epochs_per_shard`` consecutive epochs of ``samples_per_chunk`` samples, one
+    inner chunk per epoch; small datasets fit in one sample chunk, so a shard is an epoch slab.
+    Each layer group records its unit ``shape`` (units are that shape flattened in C order).
+    """
+
+    def __init__(
+        self,
+        root: zarr.Group,
+        variable: str,
+        shapes: Mapping[str, Sequence[int]],
+        epochs: np.ndarray,
+        n_samples: int,
+        epochs_per_shard: int,
+        dtype: str,
+        samples_per_chunk: int | None = None,
+    ):
+        self.root = root
+        self.variable = variable
+        self.epochs_per_shard = epochs_per_shard
+        self.samples_per_chunk = min(samples_per_chunk or n_samples, n_samples)
+        self.arrays: dict[str, zarr.Array] = {}
+        shard_epochs = min(epochs_per_shard, len(epochs))
+        for layer, shape in shapes.items():
+            width = int(np.prod(shape))
+            group = root.require_group(layer)
+            group.attrs["shape"] = [int(size) for size in shape]
+            write_array(group, "epoch", np.asarray(epochs), ("epoch",))
+            self.arrays[layer] = group.create_array(
+                variable,
+                shape=(len(epochs), n_samples, width),
+                chunks=(1, self.samples_per_chunk, width),
+                shards=(shard_epochs, self.samples_per_chunk, width),
+                dtype=dtype,
+                dimension_names=("epoch", "sample", "unit"),
+            )
+
+    @property
+    def n_epochs(self) -> int:
+        return next(iter(self.arrays.values())).shape[0]
+
+    def slabs(self) -> Iterator[slice]:
+        """Epoch positions that make up each shard, in order."""
+        return _epoch_slabs(self.n_epochs, self.epochs_per_shard)
+
+    def sample_chunks(self) -> list[slice]:
+        """Sample positions of each shard, in order."""
+        return sample_chunks(next(iter(self.arrays.values())).shape[1], self.samples_per_chunk)
+
+    def write(self, slab: slice, values: Mapping[str, np.ndarray], samples: slice = slice(None)) -> None:
+        """Write epochs ``slab`` x ``samples`` of each layer given in ``values`` (whole shards write fastest)."""
+        for layer, layer_values in values.items():
+            self.arrays[layer][slab, samples] = layer_values
+
+
+def write_layer_store_header(
+    root: zarr.Group,
+    epochs: np.ndarray,
+    sample_rows: np.ndarray,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    shapes: Mapping[str, Sequence[int]],
+    attrs: Mapping[str, Any],
+) -> None:
+    """Root attrs (layers in forward order, their widths and shapes, the input shape) and the root arrays."""
+    root.attrs.update(
+        {
+            **attrs,
+            LAYERS_ATTR: list(shapes),
+            WIDTHS_ATTR: {layer: int(np.prod(shape)) for layer, shape in shapes.items()},
+            SHAPES_ATTR: {layer: [int(size) for size in shape] for layer, shape in shapes.items()},
+            INPUT_SHAPE_ATTR: [int(size) for size in np.asarray(inputs).shape[1:]],
+        }
+    )
+    write_array(root, "epoch", np.asarray(epochs, dtype=np.int64), ("epoch",))
+    write_array(root, "sample", np.asarray(sample_rows, dtype=np.int64), ("sample",))
+    write_array(root, "inputs", np.asarray(inputs).reshape(len(sample_rows), -1), ("sample", "input_unit"))
+    write_array(root, "labels", np.asarray(labels, dtype=np.int64), ("sample",))
+
+
+def copy_header(source: zarr.Group, target: zarr.Group) -> None:
+    """Copy root attrs and the root arrays (epoch, sample, inputs, labels) between layer stores."""
+    target.attrs.update(dict(source.attrs))
+    for name, array in source.arrays():
+        write_array(target, name, array[...], tuple(array.metadata.dimension_names))
+
+
+def open_layer_store(path: str | Path) -> zarr.Group:
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"{path} does not exist; run the stage that writes it first (dvc repro)")
+    return zarr.open_group(path, mode="r")
+
+
+def layer_names(root: zarr.Group) -> list[str]:
+    return list(root.attrs[LAYERS_ATTR])
+
+
+def layer_widths(root: zarr.Group) -> dict[str, int]:
+    return {layer: int(width) for layer, width in root.attrs[WIDTHS_ATTR].items()}
+
+
+def layer_shapes(root: zarr.Group) -> dict[str, tuple[int, ...]]:
+    """Shape of one sample of each layer (units are this shape flattened in C order)."""
+    return {layer: tuple(int(size) for size in shape) for layer, shape in root.attrs[SHAPES_ATTR].items()}
+
+
+def input_shape(root: zarr.Group) -> tuple[int, ...]:
+    return tuple(int(size) for size in root.attrs[INPUT_SHAPE_ATTR])
+
+
+def epochs_per_shard(root: zarr.Group, layer: str, variable: str) -> int:
+    return int(root[layer][variable].shards[0])
+
+
+def samples_per_shard(root: zarr.Group, layer: str, variable: str) -> int:
+    return int(root[layer][variable].shards[1])
+
+
+def layer_chunks(root: zarr.Group, layer: str, variable: str, epochs: slice) -> Iterator[tuple[slice, np.ndarray]]:
+    """(sample positions, values) of the epochs ``epochs`` of one layer, one shard's samples at a time."""
+    array = root[layer][variable]
+    for samples in sample_chunks(array.shape[1], int(array.shards[1])):
+        yield samples, array[epochs, samples]
+
+
+def layer_slabs(
+    root: zarr.Group, layer: str, variable: str, read: bool = True
+) -> Iterator[tuple[slice, np.ndarray | None]]:
+    """(epoch positions, values) for each shard-sized slab of one layer, in epoch order.
+
+    With ``read=False`` only the positions are produced (values are ``None``), for
+    handing slabs to workers that read them themselves.
+    """
+    array = root[layer][variable]
+    for slab in _epoch_slabs(array.shape[0], int(array.shards[0])):
+        yield slab, (array[slab] if read else None)
+
+
+def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[tuple[str, int, int]]:
+    """(layer, start, stop) epoch ranges of at most ``epochs_per_task``, never crossing a shard."""
+    return [
+        (layer, start, min(start + epochs_per_task, slab.stop))
+        for layer in layer_names(root)
+        for slab, _ in layer_slabs(root, layer, variable, read=False)
+        for start in range(slab.start, slab.stop, epochs_per_task)
+    ]
+
+
+def read_slab(path: str | Path, layer: str, variable: str, start: int, stop: int) -> np.ndarray:
+    """Epochs [start, stop) of one layer's (epoch, sample, unit) array, all samples."""
+    return zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")[start:stop]
+
+
+def read_slab_chunks(path: str | Path, layer: str, variable: str, start: int, stop: int) -> Iterator[np.ndarray]:
+    """Epochs [start, stop) of one layer, one shard's samples at a time (bounded memory)."""
+    root = zarr.open_group(str(path), mode="r")
+    for _, values in layer_chunks(root, layer, variable, slice(start, stop)):
+        yield values

@@ -1,0 +1,95 @@
+"""Networks the pipeline trains, rebuilt from a stored spec, and their recorded layers.
+
+A model is any ``torch.nn.Module`` with a ``record(inputs)`` method returning the layers to
+measure in forward order (the output layer as softmax probabilities). The spec stored
+with the weights (``model_spec``) is all it takes to rebuild one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ibpipe.errors import InputError, MissingFileError
+from ibpipe.nn.cnn import digits_cnn, thesis_cnn
+from ibpipe.nn.mlp import MLP
+from ibpipe.nn.recording import RecordedModel, build_custom
+
+ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
+
+
+# The CNNs are built for one image size each.
+CNN_INPUTS = {
+    "thesis-cnn": ((1, 28, 28), thesis_cnn, "mnist or fashion_mnist"),
+    "digits-cnn": ((1, 8, 8), digits_cnn, "digits"),
+}
+
+
+def model_spec(
+    arch: str,
+    input_shape: Sequence[int],
+    n_classes: int,
+    widths: Sequence[int] = (),
+    activation: str = "tanh",
+    factory: str = "",
+    kwargs: Mapping[str, Any] | None = None,
+    layers: Mapping[str, str] | None = None,
+    softmax: str = "output",
+) -> dict[str, Any]:
+    """Everything ``build_model`` needs, as plain JSON-able values (stored in the weights' attrs)."""
+    return {
+        "arch": arch,
+        "input_shape": [int(size) for size in input_shape],
+        "n_classes": int(n_classes),
+        "widths": [int(width) for width in widths],
+        "activation": activation,
+        "factory": factory,
+        "kwargs": dict(kwargs or {}),
+        "layers": dict(layers or {}),
+        "softmax": softmax,
+    }
+
+
+def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
+    """The network of a ``model_spec`` with fresh weights (seed torch first for reproducible ones)."""
+    arch, input_shape, n_classes = spec["arch"], tuple(spec["input_shape"]), spec["n_classes"]
+    if arch == "mlp":
+        return MLP(int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"])
+    if arch in CNN_INPUTS:
+        expected, build, datasets = CNN_INPUTS[arch]
+        if input_shape != expected:
+            raise InputError(
+                f"model.arch {arch} takes {'x'.join(map(str, expected))} images ({datasets}); this dataset's inputs are {'x'.join(map(str, input_shape))}"
+            )
+        return build(n_classes)
+    if arch == "custom":
+        return RecordedModel(build_custom(spec["factory"], spec["kwargs"]), spec["layers"], spec["softmax"] or None)
+    raise InputError(f"unknown model.arch {arch!r}; known: {', '.join(ARCHITECTURES)}")
+
+
+def load_checkpoint(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
+    """Start ``model`` from a ``torch.save``d state_dict, read with ``weights_only=True`` (no code runs on load).
+
+    A custom model's checkpoint holds the user's own network (keys without the wrapper's prefix).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"model.checkpoint: {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for files it cannot unpickle safely
+        raise InputError(
+            f"model.checkpoint: {path} is not a state_dict loadable with weights_only=True ({error})"
+        ) from error
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]
+    target = model.model if isinstance(model, RecordedModel) else model
+    try:
+        target.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise InputError(f"model.checkpoint: {path} does not fit the network: {error}") from error
+    return model
