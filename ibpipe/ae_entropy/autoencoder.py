@@ -12,6 +12,7 @@ correlation dimension of the codes.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from ibpipe.nn.activations import activation as get_activation
+from ibpipe.nn.training import fit
 from ibpipe.settings import FromParams
 
 
@@ -47,7 +49,7 @@ class CodeMeasureSettings(FromParams):
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for position, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+    for position, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(fan_in, fan_out))
         if position < len(sizes) - 2:
             layers.append(get_activation(activation).make())
@@ -70,35 +72,41 @@ class Autoencoder(nn.Module):
 def split_rows(n_rows: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded shuffled (train, validation) row indices."""
     order = np.random.default_rng(seed).permutation(n_rows)
-    n_val = max(1, int(round(n_rows * val_fraction)))
+    n_val = max(1, round(n_rows * val_fraction))
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _reconstruction_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    return nn.functional.mse_loss(model(batch), batch)
 
 
 def train_autoencoder(
     points: np.ndarray, code_dim: int, settings: AutoencoderSettings
 ) -> tuple[Autoencoder, float, int]:
-    """Adam on minibatches with early stopping on the validation MSE; returns (best model, its validation MSE, epochs run).
+    """Adam on minibatches with early stopping on the validation MSE.
 
-    Under-complete autoencoders sit on long loss plateaus, so ``patience`` epochs without a
-    new best pass before stopping; the best weights are restored.
+    Returns (best model, its validation MSE, epochs run). Under-complete autoencoders sit on long
+    loss plateaus, so ``patience`` epochs without a new best pass before stopping; the best
+    weights are restored.
     """
     torch.manual_seed(settings.seed)
     data = torch.from_numpy(np.asarray(points, dtype=np.float32))
     train_rows, val_rows = split_rows(len(data), settings.val_fraction, settings.seed)
     train, val = data[train_rows], data[val_rows]
     model = Autoencoder(data.shape[1], code_dim, tuple(settings.widths), settings.activation)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     generator = torch.Generator().manual_seed(settings.seed)
-    best, best_state, since_best, epoch = math.inf, None, 0, 0
-    for epoch in range(1, settings.max_epochs + 1):
-        model.train()
-        shuffled = train[torch.randperm(len(train), generator=generator)]
-        for start in range(0, len(shuffled), settings.batch_size):
-            batch = shuffled[start : start + settings.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = nn.functional.mse_loss(model(batch), batch)
-            loss.backward()
-            optimizer.step()
+    best, best_state, since_best, epochs_run = math.inf, None, 0, 0
+    epochs = fit(
+        model,
+        _reconstruction_loss,
+        (train,),
+        epochs=settings.max_epochs,
+        learning_rate=settings.learning_rate,
+        batch_size=settings.batch_size,
+        generator=generator,
+    )
+    for epoch in epochs:
+        epochs_run = epoch
         model.eval()
         with torch.no_grad():
             val_mse = nn.functional.mse_loss(model(val), val).item()
@@ -110,7 +118,7 @@ def train_autoencoder(
                 break
     model.load_state_dict(best_state)
     model.eval()
-    return model, best, epoch
+    return model, best, epochs_run
 
 
 @torch.no_grad()

@@ -1,4 +1,7 @@
-"""Bootstrap replicas of a one-hidden-layer network: full-batch training (seeded), replicas on resamples (Dask tasks), their neurons aligned to the reference."""
+"""Bootstrap replicas of a one-hidden-layer network.
+
+Full-batch training (seeded), replicas on resamples (Dask tasks), their neurons aligned to the reference.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from ibpipe.neurons.alignment import align_by_weights, align_to_reference, apply_alignment
 from ibpipe.neurons.network import HiddenLayerNet, layer_arrays
 from ibpipe.nn.activations import ACTIVATIONS
+from ibpipe.nn.training import classification_loss, fit
 from ibpipe.settings import FromParams
 
 
@@ -36,11 +39,9 @@ def train_net(
     net = HiddenLayerNet(x.shape[1], settings.hidden, int(labels.max()) + 1, settings.activation)
     if initial_state is not None:
         net.load_state_dict(initial_state)
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
-    for _ in range(settings.epochs):
-        optimizer.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(net(x), y).backward()
-        optimizer.step()
+    # Full batch (batch_size=None): no shuffling, so the only randomness is the initialisation above.
+    for _ in fit(net, classification_loss, (x, y), epochs=settings.epochs, learning_rate=settings.learning_rate):
+        pass
     return net.eval()
 
 
@@ -79,7 +80,10 @@ def align_replicas(
     activation: str,
     method: str = "activations",
 ) -> dict[str, np.ndarray]:
-    """Replicas' layers re-indexed (and sign-flipped) to the reference: w_in (B, h, p), b_in (B, h), w_out (B, o, h), quality (B, h)."""
+    """Replicas' layers re-indexed (and sign-flipped) to the reference.
+
+    Returns w_in (B, h, p), b_in (B, h), w_out (B, o, h), quality (B, h).
+    """
     odd = ACTIVATIONS[activation].odd
     reference_in = np.concatenate([reference[0], reference[1][:, None]], axis=1)
     reference_hidden = (
