@@ -23,8 +23,11 @@ install: $(VENV)/.installed
 repro: install
 	dvc repro
 
-# pytest exits 5 when it collects no tests: a suite that ran nothing proves nothing, so fail loudly.
+# Lint and format are part of the tests. pytest exits 5 when it collects no tests: a suite that
+# ran nothing proves nothing, so fail loudly.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status

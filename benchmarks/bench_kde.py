@@ -20,7 +20,8 @@ def main(n_samples: int = 10000, n_units: int = 1024) -> None:
     matmul = best_time(lambda: activations @ activations.T, repeats=2)
     ours = best_time(lambda: kde_information(activations, labels, noise_variance=0.1), repeats=2)
     print(
-        f"N={n_samples} d={n_units}: X @ X.T {matmul:.2f} s, both KDE bounds {ours:.2f} s, ratio {ours / matmul:.2f}x the matmul"
+        f"N={n_samples} d={n_units}: X @ X.T {matmul:.2f} s, both KDE bounds {ours:.2f} s, "
+        f"ratio {ours / matmul:.2f}x the matmul"
     )
 
 

@@ -64,10 +64,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows, totals = [], {}
     for name, width, t, labels, options, binning in workloads(rng):
-        ours = best_time(lambda: information(t, labels, "plugin", **options))
-        naive = best_time(lambda: naive_information(binning(t), labels))
+        ours = best_time(lambda t=t, labels=labels, options=options: information(t, labels, "plugin", **options))
+        naive = best_time(lambda t=t, labels=labels, binning=binning: naive_information(binning(t), labels))
         bin_size = options.get("bin_size", 2.0 / 29)
-        floor = best_time(lambda: np.floor(t / bin_size))
+        floor = best_time(lambda t=t, bin_size=bin_size: np.floor(t / bin_size))
         a, b = information(t, labels, "plugin", **options), naive_information(binning(t), labels)
         assert all(abs(a[q] - b[q]) < 1e-9 for q in a), (a, b)
         rows.append(
@@ -87,7 +87,8 @@ def main() -> None:
     for name in ("W1", "W2"):
         ours, naive, floor = (totals[(name, k)] for k in ("ours", "naive", "floor"))
         print(
-            f"{name} all layers: ours {ours * 1e3:.1f} ms, {naive / ours:.1f}x faster than naive, {ours / floor:.1f}x the floor"
+            f"{name} all layers: ours {ours * 1e3:.1f} ms, {naive / ours:.1f}x faster than naive, "
+            f"{ours / floor:.1f}x the floor"
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -41,21 +42,19 @@ def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -
         started = time.perf_counter()
         exact = delta_skip_exact(n_epochs, probe, entropies, choice.delta, choice.factor)
         exact_seconds = time.perf_counter() - started
+        gaps = zip(pairwise(exact["epochs"]), exact["distances"])
+        non_adjacent = [d for (a, b), d in gaps if b - a > 1]
         print(
             f"delta-exact (delta {choice.delta}): {len(exact['epochs'])} epochs kept, {len(exact['probed'])} probed, "
             f"max gap distance {max(exact['distances']):.4f} (over non-adjacent gaps "
-            f"{max([d for (a, b), d in zip(zip(exact['epochs'], exact['epochs'][1:]), exact['distances']) if b - a > 1], default=0):.4f}), {exact_seconds:.1f} s"
+            f"{max(non_adjacent, default=0):.4f}), {exact_seconds:.1f} s"
         )
 
         def satisfies(n_points):
             epochs = log_spaced_epochs(n_epochs, n_points).tolist()
             measured = probe(epochs)
             worst = max(
-                (
-                    information_distance(measured[a], measured[b], entropies)
-                    for a, b in zip(epochs, epochs[1:])
-                    if b - a > 1
-                ),
+                (information_distance(measured[a], measured[b], entropies) for a, b in pairwise(epochs) if b - a > 1),
                 default=0.0,
             )
             return worst <= choice.delta, len(epochs), worst
@@ -66,10 +65,11 @@ def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (low, middle) if satisfies(middle)[0] else (middle, high)
-        ok, kept, worst = satisfies(high)
+        _, kept, worst = satisfies(high)
         print(f"log schedule: n_points {high} keeps {kept} epochs, max non-adjacent gap distance {worst:.4f}")
         print(
-            f"delta-exact keeps {len(exact['epochs']) / kept:.0%} of the epochs the log schedule needs for the same guarantee"
+            f"delta-exact keeps {len(exact['epochs']) / kept:.0%} of the epochs "
+            "the log schedule needs for the same guarantee"
         )
 
 

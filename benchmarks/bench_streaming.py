@@ -77,7 +77,8 @@ class StageRun:
 
     @property
     def peak_rss(self) -> int:
-        """What the target is judged on: the sampled tree peak, or a single process's high-water mark if a sample missed it."""
+        """What the target is judged on: the sampled tree peak, or a single process's high-water mark
+        if a sample missed it."""
         return max(self.peak_tree_rss, self.high_water_rss)
 
 
@@ -98,7 +99,8 @@ def stroke_templates(rng: np.random.Generator) -> np.ndarray:
 
 
 def synthetic_digits(n_rows: int, templates: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (n_rows, 28, 28) and labels: each its class template shifted up to 3 pixels, scaled, plus blurred noise."""
+    """uint8 images (n_rows, 28, 28) and labels: each its class template shifted up to 3 pixels,
+    scaled, plus blurred noise."""
     labels = rng.integers(0, N_CLASSES, n_rows).astype(np.uint8)
     padded = np.pad(templates, ((0, 0), (3, 3), (3, 3)))
     rows = rng.integers(0, 7, n_rows)[:, None] + np.arange(IMAGE_SIZE)
@@ -168,7 +170,8 @@ def high_water_rss(pid: int) -> int:
 
 
 def tree_rss(root: psutil.Process) -> tuple[int, int, int, int]:
-    """Summed RSS of ``root`` and its descendants, the largest single RSS, the largest VmHWM and the number of processes."""
+    """Summed RSS of ``root`` and its descendants, the largest single RSS, the largest VmHWM and
+    the number of processes."""
     sizes, high_water = [], 0
     for process in [root, *root.children(recursive=True)]:
         try:
@@ -285,8 +288,8 @@ def print_verdict(results: dict[str, list[StageRun]]) -> None:
     verdict = "PASS" if worst.peak_rss <= LIMIT_BYTES else "FAIL"
     over = [f"{config}/{run.stage} {run.peak_rss / GB:.3f} GB" for config, run in runs if run.peak_rss > LIMIT_BYTES]
     print(
-        f"\n{verdict}: largest peak RSS {worst.peak_rss / GB:.3f} GB ({worst_config}/{worst.stage}) against the limit {LIMIT_BYTES / GB:.0f} GB"
-        + (f"; over the limit: {', '.join(over)}" if over else "")
+        f"\n{verdict}: largest peak RSS {worst.peak_rss / GB:.3f} GB ({worst_config}/{worst.stage}) "
+        f"against the limit {LIMIT_BYTES / GB:.0f} GB" + (f"; over the limit: {', '.join(over)}" if over else "")
     )
 
 
@@ -310,7 +313,8 @@ def main() -> None:
         write_weights_store(weights)
         write_json(selection, {"method": "all", "epochs": list(range(N_EPOCHS))})
         print(
-            f"{args.samples} synthetic 28x28 images, thesis CNN, {N_EPOCHS} epochs, {os.cpu_count()} CPUs; project in {work}"
+            f"{args.samples} synthetic 28x28 images, thesis CNN, {N_EPOCHS} epochs, {os.cpu_count()} CPUs; "
+            f"project in {work}"
         )
         results = {}
         for config in configs:

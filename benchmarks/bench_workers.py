@@ -70,7 +70,8 @@ def main(n_epochs: int = 48) -> None:
                 run_tasks(client, stored_slab_information, tasks, shared, f"{workers} worker(s)")
                 timings[workers] = time.perf_counter() - start
         print(
-            f"{n_epochs} epochs x {len(WIDTHS)} layers, {len(tasks)} tasks: 1 worker {timings[1]:.1f} s, 2 workers {timings[2]:.1f} s, speed-up {timings[1] / timings[2]:.2f}x"
+            f"{n_epochs} epochs x {len(WIDTHS)} layers, {len(tasks)} tasks: 1 worker {timings[1]:.1f} s, "
+            f"2 workers {timings[2]:.1f} s, speed-up {timings[1] / timings[2]:.2f}x"
         )
 
 

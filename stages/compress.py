@@ -1,4 +1,5 @@
-"""DVC stage `compress`: cluster the neurons for k = 1..k_max under each metric, merge, and measure accuracy against parameters.
+"""DVC stage `compress`: cluster the neurons for k = 1..k_max under each metric, merge, and
+measure accuracy against parameters.
 
 Output reports/compression.nc (accuracy (metric, k, restart), params (k), per-k sign tests) and
 reports/compression.json for `dvc metrics show`.

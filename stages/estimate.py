@@ -7,7 +7,7 @@ import numpy as np
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
-from ibpipe.infoplane.measure import EstimateOptions
+from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
 from ibpipe.infoplane.tasks import drop_incomplete_windows, stack_task_results, stored_slab_information
 from ibpipe.io.files import write_json, write_metrics
@@ -50,16 +50,25 @@ def main(
     tasks = layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    values, intervals, states, dimensions = stack_task_results(results, len(code_widths))
-    epochs, values, intervals, states, dimensions = drop_incomplete_windows(
-        choice.window, epochs, values, intervals, states, dimensions
-    )
+    measures = stack_task_results(results, len(code_widths))
+    epochs, *kept = drop_incomplete_windows(choice.window, epochs, *measures)
+    measures = SlabMeasures(*kept)
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),
     }
     metrics = metrics_dataset(
-        values, intervals, epochs, widths, options, labels, x_ids, attrs, states, code_widths, dimensions
+        measures.points,
+        measures.intervals,
+        epochs,
+        widths,
+        options,
+        labels,
+        x_ids,
+        attrs,
+        states=measures.states,
+        code_widths=code_widths,
+        dimensions=measures.dimensions,
     )
     write_metrics(out, metrics)
     write_json(summary, metrics_summary(metrics))

@@ -1,4 +1,5 @@
-"""DVC stage `neuron-gaussians`: every hidden neuron as a Gaussian N(mean, covariance) over its (incoming weights, bias).
+"""DVC stage `neuron-gaussians`: every hidden neuron as a Gaussian N(mean, covariance) over its
+(incoming weights, bias).
 
 The mean is the reference neuron; the covariance comes from the aligned bootstrap replicas (plus a
 ridge) or from the sandwich estimator H^-1 G H^-1 / N of the reference. Output data/neurons.nc.

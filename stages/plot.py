@@ -39,7 +39,8 @@ def main(
     layer = default_comparison_layer(dataset) if plot.compare_layer == "auto" else plot.compare_layer
     if layer not in dataset.layer.values:
         raise InputError(
-            f"plot.compare_layer = {layer!r} is not a measured layer; layers are {', '.join(dataset.layer.values.tolist())}"
+            f"plot.compare_layer = {layer!r} is not a measured layer; "
+            f"layers are {', '.join(dataset.layer.values.tolist())}"
         )
     figures["estimator_comparison"] = estimator_comparison(dataset, layer)
     if "state_ratio" in dataset:

@@ -11,10 +11,12 @@ PROJECT = Path(__file__).resolve().parents[1]
 def test_information_command_estimates_a_saved_layer(tmp_path):
     np.save(tmp_path / "t.npy", np.array([[0.1], [0.5], [-0.5], [-0.9]]))
     np.save(tmp_path / "y.npy", np.array([1, 1, 0, 0]))
-    result = CliRunner().invoke(app, ["information", str(tmp_path / "t.npy"), str(tmp_path / "y.npy"), "--n-bins", "3"])
+    result = CliRunner().invoke(
+        app, ["infoplane", "information", str(tmp_path / "t.npy"), str(tmp_path / "y.npy"), "--n-bins", "3"]
+    )
     assert result.exit_code == 0, result.output
     assert "I_TY = 1.000000 bits" in result.output
-    unbinned = CliRunner().invoke(app, ["information", str(tmp_path / "t.npy"), str(tmp_path / "y.npy")])
+    unbinned = CliRunner().invoke(app, ["infoplane", "information", str(tmp_path / "t.npy"), str(tmp_path / "y.npy")])
     assert unbinned.exit_code == 2 and "binning option" in unbinned.output
 
 
@@ -45,7 +47,8 @@ def test_ae_validation_writes_a_table_of_estimated_and_true_dimensions(tmp_path)
     result = CliRunner().invoke(
         app,
         [
-            "ae-validation",
+            "ae",
+            "validate",
             "--params-file",
             str(tmp_path / "params.yaml"),
             "--dmax",

@@ -99,7 +99,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_bools_are_not_integers():
-    with pytest.raises(ParamsError, match="train.seed = True"):
+    with pytest.raises(ParamsError, match=r"train\.seed = True"):
         validate_params({"train": {"seed": True}})
 
 

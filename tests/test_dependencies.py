@@ -79,3 +79,18 @@ def test_every_declared_param_exists_in_params_yaml():
             for part in key.split("."):
                 assert isinstance(node, dict) and part in node, f"stage {name}: params key {key} is not in params.yaml"
                 node = node[part]
+
+
+def test_the_cli_lists_the_stages_of_dvc_yaml_and_their_code(monkeypatch):
+    from typer.testing import CliRunner
+
+    from ibpipe.cli import app
+
+    monkeypatch.chdir(PROJECT)
+    listed = CliRunner().invoke(app, ["stages"])
+    assert listed.exit_code == 0
+    assert [line.split()[0] for line in listed.output.splitlines()] == list(PIPELINE)
+    derived = CliRunner().invoke(app, ["stages", "--deps"])
+    assert "estimate:" in derived.output and "  ibpipe/estimators/kde.py" in derived.output
+    unknown = CliRunner().invoke(app, ["run", "compres"])
+    assert unknown.exit_code == 2 and "compress" in unknown.output

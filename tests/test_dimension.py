@@ -7,7 +7,6 @@ from ibpipe.data.manifolds import make_manifold
 from ibpipe.dimension.bends import two_segment_fit
 from ibpipe.dimension.correlation import correlation_dimension, pair_distances
 from ibpipe.dimension.loo_kde import (
-    _KernelSums,
     loo_kde_entropy,
     loo_log_likelihood,
     loo_ml_bandwidth,
@@ -53,10 +52,7 @@ def test_bandwidth_rules_and_blocks():
     )
     # Block size changes the memory, never the value.
     assert loo_kde_entropy(points, 0.4, block=7) == pytest.approx(loo_kde_entropy(points, 0.4, block=4096), abs=1e-12)
-    uncached = _KernelSums(points, points, True, 7, cache_bytes=0)
-    assert loo_log_likelihood(points, 0.4, kernel_sums=uncached) == pytest.approx(
-        loo_log_likelihood(points, 0.4), abs=1e-12
-    )
+    assert loo_log_likelihood(points, 0.4, block=7) == pytest.approx(loo_log_likelihood(points, 0.4), abs=1e-12)
     with pytest.raises(ValueError, match="unknown bandwidth rule"):
         loo_kde_entropy(points, "magic")
 
@@ -73,6 +69,17 @@ def test_loo_entropy_matches_a_direct_double_loop():
         ]
         total += np.log(np.mean(kernel))
     assert loo_kde_entropy(points, h) == pytest.approx(-total / 40, abs=1e-10)
+
+
+def test_monte_carlo_entropy_equals_the_direct_kde_log_density_of_held_out_points():
+    from scipy.special import logsumexp
+
+    generator = np.random.default_rng(4)
+    reference, held_out = generator.normal(size=(60, 2)), generator.normal(size=(25, 2))
+    h = 0.6
+    squared = ((held_out[:, None, :] - reference[None, :, :]) ** 2).sum(-1)
+    log_density = logsumexp(-squared / (2 * h * h), axis=1) - np.log(60) - np.log(2 * np.pi * h * h)
+    assert monte_carlo_entropy(reference, held_out, h, block=7) == pytest.approx(-log_density.mean(), abs=1e-10)
 
 
 def test_monte_carlo_entropy_on_held_out_points_of_a_gaussian():

@@ -5,6 +5,8 @@ import pytest
 from scipy import integrate, stats
 
 from ibpipe import information
+from ibpipe.estimators import kde as kde_module
+from ibpipe.estimators import registry
 from ibpipe.estimators.bootstrap import bootstrap_interval
 from ibpipe.estimators.kde import kde_information
 from ibpipe.estimators.knn import knn_information, kozachenko_leonenko_entropy_nats, mixed_information_nats
@@ -103,15 +105,29 @@ def test_kde_upper_bound_equals_the_dense_textbook_formula_with_repeated_rows(rn
     assert values["lower"]["I_XT"] * LN2 == pytest.approx(lower_i_xt, abs=1e-10)
 
 
-def test_kde_sparse_and_dense_block_paths_agree_with_the_textbook_formula(rng):
-    # Spread points with little noise: most pairs are negligible, so blocks take the sparse path.
+def test_kde_sparse_and_dense_block_paths_agree_with_the_textbook_formula(rng, monkeypatch):
+    # Spread points with little noise: most pairs are negligible, so blocks take the sparse path;
+    # with much noise every pair counts and blocks take the dense path.
     points = rng.normal(size=(600, 4))
     labels = rng.integers(0, 3, 600)
-    for variance in (1.0e-3, 1.0e-1, 10.0):
+    taken = []
+    for name in ("_add_sparse_block", "_add_dense_block"):
+        original = getattr(kde_module, name)
+
+        def spy(*args, _original=original, _name=name, **kwargs):
+            taken.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(kde_module, name, spy)
+    for variance, path in ((1.0e-3, "_add_sparse_block"), (1.0e-1, None), (10.0, "_add_dense_block")):
+        taken.clear()
         i_xt, i_ty = _dense_kde_mi_nats(points - points.mean(0), labels, variance)
         values = kde_information(points, labels, variance, block_rows=50)
         assert values["upper"]["I_XT"] * LN2 == pytest.approx(i_xt, abs=1e-10)
         assert values["upper"]["I_TY"] * LN2 == pytest.approx(i_ty, abs=1e-10)
+        assert len(taken) == 600 // 50  # one call per block of rows
+        if path is not None:
+            assert set(taken) == {path}, (variance, sorted(set(taken)))
 
 
 def test_kde_lower_bound_never_exceeds_the_upper(rng):
@@ -174,9 +190,11 @@ def test_bootstrap_intervals_cover_the_true_information_at_their_level():
         generator = np.random.default_rng(seed)
         t = generator.integers(0, 2, 800)
         y = np.where(generator.random(800) < 0.2, 1 - t, t)
-        low, high = bootstrap_interval(lambda rows: plugin_information(t[rows, None], y[rows]), 800, 100, 0.9, seed)[
-            "I_TY"
-        ]
+
+        def estimate(rows, t=t, y=y):
+            return plugin_information(t[rows, None], y[rows])
+
+        low, high = bootstrap_interval(estimate, 800, 100, 0.9, seed)["I_TY"]
         covered += low <= truth <= high
     assert 0.8 <= covered / 60 <= 0.99
 
@@ -188,25 +206,49 @@ def test_bootstrap_rejects_meaningless_settings():
         bootstrap_interval(lambda rows: {"H_T": 0.0}, 10, level=1.5)
 
 
-def test_estimate_layer_runs_every_estimator_and_shares_the_kde_pass(rng):
+def test_estimate_layer_returns_each_estimators_own_values_and_shares_the_kde_pass(rng, monkeypatch):
     activations = np.tanh(rng.normal(size=(600, 3)))
     codes = np.digitize(activations, np.linspace(-1, 1, 30))
     labels = rng.integers(0, 2, 600)
     names = ["plugin", "miller-madow", "kde-upper", "kde-lower", "knn"]
+    kde_calls = []
+
+    def counting_kde(*args, **kwargs):
+        kde_calls.append(args)
+        return kde_information(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "kde_information", counting_kde)
     values = estimate_layer(names, labels, codes=codes, activations=activations, noise_variance=1.0e-2)
     assert list(values) == names
+    assert len(kde_calls) == 1  # both bounds from one pass over the pairwise distances
+    bounds = kde_information(activations, labels, 1.0e-2)
+    expected = {
+        "plugin": plugin_information(codes, labels),
+        "miller-madow": plugin_information(codes, labels, miller_madow=True),
+        "kde-upper": bounds["upper"],
+        "kde-lower": bounds["lower"],
+        "knn": knn_information(activations, labels, 1.0e-2, k=3, random_state=0),
+    }
     for name in names:
-        assert set(values[name]) == {"H_T", "I_XT", "I_TY"}
-        assert values[name]["I_TY"] <= 1.0 + 0.05
+        assert values[name] == pytest.approx(expected[name], abs=1e-12), name
     assert values["kde-lower"]["I_XT"] <= values["kde-upper"]["I_XT"]
     with pytest.raises(ValueError, match="need activations"):
         estimate_layer(["kde-upper"], labels, codes=codes)
 
 
-def test_information_api_runs_activation_estimators_without_binning(rng):
-    activations = rng.normal(size=(400, 2))
-    labels = (activations[:, 0] > 0).astype(int)
+def test_information_api_on_separated_classes_gives_the_closed_forms_without_binning(rng):
+    from scipy.special import digamma
+
+    labels = (rng.random(400) < 0.3).astype(int)
+    activations = rng.normal(size=(400, 2)) + np.where(labels[:, None] == 1, 20.0, -20.0) * np.array([1.0, 0.0])
+    counts = np.bincount(labels)
+    h_y = -np.sum(counts / 400 * np.log2(counts / 400))
     kde = information(activations, labels, "kde-upper", noise_variance=1.0e-2)
-    assert 0.5 < kde["I_TY"] <= 1.0
+    i_xt, _ = _dense_kde_mi_nats(activations - activations.mean(0), labels, 1.0e-2)
+    assert kde["I_XT"] * LN2 == pytest.approx(i_xt, abs=1e-10)
+    # Classes 40 noise widths apart: the class is read off T + Z exactly, I(T;Y) = H(Y).
+    assert kde["I_TY"] == pytest.approx(h_y, abs=1e-9)
     knn = information(activations, labels, "knn", noise_variance=1.0e-3)
-    assert 0.5 < knn["I_TY"] <= 1.05
+    # Ross's estimator with no other class within reach: psi(N) - <psi(N_y)>, in bits.
+    ross = digamma(400) - np.mean(digamma(counts[labels]))
+    assert knn["I_TY"] == pytest.approx(ross / LN2, abs=1e-12)

@@ -71,8 +71,7 @@ def _assert_official(dataset, arrays):
     assert dataset.inputs.shape == (n, 1, 28, 28) and dataset.inputs.dtype == np.float32
     assert dataset.labels.shape == (n,) and dataset.labels.dtype == np.int64
     images = np.concatenate([arrays["train_images"], arrays["test_images"]])
-    assert np.allclose(dataset.inputs[:, 0] * 255, images, atol=1e-3)
-    assert dataset.inputs.min() >= 0.0 and dataset.inputs.max() <= 1.0
+    assert np.allclose(dataset.inputs[:, 0], images / 255, rtol=1e-6, atol=0)
     assert np.array_equal(dataset.labels, np.concatenate([arrays["train_labels"], arrays["test_labels"]]))
     assert np.array_equal(dataset.train_rows, np.arange(N_TRAIN))
     assert np.array_equal(dataset.test_rows, np.arange(N_TRAIN, n))

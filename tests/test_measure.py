@@ -1,3 +1,5 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ def test_bootstrap_intervals_are_ordered_per_estimator_and_reproducible(rng):
 
 
 def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
-    activations, codes, labels = _layer(rng)
+    _, codes, labels = _layer(rng)
     options = EstimateOptions(("plugin", "miller-madow"), bootstrap_resamples=5)
     slabs = {layer: np.stack([codes + shift, codes * 2 + shift]) for shift, layer in enumerate(("a", "b"))}
     # Tasks arrive layer-major with each layer's epochs in order, as the estimate stage submits them.
@@ -71,7 +73,7 @@ def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
 
 
 def test_a_window_of_one_epoch_is_the_plain_estimate(rng):
-    activations, codes, labels = _layer(rng)
+    _, codes, labels = _layer(rng)
     slab = np.stack([codes, codes // 2, codes // 3])
     plain = slab_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), slab)[0]
     windowed = slab_information(EstimateOptions(("plugin", "miller-madow"), window=1), labels, np.arange(300), slab)[0]
@@ -91,13 +93,25 @@ def test_a_window_over_identical_epochs_keeps_the_single_epoch_information(rng):
     assert np.allclose(values[:, 0, 2], single[0, 2])  # I(T;Y)
 
 
-def test_a_window_over_jittering_epochs_gives_finite_i_xt_below_h_t(rng):
+def _counter_entropy(rows) -> float:
+    p = np.array(list(Counter(rows).values())) / len(rows)
+    return float(-(p * np.log2(p)).sum())
+
+
+def test_a_window_over_jittering_epochs_measures_the_pooled_rows_with_x_as_the_sample(rng):
     _, codes, labels = _layer(rng)
     jittered = np.stack([codes, np.clip(codes + rng.integers(-1, 2, codes.shape), 0, 10), codes])
     values = slab_information(EstimateOptions(("plugin",), window=3), labels, np.arange(300), jittered)[0]
     assert np.isnan(values[:2]).all()  # no full window before the third epoch
-    h_t, i_xt = values[2, 0, 0], values[2, 0, 1]
-    assert 0 < i_xt < h_t <= np.log2(900)
+    # Independent reference: the 3 x 300 rows pooled, X = the sample each row came from.
+    rows = [tuple(row) for row in jittered.reshape(900, -1).tolist()]
+    samples = np.tile(np.arange(300), 3).tolist()
+    ys = np.tile(labels, 3).tolist()
+    h_t = _counter_entropy(rows)
+    i_xt = _counter_entropy(samples) + h_t - _counter_entropy(list(zip(samples, rows)))
+    i_ty = _counter_entropy(ys) + h_t - _counter_entropy(list(zip(ys, rows)))
+    assert values[2, 0] == pytest.approx([h_t, i_xt, i_ty], abs=1e-12)
+    assert i_xt < h_t  # the jitter gives T a spread given X
 
 
 def test_stored_state_ids_keyed_chunk_by_chunk_equal_the_ids_of_the_whole_layer(rng, tmp_path):

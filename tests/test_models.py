@@ -1,3 +1,5 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
@@ -34,16 +36,30 @@ def test_a_custom_model_built_by_import_path_is_recorded_and_measured():
     inputs = torch.from_numpy(((np.arange(4096)[:, None] >> np.arange(12)) & 1).astype(np.float32))
     layers = model.record(inputs)
     assert layers["hidden"].shape == (4096, 4)
-    values = information(layers["hidden"].numpy(), np.arange(4096) % 2, n_bins=30)
-    assert 0 < values["I_XT"] <= 12 and 0 <= values["I_TY"] <= 1
+    with torch.no_grad():
+        assert torch.allclose(layers["hidden"], net[2](net[1](inputs)))  # module "2": the Tanh after the Linear
+    labels = np.arange(4096) % 2
+    values = information(layers["hidden"].numpy(), labels, n_bins=30)
+    # Independent plug-in reference: Tishby bins by np.digitize, states counted as tuples.
+    codes = [tuple(row) for row in np.digitize(layers["hidden"].numpy(), np.linspace(-1, 1, 30)).tolist()]
+
+    def entropy(rows):
+        p = np.array(list(Counter(rows).values())) / 4096
+        return float(-(p * np.log2(p)).sum())
+
+    h_t = entropy(codes)
+    assert values["I_XT"] == pytest.approx(h_t, abs=1e-12)  # 4096 distinct inputs: I(X;T) = H(T)
+    assert values["I_TY"] == pytest.approx(
+        h_t + entropy(labels.tolist()) - entropy(list(zip(codes, labels.tolist()))), abs=1e-12
+    )
 
 
 def test_custom_models_fail_clearly():
-    with pytest.raises(ValueError, match="package.module:factory"):
+    with pytest.raises(ValueError, match=r"package\.module:factory"):
         build_custom("no_colon_here")
     with pytest.raises(ValueError, match="cannot import"):
         build_custom("custom_model_for_tests:missing")
-    with pytest.raises(ValueError, match="not a torch.nn.Module"):
+    with pytest.raises(ValueError, match=r"not a torch\.nn\.Module"):
         build_custom("custom_model_for_tests:not_a_module")
     with pytest.raises(ValueError, match="no submodule 'nine'"):
         record_modules(build_custom("custom_model_for_tests:make_net"), torch.rand(2, 12), {"x": "nine"})

@@ -56,10 +56,10 @@ def test_w2_matches_the_sqrtm_formula_is_symmetric_and_vanishes_on_itself(rng):
     assert forward == pytest.approx(w2_by_sqrtm(means[0], covs[0], means[1], covs[1]), rel=1e-9)
     assert forward == pytest.approx(w2_squared(means[1], covs[1], means[0], covs[0]), rel=1e-12)
     assert w2_squared(means[0], covs[0], means[0], covs[0]) == pytest.approx(0.0, abs=1e-10)
-    batch = w2_squared(
-        rng.normal(size=(20, 5)), random_spd(rng, 20, 5), rng.normal(size=(20, 5)), random_spd(rng, 20, 5)
-    )
-    assert batch.shape == (20,) and np.all(batch >= 0)
+    batch_means, batch_covs = rng.normal(size=(2, 20, 5)), random_spd(rng, 40, 5).reshape(2, 20, 5, 5)
+    batch = w2_squared(batch_means[0], batch_covs[0], batch_means[1], batch_covs[1])
+    loop = [w2_by_sqrtm(batch_means[0, i], batch_covs[0, i], batch_means[1, i], batch_covs[1, i]) for i in range(20)]
+    assert batch.shape == (20,) and np.allclose(batch, loop, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("ranks", [(2, 2), (2, 4), (3, 8)])
@@ -219,7 +219,7 @@ def test_one_cluster_per_neuron_leaves_the_network_unchanged(rng, metric):
     net = small_net(rng)
     thetas = neuron_parameters(net)
     result = kmeans(thetas, random_spd(rng, 12, 5), k=12, metric=metric, seed=0)
-    w_in, b_in, w_out, b_out = layer_arrays(net)
+    w_in, b_in, w_out, _b_out = layer_arrays(net)
     compressed = compress_layer(w_in, b_in, w_out, result.labels, result.centre_means)
     for before, after in zip((w_in, b_in, w_out), compressed):
         assert np.array_equal(before, after)

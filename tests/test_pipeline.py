@@ -161,10 +161,12 @@ def test_reports_summary_and_figures_exist(project):
 
 
 def test_cli_prints_the_metrics_table(project):
-    result = CliRunner().invoke(app, ["metrics", str(project / "reports" / "metrics.nc"), "--epoch", "12"])
+    result = CliRunner().invoke(app, ["infoplane", "metrics", str(project / "reports" / "metrics.nc"), "--epoch", "12"])
     assert result.exit_code == 0, result.output
     assert re.search(r"plugin\s+output\s+2\s", result.output)
-    missing = CliRunner().invoke(app, ["metrics", str(project / "reports" / "metrics.nc"), "--epoch", "99"])
+    missing = CliRunner().invoke(
+        app, ["infoplane", "metrics", str(project / "reports" / "metrics.nc"), "--epoch", "99"]
+    )
     assert missing.exit_code == 2 and "was not measured" in missing.output
 
 

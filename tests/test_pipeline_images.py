@@ -43,7 +43,8 @@ def test_digits_cnn_layers_are_pooled_as_the_preset_says_and_states_counted(digi
     metrics = _metrics(digits_project)
     assert metrics.layer.values.tolist() == ["z1", "z2", "output"]
     assert metrics.layer_width.values.tolist() == [8 * 4 * 4, 16 * 2 * 2, 10]
-    # thesis-1 on the 8x8 net: z1 (8,4,4) pooled (1,4,4) -> 8 units; z2 (16,2,2) pooled (1,3,3) clipped to (1,2,2) -> 16; output argmax -> 1.
+    # thesis-1 on the 8x8 net: z1 (8,4,4) pooled (1,4,4) -> 8 units; z2 (16,2,2) pooled (1,3,3)
+    # clipped to (1,2,2) -> 16; output argmax -> 1.
     assert metrics.code_width.values.tolist() == [8, 16, 1]
     assert (metrics.n_states.sel(layer="output") <= 10).all()
     assert np.allclose(metrics.state_ratio, metrics.n_states / 1797)

@@ -67,7 +67,7 @@ def test_log_schedule_matches_its_definition_and_keeps_both_ends():
 def test_every_schedule_includes_the_last_epoch():
     assert every_nth_epoch(10, 4).tolist() == [0, 4, 8, 10]
     assert epoch_schedule("all", 3).tolist() == [0, 1, 2, 3]
-    with pytest.raises(ValueError, match="unknown select.method"):
+    with pytest.raises(ValueError, match=r"unknown select\.method"):
         epoch_schedule("delta", 10)
 
 

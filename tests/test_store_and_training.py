@@ -52,7 +52,7 @@ def test_atomic_path_replaces_an_existing_store_whole(tmp_path):
 
 def test_training_is_seeded_and_starts_from_the_initial_weights():
     _, first = _tiny_run(seed=5)
-    model, again = _tiny_run(seed=5)
+    _model, again = _tiny_run(seed=5)
     _, other = _tiny_run(seed=6)
     assert [r.epoch for r in first] == [0, 1, 2, 3]
     for a, b in zip(first, again):
@@ -77,14 +77,14 @@ def test_initial_weights_are_truncated_normal_with_std_one_over_sqrt_fan_in():
 
 
 def test_weights_store_round_trips_every_epoch_and_the_history(tmp_path):
-    model, records = _tiny_run(epochs=4)
+    _model, records = _tiny_run(epochs=4)
     path = tmp_path / "weights.zarr"
     write_weights(path, iter(records), 5, {"model": {"arch": "mlp"}}, epochs_per_chunk=2)
     for epoch, weights in read_weights(path, [0, 3, 4]):
         assert all(np.array_equal(weights[k], records[epoch].weights[k]) for k in weights)
     history = open_history(path)
     assert history.train_loss.values.tolist() == [r.metrics["train_loss"] for r in records]
-    with pytest.raises(ValueError, match="holds epochs 0..4"):
+    with pytest.raises(ValueError, match=r"holds epochs 0\.\.4"):
         next(read_weights(path, [7]))
 
 

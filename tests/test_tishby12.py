@@ -72,5 +72,9 @@ def test_measured_rows_follow_measure_on():
 def test_digits_are_offline_8x8_images_scaled_to_unit_range():
     digits = load_dataset("digits", test_fraction=0.2, split_seed=0)
     assert digits.inputs.shape == (1797, 1, 8, 8) and digits.inputs.dtype == np.float32
-    assert digits.inputs.min() == 0.0 and digits.inputs.max() == 1.0
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()  # pixel values 0..16
+    assert np.allclose(digits.inputs[:, 0], raw.images / 16, rtol=1e-6, atol=0)
+    assert np.array_equal(digits.labels, raw.target)
     assert digits.n_classes == 10 and len(digits.test_rows) == 359

@@ -1,4 +1,5 @@
-"""Entropy curves over code size d: per d an autoencoder (a Dask task), the entropy and dimension of its codes, the bends of the curves."""
+"""Entropy curves over code size d: per d an autoencoder (a Dask task), the entropy and dimension
+of its codes, the bends of the curves."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The curves on synthetic manifolds of known dimension: estimated against true dimension for every curve and estimator."""
+"""The curves on synthetic manifolds of known dimension: estimated against true dimension for every
+curve and estimator."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettin
 from ibpipe.ae_entropy.curves import entropy_curves
 from ibpipe.ae_entropy.points import prepare_points
 
-# (manifold, ambient dimension D, k) of the validation run; REFERENCE-style cases.
+# (manifold, ambient dimension D, k) of the validation run: the usual test manifolds of the
+# intrinsic-dimension literature, the swiss roll (Tenenbaum, de Silva & Langford, Science 290, 2000),
+# the S-curve (Roweis & Saul, Science 290, 2000), a linear subspace and a sphere.
 VALIDATION_CASES = (("linear", 20, 5), ("swissroll", 10, 2), ("scurve", 10, 2), ("sphere", 10, 3))
 
 

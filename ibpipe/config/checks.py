@@ -168,7 +168,7 @@ class Section:
         return dataclasses.asdict(self)
 
     @classmethod
-    def keys(cls) -> list[dataclasses.Field]:
+    def key_fields(cls) -> list[dataclasses.Field]:
         return list(dataclasses.fields(cls))
 
     @classmethod

@@ -58,10 +58,12 @@ def custom_model_errors(model: ModelParams) -> list[str]:
         )
     elif INPUT_LAYER in model.layers:
         errors.append(
-            f"model.layers names a layer {INPUT_LAYER!r}: that name means the network's input in reduce.layers; rename the layer"
+            f"model.layers names a layer {INPUT_LAYER!r}: that name means the network's input in reduce.layers; "
+            "rename the layer"
         )
     elif model.softmax and model.softmax not in model.layers:
         errors.append(
-            f"model.softmax = {model.softmax!r}: not one of the recorded model.layers ({', '.join(model.layers)}); use '' for none"
+            f"model.softmax = {model.softmax!r}: not one of the recorded model.layers ({', '.join(model.layers)}); "
+            "use '' for none"
         )
     return errors

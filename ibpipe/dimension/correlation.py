@@ -1,4 +1,8 @@
-"""Correlation dimension (Grassberger & Procaccia, Physica D 9, 1983): the slope of ln C(r) against ln r, C(r) the share of pairs closer than r, over r between two pair-distance quantiles."""
+"""Correlation dimension (Grassberger & Procaccia, Physica D 9, 1983).
+
+The slope of ln C(r) against ln r, C(r) the share of pairs closer than r, over r between two
+pair-distance quantiles.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,8 @@ def correlation_dimension(
     max_pairs: int = 500_000,
     seed: int = 0,
 ) -> float:
-    """Grassberger-Procaccia dimension: slope of ln C(r) on ln r for r between the q_low and q_high pair-distance quantiles.
+    """Grassberger-Procaccia dimension: slope of ln C(r) on ln r for r between the q_low and q_high
+    pair-distance quantiles.
 
     It cannot resolve dimensions above ~2 log10 N: the scaling range needs pairs at small r.
     """

@@ -1,4 +1,7 @@
-"""TwoNN (Facco, d'Errico, Rodriguez & Laio, Sci. Rep. 7:12140, 2017): the Pareto exponent of each point's second to first neighbour distance ratio."""
+"""TwoNN (Facco, d'Errico, Rodriguez & Laio, Sci. Rep. 7:12140, 2017).
+
+The Pareto exponent of each point's second to first neighbour distance ratio.
+"""
 
 from __future__ import annotations
 

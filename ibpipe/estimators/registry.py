@@ -28,23 +28,28 @@ class EstimatorInfo:
 ESTIMATORS = {
     "plugin": EstimatorInfo(
         "codes",
-        "plug-in entropies of binned activations, I = H(A) + H(B) - H(A,B); Shwartz-Ziv & Tishby, arXiv:1703.00810 (2017)",
+        "plug-in entropies of binned activations, I = H(A) + H(B) - H(A,B); "
+        "Shwartz-Ziv & Tishby, arXiv:1703.00810 (2017)",
     ),
     "miller-madow": EstimatorInfo(
         "codes",
-        "plug-in with the Miller-Madow correction (m - 1)/(2N) on every entropy; Miller (1955), Paninski, Neural Comput. 15 (2003)",
+        "plug-in with the Miller-Madow correction (m - 1)/(2N) on every entropy; "
+        "Miller (1955), Paninski, Neural Comput. 15 (2003)",
     ),
     "kde-upper": EstimatorInfo(
         "activations",
-        "pairwise-distance KL upper bound on the entropy of T + N(0, s2 I); Kolchinsky & Tracey, Entropy 19:361 (2017); Saxe et al., ICLR (2018)",
+        "pairwise-distance KL upper bound on the entropy of T + N(0, s2 I); "
+        "Kolchinsky & Tracey, Entropy 19:361 (2017); Saxe et al., ICLR (2018)",
     ),
     "kde-lower": EstimatorInfo(
         "activations",
-        "pairwise-distance Bhattacharyya lower bound (8 s2 kernel); Kolchinsky & Tracey, Entropy 19:361 (2017); Saxe et al., ICLR (2018)",
+        "pairwise-distance Bhattacharyya lower bound (8 s2 kernel); "
+        "Kolchinsky & Tracey, Entropy 19:361 (2017); Saxe et al., ICLR (2018)",
     ),
     "knn": EstimatorInfo(
         "activations",
-        "Kozachenko-Leonenko entropy of T + N(0, s2 I) and Ross's mixed k-NN I(T;Y); Kozachenko & Leonenko (1987), Ross, PLoS ONE 9:e87357 (2014)",
+        "Kozachenko-Leonenko entropy of T + N(0, s2 I) and Ross's mixed k-NN I(T;Y); "
+        "Kozachenko & Leonenko (1987), Ross, PLoS ONE 9:e87357 (2014)",
     ),
 }
 

@@ -102,7 +102,8 @@ def _rankings_needed(radix: np.ndarray, n_rows: int) -> int:
 
 
 def _chained_ids(codes: np.ndarray, low: np.ndarray, radix: np.ndarray) -> tuple[np.ndarray, int]:
-    """Mixed radix over the columns, replacing the key by its dense rank (< N) whenever the next column would overflow it."""
+    """Mixed radix over the columns, replacing the key by its dense rank (< N) whenever the next
+    column would overflow it."""
     keys = np.zeros(len(codes), dtype=np.int64)
     span = 1
     for column, base in enumerate(radix.tolist()):

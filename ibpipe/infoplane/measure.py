@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,6 +17,20 @@ from ibpipe.estimators.plugin import state_ids
 from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES, estimate_layer
 from ibpipe.infoplane import reduce as reducing
 from ibpipe.settings import FromParams
+
+
+class SlabMeasures(NamedTuple):
+    """What one (layer, epochs) task measured, every array with the epoch first.
+
+    ``points`` (epoch, estimator, quantity) in bits; ``intervals`` (..., bound) or None without
+    bootstrap; ``states`` (epoch,) distinct code rows (NaN without codes); ``dimensions``
+    (epoch, dimension estimator).
+    """
+
+    points: np.ndarray
+    intervals: np.ndarray | None
+    states: np.ndarray
+    dimensions: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -130,7 +145,7 @@ def epoch_information(
     def pick(values, rows):
         return None if values is None else values[rows]
 
-    intervals = np.empty(point.shape + (2,))
+    intervals = np.empty((*point.shape, 2))
     for column, name in enumerate(options.estimators):
 
         def resampled(rows, name=name):
@@ -150,7 +165,7 @@ def slab_information(
     codes_slab=None,
     activations_slab=None,
     lead: int = 0,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+) -> SlabMeasures:
     """Every epoch of an (epoch, sample, unit) slab but the first ``lead``.
 
     Returns points (n_epochs - lead, n_estimators, n_quantities), intervals (..., 2) or None,
@@ -179,7 +194,7 @@ def slab_information(
         first = position - window + 1
         if first < 0:
             points.append(np.full((len(options.estimators), len(QUANTITIES)), np.nan))
-            intervals.append(None if options.bootstrap_resamples == 0 else np.full(points[-1].shape + (2,), np.nan))
+            intervals.append(None if options.bootstrap_resamples == 0 else np.full((*points[-1].shape, 2), np.nan))
             states.append(np.nan)
             continue
         codes = pool(codes_slab, first, position)
@@ -190,9 +205,9 @@ def slab_information(
         intervals.append(interval)
         states.append(np.nan if codes is None else distinct_states(codes))
     dimensions = np.stack(dimensions) if dimensions else np.empty((len(points), 0))
-    return (
-        np.stack(points),
-        (None if intervals[0] is None else np.stack(intervals)),
-        np.asarray(states, dtype=np.float64),
-        dimensions,
+    return SlabMeasures(
+        points=np.stack(points),
+        intervals=None if intervals[0] is None else np.stack(intervals),
+        states=np.asarray(states, dtype=np.float64),
+        dimensions=dimensions,
     )

@@ -54,7 +54,7 @@ def metrics_dataset(
         data_vars[quantity] = (dims, values[..., position], {"units": "bit", "long_name": QUANTITY_NAMES[quantity]})
         if intervals is not None:
             data_vars[f"{quantity}_ci"] = (
-                dims + ("bound",),
+                (*dims, "bound"),
                 intervals[..., position, :],
                 {
                     "units": "bit",
@@ -69,8 +69,18 @@ def metrics_dataset(
             np.asarray([code_widths[layer] for layer in widths], dtype=np.int64),
             {"units": "unit", "long_name": "code columns after pooling"},
         )
+    data_vars.update(_per_layer_vars(states, dimensions, len(labels) * options.window, options))
+    dataset = xr.Dataset(data_vars, coords=coords)
+    dataset.attrs.update(_run_attrs(labels, x_ids, options, attrs))
+    return dataset
+
+
+def _per_layer_vars(
+    states: np.ndarray | None, dimensions: np.ndarray | None, n_rows: int, options: EstimateOptions
+) -> dict[str, tuple]:
+    """The (epoch, layer) variables: distinct states and their ratio to ``n_rows``, intrinsic dimensions."""
+    data_vars = {}
     if states is not None:
-        n_rows = len(labels) * options.window
         data_vars["n_states"] = (
             ("epoch", "layer"),
             states,
@@ -92,27 +102,28 @@ def metrics_dataset(
             dimensions[..., position],
             {"units": "1", "long_name": f"{label} of the raw activations"},
         )
-    dataset = xr.Dataset(data_vars, coords=coords)
-    dataset.attrs.update(
-        {
-            "H_X": entropy_bits(x_ids),
-            "H_Y": entropy_bits(labels),
-            "entropy_units": "bit",
-            "n_samples": len(labels),
-            "inputs_unique": int(len(np.unique(x_ids)) == len(x_ids)),
-            "noise_variance": options.noise_variance,
-            "n_neighbors": options.n_neighbors,
-            "bootstrap_resamples": options.bootstrap_resamples,
-            "bootstrap_level": options.bootstrap_level,
-            "window": options.window,
-            "window_note": "epoch e is measured on the window of measured epochs ending at e"
-            if options.window > 1
-            else "",
-            "estimator_references": "; ".join(f"{name}: {ESTIMATORS[name].reference}" for name in options.estimators),
-            **attrs,
-        }
-    )
-    return dataset
+    return data_vars
+
+
+def _run_attrs(
+    labels: np.ndarray, x_ids: np.ndarray, options: EstimateOptions, attrs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Dataset's attributes: source entropies, sample facts, estimate options, references, then ``attrs``."""
+    return {
+        "H_X": entropy_bits(x_ids),
+        "H_Y": entropy_bits(labels),
+        "entropy_units": "bit",
+        "n_samples": len(labels),
+        "inputs_unique": int(len(np.unique(x_ids)) == len(x_ids)),
+        "noise_variance": options.noise_variance,
+        "n_neighbors": options.n_neighbors,
+        "bootstrap_resamples": options.bootstrap_resamples,
+        "bootstrap_level": options.bootstrap_level,
+        "window": options.window,
+        "window_note": "epoch e is measured on the window of measured epochs ending at e" if options.window > 1 else "",
+        "estimator_references": "; ".join(f"{name}: {ESTIMATORS[name].reference}" for name in options.estimators),
+        **attrs,
+    }
 
 
 def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:

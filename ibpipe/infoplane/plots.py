@@ -1,6 +1,9 @@
-"""Figures of the information-plane experiment, each drawn from the metrics Dataset (or the selection, the training history) alone."""
+"""Figures of the information-plane experiment, each drawn from the metrics Dataset (or the selection,
+the training history) alone."""
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -118,7 +121,7 @@ def selection_overview(selection: dict) -> Figure:
     figure, axis = plt.subplots(figsize=(11, 3.2), layout="constrained")
     _rug(axis, epochs)
     if "distances" in selection:
-        gaps = [(a + b) / 2 for a, b in zip(epochs, epochs[1:])]
+        gaps = [(a + b) / 2 for a, b in pairwise(epochs)]
         axis.plot(gaps, selection["distances"], ".", markersize=3, label="distance of each gap")
         axis.axhline(selection["delta"], color="red", linestyle=":", linewidth=1, label=f"delta = {selection['delta']}")
         axis.set_ylabel("max |change of I(.;T)| / H(.)")

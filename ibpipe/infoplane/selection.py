@@ -7,6 +7,7 @@ epochs has E + 1 measurable epochs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from itertools import pairwise
 
 import numpy as np
 
@@ -103,7 +104,7 @@ def _result(cache: _ProbeCache, measured) -> dict:
     epochs = sorted(set(measured))
     return {
         "epochs": epochs,
-        "distances": [cache.distance(a, b) for a, b in zip(epochs, epochs[1:])],
+        "distances": [cache.distance(a, b) for a, b in pairwise(epochs)],
         "probed": sorted(cache.values),
     }
 
@@ -145,7 +146,7 @@ def delta_skip_exact(
     cache = _ProbeCache(probe, source_entropies)
     measured = _forward_pass(cache, epochs, delta, factor, shrink_after_jump=True)
     while True:
-        gaps = [(a, b) for a, b in zip(measured, measured[1:]) if b - a > 1 and cache.distance(a, b) > delta]
+        gaps = [(a, b) for a, b in pairwise(measured) if b - a > 1 and cache.distance(a, b) > delta]
         if not gaps:
             return _result(cache, measured)
         midpoints = [(a + b) // 2 for a, b in gaps]

@@ -6,11 +6,12 @@ import numpy as np
 
 from ibpipe.estimators.registry import needs
 from ibpipe.estimators.rowkeys import bounded_row_keys
-from ibpipe.infoplane.measure import EstimateOptions, slab_information
+from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures, slab_information
 
 
 def stored_state_ids(codes_path: str, layer: str, start: int, stop: int) -> np.ndarray:
-    """State ids (n_epochs, n_samples, 1) of epochs [start, stop) of one layer's codes, read one shard's samples at a time.
+    """State ids (n_epochs, n_samples, 1) of epochs [start, stop) of one layer's codes, read one
+    shard's samples at a time.
 
     Rows are keyed chunk by chunk against the layer's code bounds (the same row always
     gets the same key) and the keys of all the epochs made dense together, so ids compare
@@ -26,7 +27,7 @@ def stored_state_ids(codes_path: str, layer: str, start: int, stop: int) -> np.n
     ]
     keys = np.concatenate(keys, axis=1)
     _, dense = np.unique(keys, return_inverse=True)
-    return dense.reshape(keys.shape + (1,)).astype(np.int64, copy=False)
+    return dense.reshape((*keys.shape, 1)).astype(np.int64, copy=False)
 
 
 def stored_slab_information(
@@ -39,8 +40,9 @@ def stored_slab_information(
     labels: np.ndarray,
     x_ids: np.ndarray,
     options: EstimateOptions,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from the stores, then measure."""
+) -> SlabMeasures:
+    """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from
+    the stores, then measure."""
     from ibpipe.io.layers import read_slab
 
     first = max(0, start - options.window + 1)
@@ -50,15 +52,18 @@ def stored_slab_information(
     return slab_information(options, labels, x_ids, codes, activations, lead=start - first)
 
 
-def stack_task_results(results: list, n_layers: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """Join (points, intervals, states, dimensions) of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
+def stack_task_results(results: list[SlabMeasures], n_layers: int) -> SlabMeasures:
+    """Join the measures of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
 
     def stack(parts):
         return np.stack(np.split(np.concatenate(parts), n_layers), axis=1)
 
-    values = stack([result[0] for result in results])
-    intervals = None if results[0][1] is None else stack([result[1] for result in results])
-    return values, intervals, stack([result[2] for result in results]), stack([result[3] for result in results])
+    return SlabMeasures(
+        points=stack([result.points for result in results]),
+        intervals=None if results[0].intervals is None else stack([result.intervals for result in results]),
+        states=stack([result.states for result in results]),
+        dimensions=stack([result.dimensions for result in results]),
+    )
 
 
 def drop_incomplete_windows(window: int, epochs: np.ndarray, *arrays: np.ndarray | None) -> tuple:

@@ -1,4 +1,5 @@
-"""The weights store: ``weights/<parameter>`` (epoch, ...) for every epoch of training, ``history/<metric>`` (epoch,) training curves."""
+"""The weights store: ``weights/<parameter>`` (epoch, ...) for every epoch of training,
+``history/<metric>`` (epoch,) training curves."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def _create_weight_arrays(root: zarr.Group, record, n_epochs: int, epochs_per_ch
     arrays = {}
     chunk = min(epochs_per_chunk, n_epochs)
     for name, value in record.weights.items():
-        dims = ("epoch",) + tuple(f"{name}_dim{i}" for i in range(value.ndim))
+        dims = ("epoch", *(f"{name}_dim{i}" for i in range(value.ndim)))
         arrays[f"weights/{name}"] = root.create_array(
             f"weights/{name}",
             shape=(n_epochs, *value.shape),

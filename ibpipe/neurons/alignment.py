@@ -1,4 +1,8 @@
-"""Aligning replica neurons to a reference network: Hungarian matching (scipy linear_sum_assignment) of |activation correlation| or weight cosines, with sign flips for odd activations."""
+"""Aligning replica neurons to a reference network.
+
+Hungarian matching (scipy linear_sum_assignment) of |activation correlation| or weight cosines,
+with sign flips for odd activations.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +65,8 @@ def align_by_weights(
 def apply_alignment(
     w_in: np.ndarray, b_in: np.ndarray, w_out: np.ndarray, permutation: np.ndarray, signs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A replica's layer re-indexed to the reference: rows ``permutation`` of (w_in, b_in) and columns of w_out, times ``signs``.
+    """A replica's layer re-indexed to the reference: rows ``permutation`` of (w_in, b_in) and
+    columns of w_out, times ``signs``.
 
     For an odd activation the aligned network computes the same function as the replica
     (restricted to the matched neurons).

@@ -66,31 +66,36 @@ def compression_curves(
         {"accuracy_full": accuracy(full, test_inputs, test_labels), "params_full": parameter_count(full)}
     )
     if set(METRICS) <= set(metrics):
-        difference = dataset.accuracy.sel(metric="w2") - dataset.accuracy.sel(metric="euclidean")
-        dataset["mean_difference"] = (
-            "k",
-            difference.mean("restart").values,
-            {"units": "1", "long_name": "mean accuracy W2 minus Euclidean"},
-        )
-        dataset["p_value"] = (
-            "k",
-            [
-                sign_test(
-                    dataset.accuracy.sel(metric="w2", k=k).values, dataset.accuracy.sel(metric="euclidean", k=k).values
-                )
-                for k in ks
-            ],
-            {"long_name": "two-sided sign test, W2 vs Euclidean, per k"},
-        )
-        dataset.attrs["p_value_overall"] = sign_test(
-            dataset.accuracy.sel(metric="w2").values.ravel(), dataset.accuracy.sel(metric="euclidean").values.ravel()
-        )
-        dataset.attrs["mean_difference_overall"] = float(difference.mean())
-        # The sign test drops ties and treats every (k, restart) pair as independent; the counts show what it saw.
-        dataset.attrs["w2_better"] = int((difference > 0).sum())
-        dataset.attrs["euclidean_better"] = int((difference < 0).sum())
-        dataset.attrs["ties"] = int((difference == 0).sum())
+        _add_sign_tests(dataset, ks)
     return dataset
+
+
+def _add_sign_tests(dataset: xr.Dataset, ks: list[int]) -> None:
+    """Per-k and overall paired sign tests of W2 against squared Euclidean accuracy, added in place."""
+    difference = dataset.accuracy.sel(metric="w2") - dataset.accuracy.sel(metric="euclidean")
+    dataset["mean_difference"] = (
+        "k",
+        difference.mean("restart").values,
+        {"units": "1", "long_name": "mean accuracy W2 minus Euclidean"},
+    )
+    dataset["p_value"] = (
+        "k",
+        [
+            sign_test(
+                dataset.accuracy.sel(metric="w2", k=k).values, dataset.accuracy.sel(metric="euclidean", k=k).values
+            )
+            for k in ks
+        ],
+        {"long_name": "two-sided sign test, W2 vs Euclidean, per k"},
+    )
+    dataset.attrs["p_value_overall"] = sign_test(
+        dataset.accuracy.sel(metric="w2").values.ravel(), dataset.accuracy.sel(metric="euclidean").values.ravel()
+    )
+    dataset.attrs["mean_difference_overall"] = float(difference.mean())
+    # The sign test drops ties and treats every (k, restart) pair as independent; the counts show what it saw.
+    dataset.attrs["w2_better"] = int((difference > 0).sum())
+    dataset.attrs["euclidean_better"] = int((difference < 0).sum())
+    dataset.attrs["ties"] = int((difference == 0).sum())
 
 
 def smallest_parameters_at(curves: xr.Dataset, threshold: float = 0.9) -> dict[str, int | None]:

@@ -32,7 +32,8 @@ def neuron_gaussians(
 
 
 def bootstrap_factors(replicas_in: np.ndarray) -> np.ndarray:
-    """Factors A (h, p, B) with A_j A_j^T the replicas' covariance of neuron j (ddof = 1), for ``w2_squared_lowrank``."""
+    """Factors A (h, p, B) with A_j A_j^T the replicas' covariance of neuron j (ddof = 1), for
+    ``w2_squared_lowrank``."""
     replicas_in = np.asarray(replicas_in, dtype=np.float64)
     centred = replicas_in - replicas_in.mean(axis=0)
     return centred.transpose(1, 2, 0) / np.sqrt(len(replicas_in) - 1)

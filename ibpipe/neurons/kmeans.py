@@ -1,4 +1,8 @@
-"""k-means of neurons under squared Euclidean distance or squared 2-Wasserstein distance: k-means++ seeding (Arthur & Vassilvitskii 2007), Lloyd iterations, Gaussian barycentres as centres."""
+"""k-means of neurons under squared Euclidean distance or squared 2-Wasserstein distance.
+
+k-means++ seeding (Arthur & Vassilvitskii, SODA 2007), Lloyd iterations, Gaussian barycentres as
+centres.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +50,64 @@ def kmeans_plus_plus_seeds(distance_to, n: int, k: int, rng: np.random.Generator
     return np.asarray(chosen)
 
 
+class _Lloyd:
+    """The two steps of a Lloyd iteration over fixed points, under one metric."""
+
+    def __init__(
+        self, means: np.ndarray, points: _GaussianSet | None, k: int, metric: str, barycentre_tol: float
+    ) -> None:
+        self.means, self.points, self.k, self.metric, self.barycentre_tol = means, points, k, metric, barycentre_tol
+
+    def seed(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """Initial centres (means, covariances or None) by k-means++ under the metric."""
+        means, points, n, k = self.means, self.points, len(self.means), self.k
+        if self.metric == "euclidean":
+            seeds = kmeans_plus_plus_seeds(lambda i: pairwise_sq_euclidean(means, means[i : i + 1])[:, 0], n, k, rng)
+            return means[seeds].copy(), None
+        seeds = kmeans_plus_plus_seeds(lambda i: points.w2_to(points.subset([i]))[:, 0], n, k, rng)
+        return means[seeds].copy(), points.covs[seeds].copy()
+
+    def distances_to(self, centres_means, centres_covs) -> np.ndarray:
+        if self.metric == "euclidean":
+            return pairwise_sq_euclidean(self.means, centres_means)
+        return self.points.w2_to(_GaussianSet(centres_means, centres_covs, self.points.diagonal))
+
+    def update(self, labels, previous_labels, old_means, old_covs):
+        """New centres; a cluster whose members did not change keeps its centre."""
+        means, points = self.means, self.points
+        new_means = old_means.copy()
+        new_covs = None if old_covs is None else old_covs.copy()
+        for j in range(self.k):
+            members = labels == j
+            if previous_labels is not None and np.array_equal(members, previous_labels == j):
+                continue
+            if self.metric == "euclidean":
+                new_means[j] = means[members].mean(axis=0)
+            else:
+                initial = None if points.diagonal else old_covs[j]
+                new_means[j], new_covs[j], _ = gaussian_barycentre(
+                    means[members], points.covs[members], tol=self.barycentre_tol, initial_cov=initial
+                )
+        return new_means, new_covs
+
+    def assign(self, centre_means, centre_covs):
+        """Labels and objective; an empty cluster is re-seeded in place (``centre_means``, ``centre_covs``)."""
+        k = self.k
+        distances = self.distances_to(centre_means, centre_covs)
+        labels = np.argmin(distances, axis=1)
+        own = distances[np.arange(len(self.means)), labels]
+        for j in range(k):
+            counts = np.bincount(labels, minlength=k)
+            if counts[j] > 0:
+                continue
+            farthest = int(np.argmax(np.where(counts[labels] > 1, own, -np.inf)))
+            centre_means[j] = self.means[farthest]
+            if centre_covs is not None:
+                centre_covs[j] = self.points.covs[farthest]
+            labels[farthest], own[farthest] = j, 0.0
+        return labels, own.sum()
+
+
 def kmeans(
     means: np.ndarray,
     covs: np.ndarray | None = None,
@@ -60,9 +122,10 @@ def kmeans(
 
     Each of ``n_init`` restarts seeds by k-means++ under the chosen metric, then alternates the
     centre update (mean, or W2 barycentre warm-started from the previous centre; a cluster
-    whose members did not change keeps its centre) and the assignment until the labels stop changing or ``max_iter`` updates. An empty cluster is
-    re-seeded at the point farthest from its centre among clusters of two or more points. The
-    restart with the lowest final objective is returned; the result depends only on ``seed``.
+    whose members did not change keeps its centre) and the assignment until the labels stop
+    changing or ``max_iter`` updates. An empty cluster is re-seeded at the point farthest from
+    its centre among clusters of two or more points. The restart with the lowest final
+    objective is returned; the result depends only on ``seed``.
     ``covs`` (n, p, p), or diagonal variances (n, p), is required for ``metric="w2"`` and
     ignored otherwise. ``barycentre_tol`` stops each barycentre iteration (relative change of
     the covariance); the objective, stationary at the barycentre, errs by about its square.
@@ -78,59 +141,21 @@ def kmeans(
         if covs is None:
             raise ValueError('metric "w2" needs covariances')
         points = _GaussianSet.of(means, covs)
+    else:
+        points = None
+    lloyd = _Lloyd(means, points, k, metric, barycentre_tol)
     rng = np.random.default_rng(seed)
     best: KMeansResult | None = None
-
-    def distances_to(centres_means, centres_covs) -> np.ndarray:
-        if metric == "euclidean":
-            return pairwise_sq_euclidean(means, centres_means)
-        return points.w2_to(_GaussianSet(centres_means, centres_covs, points.diagonal))
-
-    def update(labels, previous_labels, old_means, old_covs):
-        new_means = old_means.copy()
-        new_covs = None if old_covs is None else old_covs.copy()
-        for j in range(k):
-            members = labels == j
-            if previous_labels is not None and np.array_equal(members, previous_labels == j):
-                continue
-            if metric == "euclidean":
-                new_means[j] = means[members].mean(axis=0)
-            else:
-                initial = None if points.diagonal else old_covs[j]
-                new_means[j], new_covs[j], _ = gaussian_barycentre(
-                    means[members], points.covs[members], tol=barycentre_tol, initial_cov=initial
-                )
-        return new_means, new_covs
-
-    def assign(centre_means, centre_covs):
-        distances = distances_to(centre_means, centre_covs)
-        labels = np.argmin(distances, axis=1)
-        own = distances[np.arange(n), labels]
-        for j in range(k):
-            counts = np.bincount(labels, minlength=k)
-            if counts[j] > 0:
-                continue
-            farthest = int(np.argmax(np.where(counts[labels] > 1, own, -np.inf)))
-            centre_means[j] = means[farthest]
-            if centre_covs is not None:
-                centre_covs[j] = points.covs[farthest]
-            labels[farthest], own[farthest] = j, 0.0
-        return labels, own.sum()
-
     for _ in range(n_init):
-        if metric == "euclidean":
-            seeds = kmeans_plus_plus_seeds(lambda i: pairwise_sq_euclidean(means, means[i : i + 1])[:, 0], n, k, rng)
-            centre_means, centre_covs = means[seeds].copy(), None
-        else:
-            seeds = kmeans_plus_plus_seeds(lambda i: points.w2_to(points.subset([i]))[:, 0], n, k, rng)
-            centre_means, centre_covs = means[seeds].copy(), points.covs[seeds].copy()
-        labels, objective = assign(centre_means, centre_covs)
+        centre_means, centre_covs = lloyd.seed(rng)
+        labels, objective = lloyd.assign(centre_means, centre_covs)
         history = [objective]
         n_iter, previous_labels = 0, None
-        for n_iter in range(1, max_iter + 1):
-            centre_means, centre_covs = update(labels, previous_labels, centre_means, centre_covs)
+        while n_iter < max_iter:
+            n_iter += 1
+            centre_means, centre_covs = lloyd.update(labels, previous_labels, centre_means, centre_covs)
             previous_labels = labels
-            new_labels, objective = assign(centre_means, centre_covs)
+            new_labels, objective = lloyd.assign(centre_means, centre_covs)
             history.append(objective)
             converged = np.array_equal(new_labels, labels)
             labels = new_labels

@@ -1,4 +1,8 @@
-"""Compressing a layer: every neuron replaced by its cluster centre, identical neurons merged exactly (outgoing weights summed), parameters counted; and the sign test that compares two metrics."""
+"""Compressing a layer, and the sign test that compares two metrics.
+
+Every neuron is replaced by its cluster centre, identical neurons are merged exactly (outgoing
+weights summed) and the parameters are counted.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +52,8 @@ def count_parameters(shapes: Iterable[Sequence[int] | np.ndarray]) -> int:
 
 
 def sign_test(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided exact binomial sign test of paired samples: p-value for P(a > b) = 1/2, ties dropped (1.0 if all tie)."""
+    """Two-sided exact binomial sign test of paired samples: p-value for P(a > b) = 1/2, ties
+    dropped (1.0 if all tie)."""
     from scipy.stats import binomtest
 
     differences = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)

@@ -83,7 +83,8 @@ def replaced_net(net: HiddenLayerNet, labels: np.ndarray, centre_means: np.ndarr
 
 
 def merged_net(net: HiddenLayerNet, labels: np.ndarray, centre_means: np.ndarray) -> HiddenLayerNet:
-    """``replaced_net`` with identical neurons merged (``ibpipe.neurons.compress_layer``): same outputs, fewer neurons."""
+    """``replaced_net`` with identical neurons merged (``ibpipe.neurons.compress_layer``): same
+    outputs, fewer neurons."""
     w_in, b_in, w_out, b_out = layer_arrays(net)
     merged_in, merged_bias, merged_out = compress_layer(w_in, b_in, w_out, labels, centre_means)
     return HiddenLayerNet.from_arrays(merged_in, merged_bias, merged_out, b_out, net.activation)

@@ -63,7 +63,10 @@ def accuracy_against_parameters(curves: xr.Dataset) -> Figure:
     axis.axhline(0.9, color="grey", linestyle=":", linewidth=1, label="0.90")
     title = f"Compression of the hidden layer ({curves.attrs.get('dataset', '')})"
     if "p_value_overall" in curves.attrs:
-        title += f"; W2 - Euclidean {curves.attrs['mean_difference_overall']:+.3f}, sign test p = {curves.attrs['p_value_overall']:.2f}"
+        title += (
+            f"; W2 - Euclidean {curves.attrs['mean_difference_overall']:+.3f}, "
+            f"sign test p = {curves.attrs['p_value_overall']:.2f}"
+        )
     axis.set_title(title, fontsize=10)
     axis.set_xlabel("parameters of the merged network")
     axis.set_ylabel("test accuracy")
@@ -73,7 +76,8 @@ def accuracy_against_parameters(curves: xr.Dataset) -> Figure:
 
 
 def alignment_quality(layers: xr.Dataset) -> Figure:
-    """Matched correlation of every replica neuron with its reference neuron: what the bootstrap covariance is made of."""
+    """Matched correlation of every replica neuron with its reference neuron: what the bootstrap
+    covariance is made of."""
     quality = layers.alignment_quality.transpose("replica", "neuron").values
     figure, axis = plt.subplots(figsize=(8, 4.2), layout="constrained")
     axis.boxplot(quality, positions=range(quality.shape[1]), widths=0.6, showfliers=True)
@@ -81,7 +85,8 @@ def alignment_quality(layers: xr.Dataset) -> Figure:
     axis.set_xlabel("reference neuron")
     axis.set_ylabel("matched correlation over replicas")
     axis.set_title(
-        f"Alignment of {quality.shape[0]} bootstrap replicas (median {float(np.median(quality)):.2f}, {float((quality < 0.9).mean()):.0%} below 0.9)"
+        f"Alignment of {quality.shape[0]} bootstrap replicas (median {float(np.median(quality)):.2f}, "
+        f"{float((quality < 0.9).mean()):.0%} below 0.9)"
     )
     axis.grid(True, alpha=0.3)
     return figure

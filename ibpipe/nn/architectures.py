@@ -63,7 +63,8 @@ def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
         expected, build, datasets = CNN_INPUTS[arch]
         if input_shape != expected:
             raise InputError(
-                f"model.arch {arch} takes {'x'.join(map(str, expected))} images ({datasets}); this dataset's inputs are {'x'.join(map(str, input_shape))}"
+                f"model.arch {arch} takes {'x'.join(map(str, expected))} images ({datasets}); "
+                f"this dataset's inputs are {'x'.join(map(str, input_shape))}"
             )
         return build(n_classes)
     if arch == "custom":

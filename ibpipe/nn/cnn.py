@@ -40,5 +40,6 @@ def thesis_cnn(n_classes: int = 10) -> RecordedCNN:
 
 
 def digits_cnn(n_classes: int = 10) -> RecordedCNN:
-    """The same shape scaled to 8x8 digits: conv 1->8 3x3 -> z1 (8, 4, 4); conv 8->16 3x3 -> z2 (16, 2, 2); linear 64 -> 10."""
+    """The same shape scaled to 8x8 digits: conv 1->8 3x3 -> z1 (8, 4, 4); conv 8->16 3x3 -> z2 (16, 2, 2);
+    linear 64 -> 10."""
     return RecordedCNN(1, (8, 16), 3, 8, n_classes)

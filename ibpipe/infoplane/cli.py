@@ -1,0 +1,68 @@
+"""Commands of the information-plane experiment: the metrics table of a run, and one layer outside the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def metrics(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=True, help="metrics file written by the estimate stage")
+    ] = Path("reports/metrics.nc"),
+    epoch: Annotated[int | None, typer.Option(help="epoch to show (default: the last measured)")] = None,
+    estimator: Annotated[str | None, typer.Option(help="estimator to show (default: all)")] = None,
+) -> None:
+    """Print H(T), I(X;T) and I(T;Y) in bits per layer for one epoch of a run, with the codes' distinct states."""
+    from ibpipe.io.files import open_metrics
+
+    dataset = open_metrics(path)
+    chosen = int(dataset.epoch[-1]) if epoch is None else epoch
+    if chosen not in dataset.epoch.values:
+        _fail(f"epoch {chosen} was not measured; measured epochs run {int(dataset.epoch[0])}..{int(dataset.epoch[-1])}")
+    estimators = dataset.estimator.values.tolist() if estimator is None else [estimator]
+    typer.echo(f"epoch {chosen}   H(X) = {dataset.attrs['H_X']:.4f} bits   H(Y) = {dataset.attrs['H_Y']:.4f} bits")
+    typer.echo(f"{'estimator':<12} {'layer':<10} {'width':>5} {'H(T)':>8} {'I(X;T)':>8} {'I(T;Y)':>8} {'states/N':>8}")
+    row = dataset.sel(epoch=chosen)
+    for name in estimators:
+        for layer in dataset.layer.values.tolist():
+            cell = row.sel(layer=layer, estimator=name)
+            ratio = f"{float(cell.state_ratio):>8.4f}" if "state_ratio" in cell else f"{'-':>8}"
+            typer.echo(
+                f"{name:<12} {layer:<10} {int(cell.layer_width):>5} "
+                f"{float(cell.H_T):>8.4f} {float(cell.I_XT):>8.4f} {float(cell.I_TY):>8.4f} {ratio}"
+            )
+
+
+@app.command()
+def information(
+    activations: Annotated[Path, typer.Argument(exists=True, help=".npy array (n_samples, n_units) of one layer")],
+    labels: Annotated[Path, typer.Argument(exists=True, help=".npy array (n_samples,) of integer labels")],
+    n_bins: Annotated[int | None, typer.Option(help="Tishby bins: number of edges over --low..--high")] = None,
+    low: Annotated[float, typer.Option(help="lowest bin edge")] = -1.0,
+    high: Annotated[float, typer.Option(help="highest bin edge")] = 1.0,
+    bin_size: Annotated[float | None, typer.Option(help="Saxe bins: floor(t / bin_size)")] = None,
+    estimator: Annotated[str, typer.Option(help="estimator name")] = "plugin",
+) -> None:
+    """Estimate H(T), I(X;T), I(T;Y) in bits for one saved layer, outside the pipeline."""
+    from ibpipe.infoplane.measure import information as measure
+
+    try:
+        values = measure(
+            np.load(activations), np.load(labels), estimator, n_bins=n_bins, value_range=(low, high), bin_size=bin_size
+        )
+    except ValueError as error:
+        _fail(str(error))
+    for name, value in values.items():
+        typer.echo(f"{name} = {value:.6f} bits")
