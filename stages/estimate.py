@@ -69,6 +69,7 @@ def main(
         states=measures.states,
         code_widths=code_widths,
         dimensions=measures.dimensions,
+        capped=measures.capped,
     )
     write_metrics(out, metrics)
     write_json(summary, metrics_summary(metrics))

@@ -8,6 +8,7 @@ from ibpipe import information
 from ibpipe.estimators import kde as kde_module
 from ibpipe.estimators import registry
 from ibpipe.estimators.bootstrap import bootstrap_interval
+from ibpipe.estimators.inputs import apply_ceilings, ceilings
 from ibpipe.estimators.kde import kde_information
 from ibpipe.estimators.knn import knn_information, kozachenko_leonenko_entropy_nats, mixed_information_nats
 from ibpipe.estimators.plugin import entropy_bits, plugin_information
@@ -35,13 +36,15 @@ def test_miller_madow_removes_most_of_the_plugin_bias_on_uniform_states(rng):
     assert abs(corrected_bias) < abs(plugin_bias) / 3
 
 
-def test_miller_madow_information_of_unique_rows_is_its_corrected_entropy():
+def test_miller_madow_on_unique_rows_is_capped_at_the_source_entropies_and_counted():
     codes = np.arange(1024)[:, None]
     labels = np.arange(1024) % 2
-    values = information(codes, labels, "miller-madow")
-    assert values["I_XT"] == pytest.approx(10 + 1023 / (2 * 1024 * LN2))
+    raw = plugin_information(codes, labels, miller_madow=True)
+    assert raw["I_XT"] == pytest.approx(10 + 1023 / (2 * 1024 * LN2))  # the correction alone overshoots H(X) = 10
     # H_MM(T) + H_MM(Y) - H_MM(T,Y): the 1024 joint states cancel T's correction, Y's stays.
-    assert values["I_TY"] == pytest.approx(1.0 + 1 / (2 * 1024 * LN2))
+    assert raw["I_TY"] == pytest.approx(1.0 + 1 / (2 * 1024 * LN2))
+    values = information(codes, labels, "miller-madow")
+    assert values["I_XT"] == 10.0 and values["I_TY"] == 1.0 and values["capped"] == 2
 
 
 # ---------------------------------------------------------------- KDE bounds
@@ -172,9 +175,11 @@ def test_ross_information_is_near_zero_for_independent_labels_in_two_dimensions(
 
 def test_knn_information_with_noise_recovers_the_gaussian_channel(rng):
     # T ~ N(0, 1) seen through noise of variance 0.25: I(X; T + Z) = 0.5 ln(1 + 1 / 0.25) nats.
+    # Several draws per input and the conditional entropy from the same draws: within 0.1 nats here
+    # (benchmarks/validate_estimators.py measures the bias in more dimensions).
     points = rng.normal(size=(5000, 1))
     values = knn_information(points, np.zeros(5000, int), noise_variance=0.25, random_state=1)
-    assert values["I_XT"] * LN2 == pytest.approx(0.5 * np.log(5.0), abs=0.04)
+    assert values["I_XT"] * LN2 == pytest.approx(0.5 * np.log(5.0), abs=0.1)
     with pytest.raises(ValueError, match="noise_variance must be > 0"):
         knn_information(points, np.zeros(5000, int), noise_variance=0.0)
 
@@ -229,8 +234,10 @@ def test_estimate_layer_returns_each_estimators_own_values_and_shares_the_kde_pa
         "kde-lower": bounds["lower"],
         "knn": knn_information(activations, labels, 1.0e-2, k=3, random_state=0),
     }
+    limits = ceilings(labels, None)
     for name in names:
-        assert values[name] == pytest.approx(expected[name], abs=1e-12), name
+        bounded, n_capped = apply_ceilings(expected[name], limits)
+        assert values[name] == pytest.approx({**bounded, "capped": n_capped}, abs=1e-12), name
     assert values["kde-lower"]["I_XT"] <= values["kde-upper"]["I_XT"]
     with pytest.raises(ValueError, match="need activations"):
         estimate_layer(["kde-upper"], labels, codes=codes)
@@ -249,6 +256,8 @@ def test_information_api_on_separated_classes_gives_the_closed_forms_without_bin
     # Classes 40 noise widths apart: the class is read off T + Z exactly, I(T;Y) = H(Y).
     assert kde["I_TY"] == pytest.approx(h_y, abs=1e-9)
     knn = information(activations, labels, "knn", noise_variance=1.0e-3)
-    # Ross's estimator with no other class within reach: psi(N) - <psi(N_y)>, in bits.
-    ross = digamma(400) - np.mean(digamma(counts[labels]))
-    assert knn["I_TY"] == pytest.approx(ross / LN2, abs=1e-12)
+    # Ross's estimator with no other class within reach: psi(N m) - <psi(N_y m)> over m = 8 draws per row, in bits.
+    # That digamma difference exceeds H(Y) by ~2e-4 bits, so the ceiling clips it and counts it.
+    ross = digamma(400 * 8) - np.mean(digamma(8 * counts[labels]))
+    assert ross / LN2 > h_y + 1e-5
+    assert knn["I_TY"] == pytest.approx(h_y, abs=1e-12) and knn["capped"] >= 1

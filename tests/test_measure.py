@@ -16,15 +16,26 @@ def _layer(rng, n_samples=300):
 
 def test_bootstrap_intervals_are_ordered_per_estimator_and_reproducible(rng):
     activations, codes, labels = _layer(rng)
-    options = EstimateOptions(("plugin", "kde-upper"), noise_variance=1.0e-2, bootstrap_resamples=20, seed=3)
-    point, intervals = epoch_information(options, labels, np.arange(300), codes, activations)
+    options = EstimateOptions(
+        ("plugin", "kde-upper"), noise_variance=1.0e-2, bootstrap_resamples=20, seed=3, bootstrap_method="percentile"
+    )
+    point, intervals, _ = epoch_information(options, labels, np.arange(300), codes, activations)
     assert point.shape == (2, 3) and intervals.shape == (2, 3, 2)
     assert np.all(intervals[..., 0] <= intervals[..., 1])
-    # Resampling repeats rows, so intervals of H(T) sit below a point estimate driven by many
-    # distinct states (documented); they still move with the data: a coarser layer's H(T) is lower.
+    # Resampling repeats rows, so replicas of H(T) sit below a point estimate driven by many
+    # distinct states: the percentile interval lies below it ...
     assert intervals[0, 0, 1] < point[0, 0]
     again = epoch_information(options, labels, np.arange(300), codes, activations)[1]
     assert np.array_equal(intervals, again)
+    # ... and the basic interval is the same replicas reflected about the point estimate.
+    basic = epoch_information(
+        EstimateOptions(("plugin", "kde-upper"), noise_variance=1.0e-2, bootstrap_resamples=20, seed=3),
+        labels,
+        np.arange(300),
+        codes,
+        activations,
+    )[1]
+    assert np.allclose(basic, 2 * point[..., None] - intervals[..., ::-1])
 
 
 def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
@@ -35,8 +46,9 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
     results = [
         slab_information(options, labels, np.arange(300), slab[i : i + 1]) for slab in slabs.values() for i in range(2)
     ]
-    values, intervals, states, _ = stack_task_results(results, n_layers=2)
+    values, intervals, states, _, capped = stack_task_results(results, n_layers=2)
     assert values.shape == (2, 2, 2, 3) and intervals.shape == (2, 2, 2, 3, 2) and states.shape == (2, 2)
+    assert capped.shape == (2, 2, 2) and capped.dtype == np.int64
     assert np.array_equal(values[1, 0], results[1][0][0])  # epoch 1 of layer a
     assert states[1, 0] == len(np.unique(codes * 2, axis=0)) and states[0, 1] == len(np.unique(codes, axis=0))
     dataset = metrics_dataset(
@@ -63,7 +75,7 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
 def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
     _, codes, labels = _layer(rng)
     options = EstimateOptions(("plugin",))
-    values, intervals, _, _ = stack_task_results(
+    values, intervals, _, _, _ = stack_task_results(
         [slab_information(options, labels, np.arange(300), codes[None])], n_layers=1
     )
     assert intervals is None
@@ -149,7 +161,7 @@ def test_dimensions_of_the_raw_activations_are_measured_per_epoch_and_stored(rng
     labels = rng.integers(0, 2, 800)
     codes = np.stack([np.digitize(plane, np.linspace(-3, 3, 8)), np.digitize(line, np.linspace(-3, 3, 8))])
     options = EstimateOptions(("plugin",), dimensions=("corrdim", "twonn"), dimension_pairs=50_000)
-    points, _, _, dims = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
+    points, _, _, dims, _ = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
     assert dims.shape == (2, 2)
     assert dims[0] == pytest.approx([2.0, 2.0], abs=0.35) and dims[1] == pytest.approx([1.0, 1.0], abs=0.2)
     dataset = metrics_dataset(

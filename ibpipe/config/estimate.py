@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from ibpipe.config.checks import Section, integer, key, list_of, number, off_or, one_of, scheduler
 from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
+from ibpipe.estimators.bootstrap import METHODS as BOOTSTRAP_METHODS
 from ibpipe.estimators.registry import COUNTING_ESTIMATORS, ESTIMATORS
 
 
@@ -21,9 +22,15 @@ class EstimateParams(Section):
     )
     noise_variance: float = key(1.0e-3, number(0.0, open_low=True), "s2 of the Gaussian noise of kde-* and knn")
     n_neighbors: int = key(3, integer(1, 1000), "k of the knn estimator")
+    noise_draws: int = key(8, integer(1, 1000), "noise draws per row of kde-mc and knn (knn uses at least k + 1)")
+    renyi_alpha: float = key(1.01, number(0.0, open_low=True), "alpha of the matrix-based Renyi entropy (renyi)")
+    renyi_batch: int = key(256, integer(2, 100_000), "rows per mini-batch of renyi (every quantity <= log2 of it)")
     bootstrap_resamples: int = key(0, off_or(integer(2, 100_000)), "bootstrap replicas for intervals (0 = off)")
     bootstrap_level: float = key(
         0.9, number(0.0, 1.0, open_low=True, open_high=True), "coverage of the bootstrap interval"
+    )
+    bootstrap_method: str = key(
+        "basic", one_of(*BOOTSTRAP_METHODS), "basic (bias-corrected reverse percentile) or percentile interval"
     )
     seed: int = key(0, integer(0), "seed of bootstrap resampling and knn noise")
     window: int = key(

@@ -9,6 +9,11 @@ centred on the observed points. With D_ij = |t_i - t_j|^2 (j = i included),
     I(X;T)   = H - H(T|X)
     I(T;Y)   = H(T) - sum_y p(y) H(T|Y=y),  each class its own mixture.
 
+Repeated inputs (``x_ids``): the rows of one input x are one mixture of their own, so
+H(T|X) = sum_x p(x) H(T|X=x) by the same bound over the rows of x; then
+I(X;T) = (1/N) sum_i ln[(mean_{j: x_j = x_i} K_ij) / (mean_j K_ij)] <= H(X) exactly, because
+the inner sum over the rows of x_i is at most the sum over all rows. Likewise I(T;Y) <= H(Y).
+
 Sums run over row blocks, so memory is O(block x N), never N x N; every row sum is at
 least exp(0) = 1 (the j = i term), so no log-sum-exp shift is needed. The I(T;Y) "bounds"
 are differences of entropy bounds, as in Saxe et al.: estimates, not guaranteed bounds.
@@ -22,9 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ibpipe.estimators.groups import within_group_log_mean_kernel
 from ibpipe.estimators.rowkeys import row_keys
+from ibpipe.units import from_nats
 
-LN2 = np.log(2.0)
 DEFAULT_BLOCK_ROWS = 128
 # Pairs whose Bhattacharyya kernel exp(-D / (8 s2)) is below exp(-40) are skipped: with the
 # j = i term every row sum is >= 1, so N such terms change ln(sum) by < N * 4e-18.
@@ -115,20 +121,25 @@ def kde_information(
     labels: np.ndarray,
     noise_variance: float = 1.0e-3,
     block_rows: int = DEFAULT_BLOCK_ROWS,
+    x_ids: np.ndarray | None = None,
+    base: float = 2.0,
 ) -> dict[str, dict[str, float]]:
-    """Upper and lower pairwise-distance bounds on H(T), I(X;T), I(T;Y), in bits.
+    """Upper and lower pairwise-distance bounds on H(T), I(X;T), I(T;Y), in units of log ``base``.
 
     Parameters
     ----------
-    activations : (n_samples, n_units) float array, one row per distinct input.
+    activations : (n_samples, n_units) float array.
     labels : (n_samples,) integer class of each row.
     noise_variance : s2, variance of the Gaussian noise added to every unit.
     block_rows : rows per block; memory is about 8 * block_rows * n_samples bytes.
+    x_ids : (n_samples,) which input each row came from; None: every row a distinct input.
+    base : 2 for bits, e for nats.
 
     Returns
     -------
-    ``{"upper": {"H_T", "I_XT", "I_TY"}, "lower": {...}}`` in bits. H_T is a differential
-    entropy (it can be negative); the informations are >= 0.
+    ``{"upper": {"H_T", "I_XT", "I_TY"}, "lower": {...}}``. H_T is a differential entropy (it
+    can be negative); I_XT lies in [0, H(X)]; I_TY <= H(Y) but may dip below 0 (a difference
+    of two bounds), which ``apply_ceilings`` clips and counts.
     """
     points = np.asarray(activations, dtype=np.float64)
     if points.ndim == 1:
@@ -147,8 +158,16 @@ def kde_information(
         sums[row_of_sample] for sums in _class_kernel_sums(distinct, class_counts, noise_variance, block_rows)
     )
     conditional_nats = 0.5 * points.shape[1] * np.log(2 * np.pi * np.e * noise_variance)
+    repeated = x_ids is not None and len(np.unique(x_ids)) < len(points)
     result = {}
-    for bound, sums in (("upper", upper_sums), ("lower", lower_sums)):
-        i_xt, i_ty = _mixture_information_nats(sums, classes)
-        result[bound] = {"H_T": (conditional_nats + i_xt) / LN2, "I_XT": i_xt / LN2, "I_TY": max(i_ty, 0.0) / LN2}
+    for bound, sums, scale in (("upper", upper_sums, 2.0), ("lower", lower_sums, 8.0)):
+        h_excess, i_ty = _mixture_information_nats(sums, classes)
+        i_xt = h_excess
+        if repeated:  # subtract sum_x p(x) [H(T|X=x) - H(T|X) of one point]
+            i_xt = h_excess + float(np.mean(within_group_log_mean_kernel(points, x_ids, scale * noise_variance)))
+        result[bound] = {
+            "H_T": from_nats(conditional_nats + h_excess, base),
+            "I_XT": from_nats(i_xt, base),
+            "I_TY": from_nats(i_ty, base),
+        }
     return result

@@ -13,7 +13,19 @@ number of points of any class strictly closer than r_i (itself included):
 
 A deterministic layer of a net with distinct inputs has I(X;T) = infinity for continuous
 T, so the layer is measured with Gaussian noise of variance s2 added to every unit (seeded):
-I(X;T) = H(T + Z) - H(T + Z | X) with H(T + Z | X) = (d/2) ln(2 pi e s2).
+T + Z is a mixture of narrow Gaussians, one per input. One noise draw per input shows
+Kozachenko-Leonenko a smooth density and overshoots wildly (42 bits on a 12-bit net), so
+each row gets m >= k + 1 draws and both entropies are estimated on the same draws:
+
+    H(T + Z)     = psi(N m) - psi(k) + ln V_d + (d/(N m)) sum_p ln eps_p        (all N m draws)
+    H(T + Z | X) = <psi(N_x m)> - psi(k) + ln V_d + (d/(N m)) sum_p ln eps'_p  (draws of p's input)
+    I(X;T)       = psi(N m) - <psi(N_x m)> + (d/(N m)) sum_p ln(eps_p / eps'_p)
+
+where eps'_p is the k-th neighbour distance among the draws of the rows of p's own input
+(N_x rows, so ``x_ids`` repeated inputs form one component set). As eps_p <= eps'_p,
+I(X;T) <= psi(N m) - <psi(N_x m)> ~ H(X): the estimate cannot exceed the input's entropy
+(beyond the digamma-vs-log difference, which ``apply_ceilings`` clips). I(T;Y) is Ross's
+estimate on the same N m draws, where every class holds at least m >= k + 1 points.
 
 References: L. F. Kozachenko & N. N. Leonenko, Problems Inform. Transmission 23 (1987);
 B. C. Ross, "Mutual information between discrete and continuous data sets", PLoS ONE
@@ -26,7 +38,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
-LN2 = np.log(2.0)
+from ibpipe.estimators.groups import equal_size_groups
+from ibpipe.units import from_nats
+
+# Groups with more draws than this get a k-d tree each instead of one batched distance matrix.
+BRUTE_FORCE_POINTS = 256
 
 
 def _log_unit_ball_volume(dimension: int) -> float:
@@ -38,46 +54,60 @@ def _as_points(values: np.ndarray) -> np.ndarray:
     return points[:, None] if points.ndim == 1 else points
 
 
-def kozachenko_leonenko_entropy_nats(points: np.ndarray, k: int = 3) -> float:
-    """Differential entropy of the rows of ``points`` (n_samples, n_dims), in nats."""
+def kozachenko_leonenko_entropy_nats(points: np.ndarray, k: int = 3, distances: np.ndarray | None = None) -> float:
+    """Differential entropy of the rows of ``points`` (n_samples, n_dims), in nats.
+
+    ``distances``: the k-th neighbour distances when the caller already has them.
+    """
     points = _as_points(points)
     n_samples, dimension = points.shape
     if not 1 <= k < n_samples:
         raise ValueError(f"k must be in 1..{n_samples - 1}, got {k}")
-    distances, _ = cKDTree(points).query(points, k=k + 1)
-    kth = distances[:, -1]
+    kth = cKDTree(points).query(points, k=k + 1)[0][:, -1] if distances is None else distances
     if np.any(kth <= 0):
         raise ValueError("repeated points give zero neighbour distances; add noise (noise_variance > 0)")
     return float(digamma(n_samples) - digamma(k) + _log_unit_ball_volume(dimension) + dimension * np.mean(np.log(kth)))
 
 
 def mixed_information_nats(points: np.ndarray, labels: np.ndarray, k: int = 3) -> float:
-    """Ross's k-NN estimate of I(T;Y) for continuous rows T and discrete labels Y, in nats (>= 0)."""
+    """Ross's k-NN estimate of I(T;Y) for continuous rows T and discrete labels Y, in nats.
+
+    Classes with fewer than k + 1 samples have no k-th neighbour of their own and are left
+    out of both terms (the estimate is then of the remaining classes); a ``ValueError`` says
+    so when no class is left. The raw value may dip below 0 (callers clip and count it).
+    """
     points = _as_points(points)
     labels = np.asarray(labels)
+    _, classes, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    usable = sizes[classes.ravel()] > k
+    if not usable.any():
+        raise ValueError(
+            f"k-NN I(T;Y) needs a class with at least k + 1 = {k + 1} samples; the largest has {sizes.max(initial=0)}"
+        )
+    points, classes = points[usable], classes.ravel()[usable]
     radius = np.zeros(len(points))
-    neighbours = np.zeros(len(points))
-    class_sizes = np.zeros(len(points))
-    for label in np.unique(labels):
-        members = labels == label
-        size = int(members.sum())
-        class_sizes[members] = size
-        if size < 2:
-            continue
-        k_here = min(k, size - 1)
-        distances, _ = cKDTree(points[members]).query(points[members], k=k_here + 1, p=np.inf)
+    for label in np.unique(classes):
+        members = classes == label
+        distances, _ = cKDTree(points[members]).query(points[members], k=k + 1, p=np.inf)
         radius[members] = np.nextafter(distances[:, -1], 0)
-        neighbours[members] = k_here
-    usable = class_sizes > 1  # a point alone in its class has no neighbour to measure
-    points, radius = points[usable], radius[usable]
     within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
-    information = (
-        digamma(usable.sum())
-        + np.mean(digamma(neighbours[usable]))
-        - np.mean(digamma(class_sizes[usable]))
-        - np.mean(digamma(within))
-    )
-    return max(float(information), 0.0)
+    class_sizes = np.bincount(classes)[classes]
+    return float(digamma(len(points)) + digamma(k) - np.mean(digamma(class_sizes)) - np.mean(digamma(within)))
+
+
+def _kth_distance_within_groups(points: np.ndarray, group_of_point: np.ndarray, k: int) -> np.ndarray:
+    """Euclidean distance of every point to its k-th nearest neighbour among the points of its own group."""
+    result = np.empty(len(points))
+    for rows in equal_size_groups(group_of_point):
+        if rows.shape[1] > BRUTE_FORCE_POINTS:
+            for group in rows:
+                result[group] = cKDTree(points[group]).query(points[group], k=k + 1)[0][:, -1]
+            continue
+        members = points[rows]
+        norms = np.einsum("gsd,gsd->gs", members, members)
+        squared = norms[:, :, None] + norms[:, None, :] - 2.0 * members @ members.transpose(0, 2, 1)
+        result[rows] = np.sqrt(np.maximum(np.partition(squared, k, axis=2)[:, :, k], 0.0))
+    return result
 
 
 def knn_information(
@@ -86,26 +116,43 @@ def knn_information(
     noise_variance: float = 1.0e-3,
     k: int = 3,
     random_state: int | np.random.Generator | None = 0,
+    *,
+    x_ids: np.ndarray | None = None,
+    n_draws: int = 8,
+    base: float = 2.0,
 ) -> dict[str, float]:
-    """H(T + Z), I(X;T) and I(T;Y) in bits by k-NN, Z ~ N(0, noise_variance I).
+    """H(T + Z), I(X;T) and I(T;Y) by k-NN, Z ~ N(0, noise_variance I), in units of log ``base``.
 
     Parameters
     ----------
-    activations : (n_samples, n_units), one row per distinct input.
-    labels : (n_samples,) integer classes.
+    activations : (n_samples, n_units); labels : (n_samples,) integer classes.
     noise_variance : s2 of the added noise; must be > 0 (I(X;T) is infinite without noise).
-    k : neighbours.
-    random_state : seed or Generator of the noise.
+    k : neighbours. random_state : seed or Generator of the noise.
+    x_ids : which input each row came from (None: every row a distinct input).
+    n_draws : noise draws per row; at least k + 1 are used.
     """
     if noise_variance <= 0:
         raise ValueError(f"noise_variance must be > 0 for the k-NN estimator, got {noise_variance}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
     points = _as_points(activations)
+    n_samples, dimension = points.shape
+    draws = max(n_draws, k + 1)
     generator = np.random.default_rng(random_state)
-    noisy = points + generator.normal(scale=np.sqrt(noise_variance), size=points.shape)
-    entropy = kozachenko_leonenko_entropy_nats(noisy, k)
-    conditional = 0.5 * points.shape[1] * np.log(2 * np.pi * np.e * noise_variance)
+    noisy = np.repeat(points, draws, axis=0) + generator.normal(
+        scale=np.sqrt(noise_variance), size=(n_samples * draws, dimension)
+    )
+    inputs = (
+        np.arange(n_samples) if x_ids is None else np.unique(np.asarray(x_ids).ravel(), return_inverse=True)[1].ravel()
+    )
+    inputs = np.repeat(inputs, draws)
+    rows_per_input = np.bincount(inputs)[inputs]
+    pooled = cKDTree(noisy).query(noisy, k=k + 1)[0][:, -1]
+    own = _kth_distance_within_groups(noisy, inputs, k)
+    entropy = kozachenko_leonenko_entropy_nats(noisy, k, distances=pooled)
+    information = digamma(len(noisy)) - np.mean(digamma(rows_per_input)) + dimension * np.mean(np.log(pooled / own))
     return {
-        "H_T": entropy / LN2,
-        "I_XT": max(entropy - conditional, 0.0) / LN2,
-        "I_TY": mixed_information_nats(noisy, labels, k) / LN2,
+        "H_T": from_nats(entropy, base),
+        "I_XT": from_nats(information, base),
+        "I_TY": from_nats(mixed_information_nats(noisy, np.repeat(np.asarray(labels), draws), k), base),
     }

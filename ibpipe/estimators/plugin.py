@@ -18,22 +18,26 @@ from __future__ import annotations
 import numpy as np
 
 from ibpipe.estimators.rowkeys import row_ids
+from ibpipe.units import from_nats
 
-LN2 = np.log(2.0)
 
-
-def entropy_from_counts_bits(counts: np.ndarray, miller_madow: bool = False) -> float:
-    """-sum p log2 p of a histogram (empty bins ignored), optionally + (m - 1) / (2 N ln 2)."""
+def entropy_from_counts_nats(counts: np.ndarray, miller_madow: bool = False) -> float:
+    """-sum p ln p of a histogram (empty bins ignored), optionally + (m - 1) / (2 N)."""
     counts = np.asarray(counts, dtype=np.float64)
     counts = counts[counts > 0]
     total = counts.sum()
     if total == 0:
         return 0.0
     probabilities = counts / total
-    entropy = float(-(probabilities * np.log2(probabilities)).sum())
+    entropy = float(-(probabilities * np.log(probabilities)).sum())
     if miller_madow:
-        entropy += (len(counts) - 1) / (2.0 * total * LN2)
+        entropy += (len(counts) - 1) / (2.0 * total)
     return entropy
+
+
+def entropy_from_counts_bits(counts: np.ndarray, miller_madow: bool = False) -> float:
+    """``entropy_from_counts_nats`` in bits."""
+    return from_nats(entropy_from_counts_nats(counts, miller_madow))
 
 
 def state_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -68,7 +72,8 @@ def _clip(information_bits: float) -> float:
 def _information_of_ids(
     ids_a: np.ndarray, n_a: int, ids_b: np.ndarray, n_b: int, h_a: float, h_b: float, miller_madow: bool
 ) -> float:
-    return _clip(h_a + h_b - joint_entropy_bits(ids_a, n_a, ids_b, n_b, miller_madow))
+    """H(A) + H(B) - H(A,B) in bits, unclipped (the caller applies the ceilings and counts them)."""
+    return h_a + h_b - joint_entropy_bits(ids_a, n_a, ids_b, n_b, miller_madow)
 
 
 def mutual_information_bits(a: np.ndarray, b: np.ndarray, miller_madow: bool = False) -> float:
@@ -76,11 +81,16 @@ def mutual_information_bits(a: np.ndarray, b: np.ndarray, miller_madow: bool = F
     a_ids, n_a = state_ids(a)
     b_ids, n_b = state_ids(b)
     h_a, h_b = _entropy_of_ids(a_ids, n_a, miller_madow), _entropy_of_ids(b_ids, n_b, miller_madow)
-    return _information_of_ids(a_ids, n_a, b_ids, n_b, h_a, h_b, miller_madow)
+    return _clip(_information_of_ids(a_ids, n_a, b_ids, n_b, h_a, h_b, miller_madow))
 
 
 def plugin_information(
-    codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None, *, miller_madow: bool = False
+    codes: np.ndarray,
+    labels: np.ndarray,
+    x_ids: np.ndarray | None = None,
+    *,
+    miller_madow: bool = False,
+    base: float = 2.0,
 ) -> dict[str, float]:
     """H(T), I(X;T) and I(T;Y) in bits for one layer's integer codes.
 
@@ -92,11 +102,19 @@ def plugin_information(
         Which distinct input each row came from. ``None`` means every row is a distinct
         input, so I(X;T) = H(T).
     miller_madow : add the (m - 1) / (2N) bias correction to every entropy.
+    base : unit, log ``base`` (2: bits, e: nats).
 
     Returns
     -------
-    dict with float values ``H_T``, ``I_XT``, ``I_TY``, in bits. Informations are clipped at 0.
+    dict with float values ``H_T``, ``I_XT``, ``I_TY``. Raw values: Miller-Madow can put I(X;T)
+    above H(X) or an information below 0 (``ibpipe.estimators.inputs.apply_ceilings`` clips
+    and counts them; ``estimate_layer`` does so for every estimator).
     """
+    values = _plugin_information_bits(codes, labels, x_ids, miller_madow)
+    return {quantity: from_nats(value * np.log(2.0), base) for quantity, value in values.items()}
+
+
+def _plugin_information_bits(codes, labels, x_ids, miller_madow: bool) -> dict[str, float]:
     codes = np.asarray(codes)
     if len(codes) != len(labels):
         raise ValueError(f"codes have {len(codes)} rows but labels have {len(labels)}")
@@ -117,7 +135,7 @@ def plugin_information(
 
 
 def miller_madow_information(
-    codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None
+    codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None, *, base: float = 2.0
 ) -> dict[str, float]:
     """``plugin_information`` with the Miller-Madow correction on every entropy."""
-    return plugin_information(codes, labels, x_ids, miller_madow=True)
+    return plugin_information(codes, labels, x_ids, miller_madow=True, base=base)

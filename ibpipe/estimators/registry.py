@@ -1,28 +1,108 @@
-"""Estimators of entropy and mutual information: numpy arrays in, numbers in bits out.
+"""Estimators of entropy and mutual information: numpy arrays in, numbers (bits by default) out.
 
-``ESTIMATORS`` is the one registry: params validation, the estimate stage and
-``ibpipe.information`` all read it. An estimator either counts integer ``codes`` (the
-reduce stage's output) or works on the raw ``activations``.
+``ESTIMATORS`` is the one registry: params validation, dispatch in ``estimate_layer``,
+``ibpipe.information`` and the README's estimator list all read it. An estimator either
+counts integer ``codes`` (the reduce stage's output) or works on the raw ``activations``.
+Estimators of one ``family`` come out of one shared pass (both KDE bounds).
+
+Every value leaves ``estimate_layer`` within its ceilings (0 <= I(X;T) <= H(X),
+0 <= I(T;Y) <= H(Y) of the measured rows); ``capped`` says how many of the two crossed one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ibpipe.estimators.inputs import apply_ceilings, ceilings, class_labels
 from ibpipe.estimators.kde import kde_information
+from ibpipe.estimators.kde_mc import kde_mc_information
 from ibpipe.estimators.knn import knn_information
-from ibpipe.estimators.plugin import miller_madow_information, plugin_information
+from ibpipe.estimators.plugin import plugin_information
+from ibpipe.estimators.renyi import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, renyi_information
 
 QUANTITIES = ("H_T", "I_XT", "I_TY")
+
+
+@dataclass(frozen=True)
+class EstimatorSettings:
+    """Settings every estimator may read (each reads only its own)."""
+
+    noise_variance: float = 1.0e-3
+    n_neighbors: int = 3
+    random_state: int = 0
+    noise_draws: int = 8
+    renyi_alpha: float = DEFAULT_ALPHA
+    renyi_batch: int = DEFAULT_BATCH_SIZE
+    base: float = 2.0
+
+
+Family = Callable[[np.ndarray, np.ndarray, np.ndarray | None, EstimatorSettings], dict[str, dict[str, float]]]
+
+
+def _plugin(codes, labels, x_ids, s):
+    return {"plugin": plugin_information(codes, labels, x_ids, base=s.base)}
+
+
+def _miller_madow(codes, labels, x_ids, s):
+    return {"miller-madow": plugin_information(codes, labels, x_ids, miller_madow=True, base=s.base)}
+
+
+def _kde_bounds(activations, labels, x_ids, s):
+    bounds = kde_information(activations, labels, s.noise_variance, x_ids=x_ids, base=s.base)
+    return {f"kde-{bound}": values for bound, values in bounds.items()}
+
+
+def _kde_mc(activations, labels, x_ids, s):
+    return {
+        "kde-mc": kde_mc_information(
+            activations,
+            labels,
+            s.noise_variance,
+            x_ids=x_ids,
+            n_draws=s.noise_draws,
+            random_state=s.random_state,
+            base=s.base,
+        )
+    }
+
+
+def _knn(activations, labels, x_ids, s):
+    return {
+        "knn": knn_information(
+            activations,
+            labels,
+            s.noise_variance,
+            s.n_neighbors,
+            s.random_state,
+            x_ids=x_ids,
+            n_draws=s.noise_draws,
+            base=s.base,
+        )
+    }
+
+
+def _renyi(activations, labels, x_ids, s):
+    return {
+        "renyi": renyi_information(
+            activations,
+            labels,
+            x_ids=x_ids,
+            alpha=s.renyi_alpha,
+            batch_size=s.renyi_batch,
+            random_state=s.random_state,
+            base=s.base,
+        )
+    }
 
 
 @dataclass(frozen=True)
 class EstimatorInfo:
     needs: str  # "codes" or "activations"
     reference: str
+    family: Family
 
 
 ESTIMATORS = {
@@ -30,26 +110,43 @@ ESTIMATORS = {
         "codes",
         "plug-in entropies of binned activations, I = H(A) + H(B) - H(A,B); "
         "Shwartz-Ziv & Tishby, arXiv:1703.00810 (2017)",
+        _plugin,
     ),
     "miller-madow": EstimatorInfo(
         "codes",
         "plug-in with the Miller-Madow correction (m - 1)/(2N) on every entropy; "
         "Miller (1955), Paninski, Neural Comput. 15 (2003)",
+        _miller_madow,
     ),
     "kde-upper": EstimatorInfo(
         "activations",
         "pairwise-distance KL upper bound on the entropy of T + N(0, s2 I); "
         "Kolchinsky & Tracey, Entropy 19:361 (2017); Saxe et al., ICLR (2018)",
+        _kde_bounds,
     ),
     "kde-lower": EstimatorInfo(
         "activations",
         "pairwise-distance Bhattacharyya lower bound (8 s2 kernel); "
         "Kolchinsky & Tracey, Entropy 19:361 (2017); Saxe et al., ICLR (2018)",
+        _kde_bounds,
+    ),
+    "kde-mc": EstimatorInfo(
+        "activations",
+        "Monte Carlo entropy of the Gaussian mixture T + N(0, s2 I) (sample propagation), "
+        "h = -(1/(n n_mc)) sum_ij ln g(s_i + C_ij); Goldfeld et al., ICML (2019)",
+        _kde_mc,
     ),
     "knn": EstimatorInfo(
         "activations",
-        "Kozachenko-Leonenko entropy of T + N(0, s2 I) and Ross's mixed k-NN I(T;Y); "
-        "Kozachenko & Leonenko (1987), Ross, PLoS ONE 9:e87357 (2014)",
+        "Kozachenko-Leonenko entropy of T + N(0, s2 I) on several noise draws per input, I(X;T) from the "
+        "same draws per input, Ross's mixed k-NN I(T;Y); Kozachenko & Leonenko (1987), Ross, PLoS ONE 9:e87357 (2014)",
+        _knn,
+    ),
+    "renyi": EstimatorInfo(
+        "activations",
+        "matrix-based Renyi alpha-entropy of Gram matrices in mini-batches; Giraldo, Rao & Principe, IEEE TIT 61 "
+        "(2015); Wickstrom et al., arXiv:1909.11396 (2019); Yu et al., IEEE TNNLS 32 (2021)",
+        _renyi,
     ),
 }
 
@@ -68,30 +165,36 @@ def estimate_layer(
     codes: np.ndarray | None = None,
     activations: np.ndarray | None = None,
     x_ids: np.ndarray | None = None,
-    noise_variance: float = 1.0e-3,
-    n_neighbors: int = 3,
-    random_state: int = 0,
+    settings: EstimatorSettings | None = None,
+    **overrides,
 ) -> dict[str, dict[str, float]]:
-    """Run several estimators on one layer; ``{estimator: {quantity: bits}}``.
+    """Run several estimators on one layer; ``{estimator: {H_T, I_XT, I_TY, capped}}``.
 
-    The two KDE bounds share one pass over the pairwise distances. Activation-based
-    estimators treat every row as one sample of X mapped deterministically to T, so
-    ``x_ids`` (repeated inputs) only matters to the counting estimators.
+    Estimators of one family share one pass (the two KDE bounds). Every I(X;T) and I(T;Y)
+    is clipped to [0, H(X)] and [0, H(Y)] of the measured rows; ``capped`` counts how many
+    of the two crossed a ceiling (by more than rounding). ``overrides`` replace fields of
+    ``settings`` (e.g. ``noise_variance=1e-2``).
     """
+    settings = EstimatorSettings(**{**(settings.__dict__ if settings else {}), **overrides})
     unknown = [name for name in estimators if name not in ESTIMATORS]
     if unknown:
         raise ValueError(f"unknown estimator(s) {unknown}; known: {', '.join(ESTIMATORS)}")
     for kind, given in (("codes", codes), ("activations", activations)):
         if needs(estimators, kind) and given is None:
             raise ValueError(f"estimators {list(estimators)} need {kind}")
+    data = codes if codes is not None else activations
+    labels = class_labels(labels, len(data))
+    if x_ids is not None:
+        x_ids = class_labels(x_ids, len(data), name="x_ids")
+    limits = ceilings(labels, x_ids, settings.base)
     results: dict[str, dict[str, float]] = {}
-    if "plugin" in estimators:
-        results["plugin"] = plugin_information(codes, labels, x_ids)
-    if "miller-madow" in estimators:
-        results["miller-madow"] = miller_madow_information(codes, labels, x_ids)
-    if "kde-upper" in estimators or "kde-lower" in estimators:
-        bounds = kde_information(activations, labels, noise_variance)
-        results.update({f"kde-{bound}": values for bound, values in bounds.items() if f"kde-{bound}" in estimators})
-    if "knn" in estimators:
-        results["knn"] = knn_information(activations, labels, noise_variance, n_neighbors, random_state)
-    return {name: results[name] for name in estimators}
+    for name in estimators:
+        if name not in results:
+            info = ESTIMATORS[name]
+            layer = codes if info.needs == "codes" else activations
+            results.update(info.family(layer, labels, x_ids, settings))
+    bounded = {}
+    for name in estimators:
+        values, n_capped = apply_ceilings(results[name], limits)
+        bounded[name] = {**values, "capped": n_capped}
+    return bounded

@@ -29,6 +29,8 @@ DIRECT_IDS_PER_ROW = 4
 # Up to this many re-rankings (one int64 sort each), chained mixed radix beats sorting
 # packed byte strings; wider rows (hundreds of units) go to the byte strings.
 MAX_RANKINGS = 4
+# Columns with a wider range are replaced by the ranks of their values (see ``_columns``).
+RANK_WIDER_THAN = 2**31
 _MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio odd constant (Fibonacci hashing)
 _FINAL_MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser constant
 
@@ -40,7 +42,13 @@ def _splitmix(values: np.ndarray) -> np.ndarray:
 
 
 def _columns(codes: np.ndarray, caller: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes as a 2-D integer array, with each column's minimum and range (max - min + 1)."""
+    """Codes as a 2-D integer array, with each column's minimum and range (max - min + 1).
+
+    A column whose range exceeds 2**31 (user codes such as 2**62 or uint64 hashes) is
+    replaced by the dense rank of its values first (range <= N), so that no range, key or
+    chained product (a rank < N times a range <= 2**31) below can overflow int64 for
+    N < 2**32; equal rows stay equal, different rows different.
+    """
     codes = np.asarray(codes)
     if codes.ndim == 1:
         codes = codes[:, None]
@@ -48,8 +56,18 @@ def _columns(codes: np.ndarray, caller: str) -> tuple[np.ndarray, np.ndarray, np
         raise ValueError(f"{caller} needs a 2-D integer array, got {codes.dtype} with shape {codes.shape}")
     if codes.size == 0:
         return codes, np.zeros(codes.shape[1], np.int64), np.ones(codes.shape[1], np.int64)
-    low = codes.min(axis=0).astype(np.int64)
-    return codes, low, codes.max(axis=0).astype(np.int64) - low + 1
+    low, high = codes.min(axis=0), codes.max(axis=0)
+    spans = [int(top) - int(bottom) + 1 for top, bottom in zip(high.tolist(), low.tolist())]  # Python ints: exact
+    if max(spans) <= RANK_WIDER_THAN:
+        return codes, low.astype(np.int64), np.asarray(spans, dtype=np.int64)
+    ranked = np.empty(codes.shape, dtype=np.int64)
+    for column, span in enumerate(spans):
+        if span > RANK_WIDER_THAN:
+            unique, inverse = np.unique(codes[:, column], return_inverse=True)
+            ranked[:, column], spans[column] = inverse.ravel(), len(unique)
+        else:  # the difference fits the column's own dtype: its range is at most 2**31
+            ranked[:, column] = (codes[:, column] - low[column]).astype(np.int64)
+    return ranked, np.zeros(codes.shape[1], np.int64), np.asarray(spans, dtype=np.int64)
 
 
 def row_keys(codes: np.ndarray) -> np.ndarray:
@@ -153,8 +171,10 @@ def bounded_row_keys(codes: np.ndarray, low: np.ndarray, high: np.ndarray) -> np
     depends on the other rows, so chunks of one dataset can be keyed separately and merged.
     """
     codes = np.asarray(codes)
-    low, high = np.asarray(low, dtype=np.int64), np.asarray(high, dtype=np.int64)
-    radix = np.maximum(high - low + 1, 1)
-    if _radix_product(radix) is not None:
-        return _mixed_radix(codes, low, radix)
+    spans = [max(int(top) - int(bottom) + 1, 1) for top, bottom in zip(np.ravel(high).tolist(), np.ravel(low).tolist())]
+    total = 1
+    for span in spans:  # Python ints: no overflow however wide the user's codes
+        total *= span
+    if total <= _MAX_KEY:
+        return _mixed_radix(codes, np.asarray(low, dtype=np.int64), np.asarray(spans, dtype=np.int64))
     return _hash_rows(codes)

@@ -5,6 +5,7 @@ Nothing here touches files: the store readers live in ``ibpipe.infoplane.tasks``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -13,8 +14,9 @@ import numpy as np
 
 from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
 from ibpipe.estimators.bootstrap import bootstrap_interval
+from ibpipe.estimators.inputs import class_labels
 from ibpipe.estimators.plugin import state_ids
-from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES, estimate_layer
+from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES, EstimatorSettings, estimate_layer
 from ibpipe.infoplane import reduce as reducing
 from ibpipe.settings import FromParams
 
@@ -24,13 +26,14 @@ class SlabMeasures(NamedTuple):
 
     ``points`` (epoch, estimator, quantity) in bits; ``intervals`` (..., bound) or None without
     bootstrap; ``states`` (epoch,) distinct code rows (NaN without codes); ``dimensions``
-    (epoch, dimension estimator).
+    (epoch, dimension estimator); ``capped`` (epoch, estimator) informations clipped to a ceiling.
     """
 
     points: np.ndarray
     intervals: np.ndarray | None
     states: np.ndarray
     dimensions: np.ndarray
+    capped: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,25 @@ class EstimateOptions(FromParams):
     n_neighbors: int = 3
     bootstrap_resamples: int = 0
     bootstrap_level: float = 0.9
+    bootstrap_method: str = "basic"
     seed: int = 0
     window: int = 1
     dimensions: tuple[str, ...] = ()
     dimension_pairs: int = 100_000
+    noise_draws: int = 8
+    renyi_alpha: float = 1.01
+    renyi_batch: int = 256
+
+    def settings(self, base: float = 2.0) -> EstimatorSettings:
+        return EstimatorSettings(
+            noise_variance=self.noise_variance,
+            n_neighbors=self.n_neighbors,
+            random_state=self.seed,
+            noise_draws=self.noise_draws,
+            renyi_alpha=self.renyi_alpha,
+            renyi_batch=self.renyi_batch,
+            base=base,
+        )
 
     def run(self, labels, codes=None, activations=None, x_ids=None, estimators=None) -> dict[str, dict[str, float]]:
         return estimate_layer(
@@ -54,9 +72,7 @@ class EstimateOptions(FromParams):
             codes=codes,
             activations=activations,
             x_ids=x_ids,
-            noise_variance=self.noise_variance,
-            n_neighbors=self.n_neighbors,
-            random_state=self.seed,
+            settings=self.settings(),
         )
 
 
@@ -72,20 +88,37 @@ def information(
     noise_variance: float = 1.0e-3,
     n_neighbors: int = 3,
     random_state: int = 0,
+    noise_draws: int = 8,
+    renyi_alpha: float = 1.01,
+    renyi_batch: int = 256,
+    base: float = 2.0,
 ) -> dict[str, float]:
-    """H(T), I(X;T) and I(T;Y) in bits for one layer.
+    """H(T), I(X;T) and I(T;Y) for one layer, in bits (``base`` 2) or nats (``base`` e).
 
     Parameters
     ----------
     t : (n_samples, n_units) activations; for the counting estimators (``plugin``,
-        ``miller-madow``) integer codes are also accepted when no binning option is given.
-    y : (n_samples,) integer labels.
-    estimator : one of ``plugin``, ``miller-madow``, ``kde-upper``, ``kde-lower``, ``knn``.
+        ``miller-madow``) integer (or boolean) codes are also accepted when no binning option is given.
+    y : (n_samples,) class labels, integer or integral floats (one-hot: pass ``y.argmax(1)``).
+    estimator : a name of ``ibpipe.estimators.registry.ESTIMATORS``.
     x_ids : (n_samples,) which distinct input each row came from; default: all rows distinct.
     n_bins, value_range : Tishby's bins, left edges ``linspace(*value_range, n_bins)``.
     bin_size : Saxe's bins, ``floor(t / bin_size)``.
     noise_variance : s2 of the Gaussian noise of ``kde-*`` and ``knn``.
-    n_neighbors, random_state : k and noise seed of ``knn``.
+    n_neighbors, random_state, noise_draws : k, noise seed and draws per row of ``knn`` and ``kde-mc``.
+    renyi_alpha, renyi_batch : alpha and batch size of ``renyi``.
+
+    Returns
+    -------
+    ``{"H_T", "I_XT", "I_TY", "capped"}``: I_XT in [0, H(X)], I_TY in [0, H(Y)] of the rows
+    given; ``capped`` how many of the two were clipped to a ceiling. Non-finite activations
+    give NaN for all three and one ``RuntimeWarning``.
+
+    Raises
+    ------
+    ValueError : unknown estimator, no rows, labels that are not 1-D class indices, rows of
+        ``t``, ``y`` and ``x_ids`` that differ in number, float ``t`` for a counting estimator
+        without a binning option, or a setting out of range.
 
     Examples
     --------
@@ -96,21 +129,53 @@ def information(
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
-    t = np.asarray(t)
-    if t.ndim == 1:
-        t = t[:, None]
+    t = _layer_array(t)
+    y = class_labels(y, len(t), name="y")
+    if len(t) == 0:
+        raise ValueError("t has no rows: there is nothing to estimate")
     if n_bins is not None and bin_size is not None:
         raise ValueError("give either n_bins (with value_range) or bin_size, not both")
-    options = EstimateOptions((estimator,), noise_variance, n_neighbors, seed=random_state)
+    if t.dtype.kind == "f" and not np.all(np.isfinite(t)):
+        warnings.warn(
+            f"t holds {np.size(t) - np.count_nonzero(np.isfinite(t))} non-finite values (diverged training?): "
+            "H(T), I(X;T), I(T;Y) are NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return {"H_T": np.nan, "I_XT": np.nan, "I_TY": np.nan, "capped": 0}
+    options = EstimateOptions(
+        (estimator,),
+        noise_variance,
+        n_neighbors,
+        seed=random_state,
+        noise_draws=noise_draws,
+        renyi_alpha=renyi_alpha,
+        renyi_batch=renyi_batch,
+    )
+    run = {"labels": y, "x_ids": x_ids, "settings": options.settings(base)}
     if ESTIMATORS[estimator].needs == "activations":
-        return options.run(np.asarray(y), activations=t, x_ids=x_ids)[estimator]
+        return estimate_layer((estimator,), activations=t.astype(np.float64), **run)[estimator]
     if n_bins is not None:
         t = reducing.fixed_width_codes(t, n_bins, value_range)
     elif bin_size is not None:
         t = reducing.fixed_size_codes(t, bin_size)
-    elif not np.issubdtype(t.dtype, np.integer):
+    elif t.dtype.kind == "f":
         raise ValueError("float activations need a binning option: n_bins (with value_range) or bin_size")
-    return options.run(np.asarray(y), codes=t, x_ids=x_ids)[estimator]
+    return estimate_layer((estimator,), codes=t, **run)[estimator]
+
+
+def _layer_array(t: np.ndarray) -> np.ndarray:
+    """``t`` as a 2-D array of real numbers (booleans as 0/1 codes)."""
+    t = np.asarray(t)
+    if t.dtype == bool:
+        t = t.astype(np.uint8)
+    if t.dtype.kind not in "iuf":
+        raise ValueError(f"t must hold real numbers, got dtype {t.dtype}")
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.ndim != 2:
+        raise ValueError(f"t must be (n_samples, n_units), got shape {t.shape}")
+    return t
 
 
 def activation_dimensions(activations: np.ndarray, options: EstimateOptions) -> np.ndarray:
@@ -136,11 +201,14 @@ def _as_row(values: Mapping[str, Mapping[str, float]], estimators: Sequence[str]
 
 def epoch_information(
     options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Point estimates (n_estimators, n_quantities) and, with bootstrap on, intervals (..., 2)."""
-    point = _as_row(options.run(labels, codes, activations, x_ids), options.estimators)
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Point estimates (n_estimators, n_quantities), with bootstrap on intervals (..., 2) (else None), and
+    how many informations each estimator had clipped to a ceiling (n_estimators,)."""
+    values = options.run(labels, codes, activations, x_ids)
+    point = _as_row(values, options.estimators)
+    capped = np.array([values[name]["capped"] for name in options.estimators], dtype=np.int64)
     if options.bootstrap_resamples == 0:
-        return point, None
+        return point, None, capped
 
     def pick(values, rows):
         return None if values is None else values[rows]
@@ -152,10 +220,16 @@ def epoch_information(
             return options.run(labels[rows], pick(codes, rows), pick(activations, rows), x_ids[rows], (name,))[name]
 
         bounds = bootstrap_interval(
-            resampled, len(labels), options.bootstrap_resamples, options.bootstrap_level, options.seed
+            resampled,
+            len(labels),
+            options.bootstrap_resamples,
+            options.bootstrap_level,
+            options.seed,
+            method=options.bootstrap_method,
+            point=values[name],
         )
         intervals[column] = [bounds[q] for q in QUANTITIES]
-    return point, intervals
+    return point, intervals, capped
 
 
 def slab_information(
@@ -184,7 +258,7 @@ def slab_information(
     def pool(values, first, last):
         return None if values is None else np.concatenate(list(values[first : last + 1]))
 
-    points, intervals, states = [], [], []
+    points, intervals, states, capped = [], [], [], []
     dimensions = (
         [activation_dimensions(activations_slab[position], options) for position in range(lead, len(slab))]
         if options.dimensions
@@ -196,11 +270,13 @@ def slab_information(
             points.append(np.full((len(options.estimators), len(QUANTITIES)), np.nan))
             intervals.append(None if options.bootstrap_resamples == 0 else np.full((*points[-1].shape, 2), np.nan))
             states.append(np.nan)
+            capped.append(np.zeros(len(options.estimators), dtype=np.int64))
             continue
         codes = pool(codes_slab, first, position)
-        point, interval = epoch_information(
+        point, interval, clipped = epoch_information(
             options, pooled_labels, pooled_ids, codes, pool(activations_slab, first, position)
         )
+        capped.append(clipped)
         points.append(point)
         intervals.append(interval)
         states.append(np.nan if codes is None else distinct_states(codes))
@@ -210,4 +286,5 @@ def slab_information(
         intervals=None if intervals[0] is None else np.stack(intervals),
         states=np.asarray(states, dtype=np.float64),
         dimensions=dimensions,
+        capped=np.stack(capped),
     )

@@ -35,12 +35,14 @@ def metrics_dataset(
     states: np.ndarray | None = None,
     code_widths: Mapping[str, int] | None = None,
     dimensions: np.ndarray | None = None,
+    capped: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Label (epoch, layer, estimator, quantity[, bound]) arrays of bits as the metrics Dataset.
 
     ``widths`` are the layers' units; ``code_widths`` the columns left after reduction
     (pooling); ``states`` (epoch, layer) the distinct code rows, stored with their ratio to
-    the rows measured (N, or w x N with a window) so saturation shows.
+    the rows measured (N, or w x N with a window) so saturation shows; ``capped`` (epoch,
+    layer, estimator) how many of I(X;T), I(T;Y) were clipped to [0, H(X)] or [0, H(Y)].
     """
     dims = ("epoch", "layer", "estimator")
     coords = {
@@ -58,11 +60,22 @@ def metrics_dataset(
                 intervals[..., position, :],
                 {
                     "units": "bit",
-                    "long_name": f"bootstrap {options.bootstrap_level:.0%} percentile interval of {quantity}",
+                    "long_name": (
+                        f"bootstrap {options.bootstrap_level:.0%} {options.bootstrap_method} interval of {quantity}"
+                    ),
                 },
             )
     if intervals is not None:
         coords["bound"] = ("bound", list(BOUNDS))
+    if capped is not None:
+        data_vars["capped"] = (
+            dims,
+            np.asarray(capped, dtype=np.int64),
+            {
+                "units": "quantity",
+                "long_name": "informations of the cell clipped to a ceiling: I(X;T) to [0, H(X)], I(T;Y) to [0, H(Y)]",
+            },
+        )
     if code_widths is not None:
         coords["code_width"] = (
             "layer",
@@ -119,6 +132,10 @@ def _run_attrs(
         "n_neighbors": options.n_neighbors,
         "bootstrap_resamples": options.bootstrap_resamples,
         "bootstrap_level": options.bootstrap_level,
+        "bootstrap_method": options.bootstrap_method,
+        "noise_draws": options.noise_draws,
+        "renyi_alpha": options.renyi_alpha,
+        "renyi_batch_size": min(options.renyi_batch, len(labels) * options.window),
         "window": options.window,
         "window_note": "epoch e is measured on the window of measured epochs ending at e" if options.window > 1 else "",
         "estimator_references": "; ".join(f"{name}: {ESTIMATORS[name].reference}" for name in options.estimators),

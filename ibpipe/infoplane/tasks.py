@@ -63,6 +63,7 @@ def stack_task_results(results: list[SlabMeasures], n_layers: int) -> SlabMeasur
         intervals=None if results[0].intervals is None else stack([result.intervals for result in results]),
         states=stack([result.states for result in results]),
         dimensions=stack([result.dimensions for result in results]),
+        capped=stack([result.capped for result in results]),
     )
 
 
