@@ -87,7 +87,7 @@ def test_labels_are_handled_alike_by_every_estimator(estimator):
     labels = generator.integers(0, 3, 120)
     as_int = information(layer, labels, estimator, noise_variance=1.0e-2)
     assert information(layer, labels.astype(np.float32), estimator, noise_variance=1.0e-2) == as_int
-    with pytest.raises(ValueError, match="one-hot labels: pass labels.argmax"):
+    with pytest.raises(ValueError, match=r"one-hot labels: pass labels\.argmax"):
         information(layer, np.eye(3)[labels], estimator)
     with pytest.raises(ValueError, match="integral class indices"):
         information(layer, labels + 0.5, estimator)
@@ -100,7 +100,7 @@ def test_row_ids_of_huge_user_codes_do_not_overflow():
     codes = np.concatenate([codes, codes[:100]])
     ids, n_ids = row_ids(codes)
     _, reference = np.unique(codes, axis=0, return_inverse=True)
-    assert 0 < n_ids and ids.min() >= 0 and ids.max() < n_ids
+    assert n_ids > 0 and ids.min() >= 0 and ids.max() < n_ids
     pairs = {(int(a), int(b)) for a, b in zip(ids, reference.ravel())}
     assert len(pairs) == len(np.unique(ids)) == len(np.unique(reference))  # the same partition of the rows
     huge = np.array([[2**64 - 1, 0], [0, 1], [2**64 - 1, 0]], dtype=np.uint64)
