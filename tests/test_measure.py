@@ -170,3 +170,18 @@ def test_dimensions_of_the_raw_activations_are_measured_per_epoch_and_stored(rng
     assert dataset.corrdim.dims == ("epoch", "layer") and dataset.nn_dim.values[1, 0] == dims[1, 1]
     constant = slab_information(options, labels, np.arange(800), codes[:1], np.zeros((1, 800, 3)))[3]
     assert np.isnan(constant).all()  # one distinct row: no dimension
+
+
+def test_capped_informations_are_counted_per_epoch_layer_and_estimator(rng):
+    # Unique rows: Miller-Madow's correction lifts I(X;T) above H(X) = log2 300 and I(T;Y) above H(Y).
+    labels = rng.integers(0, 2, 300)
+    unique_rows = np.arange(300)[:, None]
+    options = EstimateOptions(("plugin", "miller-madow"))
+    measures = stack_task_results([slab_information(options, labels, np.arange(300), unique_rows[None])], n_layers=1)
+    assert measures.capped.tolist() == [[[0, 2]]]
+    assert measures.points[0, 0, 1, 1] == pytest.approx(np.log2(300))  # I(X;T) of miller-madow, at its ceiling
+    dataset = metrics_dataset(
+        measures.points, None, [0], {"a": 1}, options, labels, np.arange(300), {}, capped=measures.capped
+    )
+    assert dataset.capped.dims == ("epoch", "layer", "estimator")
+    assert dataset.capped.sel(estimator="miller-madow").item() == 2
