@@ -8,6 +8,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from ibpipe.estimators.registry import ESTIMATORS
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
 
@@ -53,7 +55,7 @@ def information(
     low: Annotated[float, typer.Option(help="lowest bin edge")] = -1.0,
     high: Annotated[float, typer.Option(help="highest bin edge")] = 1.0,
     bin_size: Annotated[float | None, typer.Option(help="Saxe bins: floor(t / bin_size)")] = None,
-    estimator: Annotated[str, typer.Option(help="estimator name")] = "plugin",
+    estimator: Annotated[str, typer.Option(help=f"estimator: {', '.join(ESTIMATORS)}")] = "plugin",
 ) -> None:
     """Estimate H(T), I(X;T), I(T;Y) in bits for one saved layer, outside the pipeline."""
     from ibpipe.infoplane.measure import information as measure
@@ -65,4 +67,7 @@ def information(
     except ValueError as error:
         _fail(str(error))
     for name, value in values.items():
-        typer.echo(f"{name} = {value:.6f} bits")
+        if name == "capped":
+            typer.echo(f"capped = {value} (informations clipped to their ceilings H(X), H(Y))")
+        else:
+            typer.echo(f"{name} = {value:.6f} bits")
