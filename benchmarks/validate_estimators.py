@@ -13,7 +13,8 @@ Tasks (truths in bits; the noise model is part of the task):
 - tishby12: the 4096 12-bit inputs of Shwartz-Ziv & Tishby, N of them drawn without replacement,
   T = the input (codes: the pattern): I(X;T) = log2 N, I(T;Y) = H(Y) of the drawn rows.
 Activation estimators use s2 = 1e-3 except on gaussian-d; gaussian-20 stops at N = 2000 (cost).
-Counting estimators (plugin, miller-madow) have no codes on gaussian-d ("-"). A cell is mean(estimate - truth) ± standard deviation over repeats.
+Counting estimators (plugin, miller-madow) have no codes on gaussian-d ("-"). A cell is
+mean(estimate - truth) ± standard deviation over repeats.
 """
 
 from __future__ import annotations
