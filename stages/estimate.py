@@ -9,7 +9,12 @@ from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
-from ibpipe.infoplane.tasks import drop_incomplete_windows, stack_task_results, stored_slab_information
+from ibpipe.infoplane.tasks import (
+    drop_incomplete_windows,
+    stack_task_results,
+    stored_slab_information,
+    warn_about_cells,
+)
 from ibpipe.io.files import write_json, write_metrics
 from ibpipe.io.layers import layer_tasks, layer_widths, open_layer_store
 from ibpipe.io.stage import run_stage
@@ -53,6 +58,7 @@ def main(
     measures = stack_task_results(results, len(code_widths))
     epochs, *kept = drop_incomplete_windows(choice.window, epochs, *measures)
     measures = SlabMeasures(*kept)
+    warn_about_cells(measures, epochs, list(code_widths), options.dimensions)
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),

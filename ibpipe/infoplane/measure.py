@@ -5,6 +5,7 @@ Nothing here touches files: the store readers live in ``ibpipe.infoplane.tasks``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -24,13 +25,17 @@ class SlabMeasures(NamedTuple):
 
     ``points`` (epoch, estimator, quantity) in bits; ``intervals`` (..., bound) or None without
     bootstrap; ``states`` (epoch,) distinct code rows (NaN without codes); ``dimensions``
-    (epoch, dimension estimator).
+    (epoch, dimension estimator); ``nonfinite`` (epoch,) True where the activations held NaN or
+    inf (every measure of that cell is then NaN); ``ties`` (epoch, dimension estimator) points
+    a dimension estimator discarded as ties.
     """
 
     points: np.ndarray
     intervals: np.ndarray | None
     states: np.ndarray
     dimensions: np.ndarray
+    nonfinite: np.ndarray
+    ties: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,22 @@ def information(
     >>> info = information(np.array([[0], [1], [2], [3]]), np.array([0, 0, 1, 1]))
     >>> info["H_T"], info["I_TY"]
     (2.0, 1.0)
+
+    Non-finite activations (NaN, inf) give NaN for every quantity and one ``RuntimeWarning``.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
     t = np.asarray(t)
     if t.ndim == 1:
         t = t[:, None]
+    if np.issubdtype(t.dtype, np.inexact) and not np.isfinite(t).all():
+        warnings.warn(
+            f"information(): {np.count_nonzero(~np.isfinite(t))} of {t.size} activations are NaN or inf "
+            "(diverged training?); every quantity is NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return dict.fromkeys(QUANTITIES, np.nan)
     if n_bins is not None and bin_size is not None:
         raise ValueError("give either n_bins (with value_range) or bin_size, not both")
     options = EstimateOptions((estimator,), noise_variance, n_neighbors, seed=random_state)
@@ -113,16 +128,20 @@ def information(
     return options.run(np.asarray(y), codes=t, x_ids=x_ids)[estimator]
 
 
-def activation_dimensions(activations: np.ndarray, options: EstimateOptions) -> np.ndarray:
+def activation_dimensions(activations: np.ndarray, options: EstimateOptions) -> tuple[np.ndarray, np.ndarray]:
     """Intrinsic dimension of one epoch's raw activations by each of ``options.dimensions`` (NaN where undefined,
-    e.g. a layer with fewer than 3 distinct rows)."""
-    values = []
+    e.g. a layer with fewer than 3 distinct rows, or non-finite values), and the points each discarded as ties."""
+    values, ties = [], []
     for name in options.dimensions:
         try:
-            values.append(DIMENSION_ESTIMATORS[name].estimate(activations, options.dimension_pairs, options.seed))
+            if not np.isfinite(activations).all():
+                raise ValueError("non-finite activations")
+            value = DIMENSION_ESTIMATORS[name].estimate(activations, options.dimension_pairs, options.seed)
         except ValueError:
-            values.append(np.nan)
-    return np.asarray(values, dtype=np.float64)
+            value = (np.nan, 0)
+        values.append(value[0])
+        ties.append(value[1])
+    return np.asarray(values, dtype=np.float64), np.asarray(ties, dtype=np.float64)
 
 
 def distinct_states(codes: np.ndarray) -> int:
@@ -165,6 +184,7 @@ def slab_information(
     codes_slab=None,
     activations_slab=None,
     lead: int = 0,
+    nonfinite: np.ndarray | None = None,
 ) -> SlabMeasures:
     """Every epoch of an (epoch, sample, unit) slab but the first ``lead``.
 
@@ -176,23 +196,33 @@ def slab_information(
     p - w + 1 .. p pooled into one sample of w x N rows (inputs and labels repeated), so
     T given X has a real distribution ("as if random"); the slab then starts ``lead``
     epochs early to supply them, and positions without w epochs before them are NaN.
+
+    ``nonfinite`` (slab epoch,) counts the NaN or inf activations behind the codes of each epoch
+    (the reduce stage's count); an epoch with any, or with non-finite ``activations_slab``, makes
+    every measure of the positions whose window holds it NaN, flagged in ``nonfinite`` of the result.
     """
     slab = codes_slab if codes_slab is not None else activations_slab
     window = options.window
     pooled_labels, pooled_ids = np.tile(labels, window), np.tile(x_ids, window)
+    bad = np.zeros(len(slab), dtype=bool) if nonfinite is None else np.asarray(nonfinite) > 0
+    if activations_slab is not None:
+        bad |= ~np.isfinite(np.asarray(activations_slab).reshape(len(slab), -1)).all(axis=1)
 
     def pool(values, first, last):
         return None if values is None else np.concatenate(list(values[first : last + 1]))
 
     points, intervals, states = [], [], []
-    dimensions = (
+    measured = (
         [activation_dimensions(activations_slab[position], options) for position in range(lead, len(slab))]
         if options.dimensions
         else []
     )
+    dimensions, ties = [values for values, _ in measured], [discarded for _, discarded in measured]
+    flags = []
     for position in range(lead, len(slab)):
         first = position - window + 1
-        if first < 0:
+        flags.append(bool(bad[max(first, 0) : position + 1].any()))
+        if first < 0 or flags[-1]:
             points.append(np.full((len(options.estimators), len(QUANTITIES)), np.nan))
             intervals.append(None if options.bootstrap_resamples == 0 else np.full((*points[-1].shape, 2), np.nan))
             states.append(np.nan)
@@ -204,10 +234,11 @@ def slab_information(
         points.append(point)
         intervals.append(interval)
         states.append(np.nan if codes is None else distinct_states(codes))
-    dimensions = np.stack(dimensions) if dimensions else np.empty((len(points), 0))
     return SlabMeasures(
         points=np.stack(points),
         intervals=None if intervals[0] is None else np.stack(intervals),
         states=np.asarray(states, dtype=np.float64),
-        dimensions=dimensions,
+        dimensions=np.stack(dimensions) if dimensions else np.empty((len(points), 0)),
+        nonfinite=np.asarray(flags, dtype=bool),
+        ties=np.stack(ties) if ties else np.empty((len(points), 0)),
     )

@@ -10,6 +10,8 @@ Layouts (all Zarr format 3, dimension names set so ``xarray.open_zarr`` reads th
                        ``activation`` (float32) or ``code`` (int32), dims (epoch, sample, unit),
                        sharded so one shard file holds a slab of consecutive epochs of a
                        chunk of samples (all samples when they fit ``dump.samples_per_chunk``).
+                       A codes layer group also holds ``nonfinite`` (epoch,): how many of that
+                       epoch's activations were NaN or inf (such a cell is measured as NaN).
                        Root attrs name the layers in forward order with their widths and
                        per-sample shapes (an image layer's units are (C, H, W) flattened).
 
@@ -40,6 +42,9 @@ SHAPES_ATTR = "layer_shapes"
 
 
 INPUT_SHAPE_ATTR = "input_shape"
+
+
+NONFINITE_ARRAY = "nonfinite"
 
 
 class LayerStoreWriter:
@@ -203,3 +208,11 @@ def read_slab_chunks(path: str | Path, layer: str, variable: str, start: int, st
     root = zarr.open_group(str(path), mode="r")
     for _, values in layer_chunks(root, layer, variable, slice(start, stop)):
         yield values
+
+
+def read_nonfinite(path: str | Path, layer: str, start: int, stop: int) -> np.ndarray:
+    """Per epoch in [start, stop), how many activations of ``layer`` were non-finite (zeros for older stores)."""
+    group = zarr.open_group(str(path), mode="r")[layer]
+    if NONFINITE_ARRAY not in group:
+        return np.zeros(stop - start, dtype=np.int64)
+    return np.asarray(group[NONFINITE_ARRAY][start:stop])
