@@ -15,13 +15,14 @@ import numpy as np
 from ibpipe.estimators.kde import kde_information
 from ibpipe.estimators.knn import knn_information
 from ibpipe.estimators.plugin import miller_madow_information, plugin_information
+from ibpipe.estimators.sample_propagation import sample_propagation_information
 
 QUANTITIES = ("H_T", "I_XT", "I_TY")
 
 
 @dataclass(frozen=True)
 class EstimatorInfo:
-    needs: str  # "codes" or "activations"
+    needs: str  # "codes", "activations" or "noise_draws" (pre-noise outputs of a noisy net, several per input)
     reference: str
 
 
@@ -51,6 +52,11 @@ ESTIMATORS = {
         "Kozachenko-Leonenko entropy of T + N(0, s2 I) and Ross's mixed k-NN I(T;Y); "
         "Kozachenko & Leonenko (1987), Ross, PLoS ONE 9:e87357 (2014)",
     ),
+    "sample-propagation": EstimatorInfo(
+        "noise_draws",
+        "noisy networks (model.noise_std > 0): Monte Carlo entropy of the Gaussian mixture of the noiseless "
+        "layer outputs, conditionals from repeated noisy passes; Goldfeld et al., ICML (2019)",
+    ),
 }
 
 COUNTING_ESTIMATORS = tuple(name for name, info in ESTIMATORS.items() if info.needs == "codes")
@@ -71,6 +77,8 @@ def estimate_layer(
     noise_variance: float = 1.0e-3,
     n_neighbors: int = 3,
     random_state: int = 0,
+    noise_draws: np.ndarray | None = None,
+    noise_std: float = 0.0,
 ) -> dict[str, dict[str, float]]:
     """Run several estimators on one layer; ``{estimator: {quantity: bits}}``.
 
@@ -81,7 +89,7 @@ def estimate_layer(
     unknown = [name for name in estimators if name not in ESTIMATORS]
     if unknown:
         raise ValueError(f"unknown estimator(s) {unknown}; known: {', '.join(ESTIMATORS)}")
-    for kind, given in (("codes", codes), ("activations", activations)):
+    for kind, given in (("codes", codes), ("activations", activations), ("noise_draws", noise_draws)):
         if needs(estimators, kind) and given is None:
             raise ValueError(f"estimators {list(estimators)} need {kind}")
     results: dict[str, dict[str, float]] = {}
@@ -94,4 +102,8 @@ def estimate_layer(
         results.update({f"kde-{bound}": values for bound, values in bounds.items() if f"kde-{bound}" in estimators})
     if "knn" in estimators:
         results["knn"] = knn_information(activations, labels, noise_variance, n_neighbors, random_state)
+    if "sample-propagation" in estimators:
+        results["sample-propagation"] = sample_propagation_information(
+            noise_draws, labels, noise_std, x_ids, random_state=random_state
+        )
     return {name: results[name] for name in estimators}

@@ -51,18 +51,35 @@ class EstimateOptions(FromParams):
     window: int = 1
     dimensions: tuple[str, ...] = ()
     dimension_pairs: int = 100_000
+    # Not an estimate param: the noise of a noisy network, read from the activations store.
+    noise_std: float = 0.0
 
-    def run(self, labels, codes=None, activations=None, x_ids=None, estimators=None) -> dict[str, dict[str, float]]:
-        return estimate_layer(
-            estimators or self.estimators,
-            labels,
-            codes=codes,
-            activations=activations,
-            x_ids=x_ids,
-            noise_variance=self.noise_variance,
-            n_neighbors=self.n_neighbors,
-            random_state=self.seed,
+    def run(
+        self, labels, codes=None, activations=None, x_ids=None, estimators=None, noise_draws=None
+    ) -> dict[str, dict[str, float]]:
+        """``{estimator: {quantity: bits}}``; sample propagation is NaN for a layer without noise draws (output)."""
+        names = tuple(estimators or self.estimators)
+        without_draws = "sample-propagation" in names and noise_draws is None
+        wanted = tuple(name for name in names if not (without_draws and name == "sample-propagation"))
+        results = (
+            estimate_layer(
+                wanted,
+                labels,
+                codes=codes,
+                activations=activations,
+                x_ids=x_ids,
+                noise_variance=self.noise_variance,
+                n_neighbors=self.n_neighbors,
+                random_state=self.seed,
+                noise_draws=noise_draws,
+                noise_std=self.noise_std,
+            )
+            if wanted
+            else {}
         )
+        if without_draws:
+            results["sample-propagation"] = dict.fromkeys(QUANTITIES, np.nan)
+        return {name: results[name] for name in names}
 
 
 def information(
@@ -154,10 +171,10 @@ def _as_row(values: Mapping[str, Mapping[str, float]], estimators: Sequence[str]
 
 
 def epoch_information(
-    options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None
+    options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None, noise_draws=None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Point estimates (n_estimators, n_quantities) and, with bootstrap on, intervals (..., 2)."""
-    point = _as_row(options.run(labels, codes, activations, x_ids), options.estimators)
+    point = _as_row(options.run(labels, codes, activations, x_ids, noise_draws=noise_draws), options.estimators)
     if options.bootstrap_resamples == 0:
         return point, None
 
@@ -168,7 +185,9 @@ def epoch_information(
     for column, name in enumerate(options.estimators):
 
         def resampled(rows, name=name):
-            return options.run(labels[rows], pick(codes, rows), pick(activations, rows), x_ids[rows], (name,))[name]
+            return options.run(
+                labels[rows], pick(codes, rows), pick(activations, rows), x_ids[rows], (name,), pick(noise_draws, rows)
+            )[name]
 
         bounds = bootstrap_interval(
             resampled, len(labels), options.bootstrap_resamples, options.bootstrap_level, options.seed
@@ -185,6 +204,7 @@ def slab_information(
     activations_slab=None,
     lead: int = 0,
     nonfinite: np.ndarray | None = None,
+    noise_draws_slab: np.ndarray | None = None,
 ) -> SlabMeasures:
     """Every epoch of an (epoch, sample, unit) slab but the first ``lead``.
 
@@ -200,6 +220,8 @@ def slab_information(
     ``nonfinite`` (slab epoch,) counts the NaN or inf activations behind the codes of each epoch
     (the reduce stage's count); an epoch with any, or with non-finite ``activations_slab``, makes
     every measure of the positions whose window holds it NaN, flagged in ``nonfinite`` of the result.
+    ``noise_draws_slab`` (epoch, sample, draw, unit): a noisy network's noiseless outputs of repeated
+    noisy passes, for ``sample-propagation`` (window 1 only).
     """
     slab = codes_slab if codes_slab is not None else activations_slab
     window = options.window
@@ -228,8 +250,9 @@ def slab_information(
             states.append(np.nan)
             continue
         codes = pool(codes_slab, first, position)
+        draws = None if noise_draws_slab is None else noise_draws_slab[position]
         point, interval = epoch_information(
-            options, pooled_labels, pooled_ids, codes, pool(activations_slab, first, position)
+            options, pooled_labels, pooled_ids, codes, pool(activations_slab, first, position), draws
         )
         points.append(point)
         intervals.append(interval)

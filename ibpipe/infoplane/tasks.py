@@ -46,14 +46,17 @@ def stored_slab_information(
 ) -> SlabMeasures:
     """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from
     the stores, then measure."""
-    from ibpipe.io.layers import read_nonfinite, read_slab
+    from ibpipe.io.layers import read_nonfinite, read_pre_noise, read_slab
 
     first = max(0, start - options.window + 1)
     codes = stored_state_ids(codes_path, layer, first, stop)
     wanted = needs(options.estimators, "activations") or bool(options.dimensions)
     activations = read_slab(activations_path, layer, "activation", first, stop) if wanted else None
     nonfinite = read_nonfinite(codes_path, layer, first, stop)
-    return slab_information(options, labels, x_ids, codes, activations, lead=start - first, nonfinite=nonfinite)
+    draws = read_pre_noise(activations_path, layer, first, stop) if needs(options.estimators, "noise_draws") else None
+    return slab_information(
+        options, labels, x_ids, codes, activations, lead=start - first, nonfinite=nonfinite, noise_draws_slab=draws
+    )
 
 
 def stack_task_results(results: list[SlabMeasures], n_layers: int) -> SlabMeasures:
