@@ -42,12 +42,16 @@ def test_twonn_discards_ties_of_rounded_data_and_keeps_the_dimension():
 
 
 def test_correlation_dimension_merges_repeated_rows():
-    # Old code: 2.7-3.2 for this 2-D Gaussian with half its rows copies of the other half.
+    # A 2-D Gaussian whose other half of rows is one repeated point. Old code: 2.35 (the copies' pairs
+    # with the Gaussian rows weigh one point a thousand times); merged rows: 2.00.
     rng = np.random.default_rng(5)
     points = rng.normal(size=(1000, 2))
-    repeated = np.concatenate([points, points[rng.integers(0, 1000, 1000)]])
-    assert correlation_dimension(repeated) == pytest.approx(correlation_dimension(points), abs=1e-12)
-    assert 1.8 < correlation_dimension(repeated) < 2.2
+    repeated = np.concatenate([points, np.zeros((1000, 2))])
+    merged = np.concatenate([points, np.zeros((1, 2))])
+    assert correlation_dimension(repeated, max_pairs=100_000) == pytest.approx(
+        correlation_dimension(merged, max_pairs=100_000), abs=1e-12
+    )
+    assert 1.85 < correlation_dimension(repeated, max_pairs=100_000) < 2.15
 
 
 def test_kmeans_without_a_ridge_reaches_the_objective_of_true_barycentres():
