@@ -14,10 +14,14 @@ for the mixture entropy; the plug-in error for bounded S is O((log n)^{d/4} / sq
 convolutions", 2019).
 
 I(X;T) = h(T) - sum_x p(x) h(T|X=x). Given X = x, S is a point when no earlier layer is noisy
-(the first hidden layer): then h(T|X=x) = (d/2) ln(2 pi e beta^2) exactly. Deeper layers pass
-the same x through the noisy network n_draws times; the draws are the samples of the
-conditional mixture. I(T;Y) = h(T) - sum_y p(y) h(T|Y=y) with the label-conditional mixtures.
-h(T) and h(T|Y) use the first draw of every row (one sample of S per input).
+(the first hidden layer): then T|X=x is N(s_x, beta^2 I), h = (d/2) ln(2 pi e beta^2). Deeper
+layers pass the same x through the noisy network n_draws times; the draws are the components
+of the conditional mixture. I(T;Y) = h(T) - sum_y p(y) h(T|Y=y) with the label-conditional
+mixtures. h(T) and h(T|Y) use the first draw of every row (one sample of S per input).
+All three entropies are Monte Carlo means over the same points t = s_i + beta c_ij (common
+random numbers), so I(X;T) = mean ln[g_x(t) / g(t)] and I(T;Y) = mean ln[g_y(t) / g(t)]: for
+the first layer, whose g_x is the exact conditional density, far-apart centres give exactly
+log2 N bits whatever the draws.
 
 Entropies are differential (bits, may be negative); mutual informations are differences of
 mixture entropies estimated with independent noise, so Monte Carlo error can make them
@@ -39,62 +43,54 @@ def gaussian_entropy_nats(dimension: int, noise_std: float) -> float:
     return 0.5 * dimension * math.log(2 * math.pi * math.e * noise_std**2)
 
 
-def mixture_entropy_nats(
-    centres: np.ndarray, noise_std: float, n_mc: int = 1, rng: np.random.Generator | None = None
-) -> float:
-    """Monte Carlo entropy (nats) of the equal-weight mixture (1/n) sum_i N(centres[i], noise_std^2 I).
-
-    ``centres`` (n, d); each component gets ``n_mc`` noise draws (stratified sampling). One
-    centre: the Gaussian entropy exactly.
-    """
-    centres = np.asarray(centres, dtype=np.float64)
-    if centres.ndim == 1:
-        centres = centres[:, None]
+def log_mixture_density(points: np.ndarray, centres: np.ndarray, noise_std: float) -> np.ndarray:
+    """ln g(t) of the equal-weight mixture (1/n) sum_k N(centres[k], noise_std^2 I) at each of ``points`` (p, d),
+    by logsumexp over the components, rows in blocks (memory O(block x n))."""
+    points, centres = np.asarray(points, dtype=np.float64), np.asarray(centres, dtype=np.float64)
     n, d = centres.shape
-    if n == 0:
-        raise ValueError("a mixture needs at least one centre")
-    if noise_std <= 0:
-        raise ValueError(f"noise_std must be > 0, got {noise_std}")
-    exact = gaussian_entropy_nats(d, noise_std)
-    if n == 1 or np.all(centres == centres[0]):
-        return exact
-    rng = rng if rng is not None else np.random.default_rng(0)
-    points = np.repeat(centres, n_mc, axis=0) + noise_std * rng.standard_normal((n * n_mc, d))
     norms = np.einsum("ij,ij->i", centres, centres)
     block = max(1, BLOCK_ELEMENTS // n)
-    total = 0.0
+    out = np.empty(len(points))
     for start in range(0, len(points), block):
         chunk = points[start : start + block]
         squared = np.einsum("ij,ij->i", chunk, chunk)[:, None] - 2 * chunk @ centres.T + norms[None, :]
         exponent = -np.maximum(squared, 0.0) / (2 * noise_std**2)
         top = exponent.max(axis=1, keepdims=True)
-        total += float(np.sum(top[:, 0] + np.log(np.exp(exponent - top).sum(axis=1))))
-    mean_log_kernel = total / len(points)
-    # ln g(t) = logsumexp_k(-|t - s_k|^2 / 2 beta^2) - ln n - (d/2) ln(2 pi beta^2)
-    return -(mean_log_kernel - math.log(n) - 0.5 * d * math.log(2 * math.pi * noise_std**2))
+        out[start : start + block] = top[:, 0] + np.log(np.exp(exponent - top).sum(axis=1))
+    return out - math.log(n) - 0.5 * d * math.log(2 * math.pi * noise_std**2)
 
 
-def mixture_entropies_nats(
+def mixture_entropy_nats(
     centres: np.ndarray, noise_std: float, n_mc: int = 1, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """``mixture_entropy_nats`` of many small mixtures at once: ``centres`` (m, k, d) -> (m,) nats.
+) -> float:
+    """Monte Carlo entropy (nats) of the equal-weight mixture (1/n) sum_i N(centres[i], noise_std^2 I).
 
-    The conditional entropies h(T|X=x) of every input, from its k noisy passes, in one vectorised pass;
-    a mixture whose k centres coincide (the first hidden layer) gets the Gaussian entropy exactly.
+    ``centres`` (n, d); each component gets ``n_mc`` noise draws (stratified sampling). Coinciding
+    centres: the Gaussian entropy exactly.
     """
     centres = np.asarray(centres, dtype=np.float64)
-    m, k, d = centres.shape
+    if centres.ndim == 1:
+        centres = centres[:, None]
+    if len(centres) == 0:
+        raise ValueError("a mixture needs at least one centre")
+    if noise_std <= 0:
+        raise ValueError(f"noise_std must be > 0, got {noise_std}")
+    if np.all(centres == centres[0]):
+        return gaussian_entropy_nats(centres.shape[1], noise_std)
     rng = rng if rng is not None else np.random.default_rng(0)
-    exact = gaussian_entropy_nats(d, noise_std)
-    points = np.repeat(centres, n_mc, axis=1) + noise_std * rng.standard_normal((m, k * n_mc, d))
+    points = np.repeat(centres, n_mc, axis=0) + noise_std * rng.standard_normal((len(centres) * n_mc, centres.shape[1]))
+    return -float(log_mixture_density(points, centres, noise_std).mean())
+
+
+def _log_own_mixture_density(points: np.ndarray, centres: np.ndarray, noise_std: float) -> np.ndarray:
+    """ln g_i(t) for many small mixtures at once: ``points`` (m, p, d) under ``centres`` (m, k, d) -> (m, p)."""
+    _, k, d = centres.shape
     squared = np.einsum("mpd,mpd->mp", points, points)[:, :, None] - 2 * np.einsum("mpd,mkd->mpk", points, centres)
     squared = np.maximum(squared + np.einsum("mkd,mkd->mk", centres, centres)[:, None, :], 0.0)
     exponent = -squared / (2 * noise_std**2)
     top = exponent.max(axis=2, keepdims=True)
-    log_kernel = (top[..., 0] + np.log(np.exp(exponent - top).sum(axis=2))).mean(axis=1)
-    entropies = -(log_kernel - math.log(k) - 0.5 * d * math.log(2 * math.pi * noise_std**2))
-    single = np.all(centres == centres[:, :1], axis=(1, 2))
-    return np.where(single, exact, entropies)
+    log_kernel = top[..., 0] + np.log(np.exp(exponent - top).sum(axis=2))
+    return log_kernel - math.log(k) - 0.5 * d * math.log(2 * math.pi * noise_std**2)
 
 
 def sample_propagation_information(
@@ -122,19 +118,29 @@ def sample_propagation_information(
     rng = np.random.default_rng(random_state)
     labels = np.asarray(labels)
     x_ids = np.arange(len(draws)) if x_ids is None else np.asarray(x_ids)
+    n_rows, _, d = draws.shape
     first = draws[:, 0, :]
-    h_t = mixture_entropy_nats(first, noise_std, n_mc, rng)
-    ids, x_counts = np.unique(x_ids, return_counts=True)
-    if len(ids) == len(draws):  # every row its own input (the usual case): all conditionals at once
-        h_t_given_x = float(mixture_entropies_nats(draws, noise_std, n_mc, rng).mean())
+    # Common random numbers: the same points t = s_i + beta c serve every mixture, so h(T), h(T|X) and
+    # h(T|Y) err together and their differences (the informations) keep little Monte Carlo noise.
+    points = first[:, None, :] + noise_std * rng.standard_normal((n_rows, n_mc, d))
+    log_t = log_mixture_density(points.reshape(-1, d), first, noise_std).reshape(n_rows, n_mc)
+    log_t_given_y = np.empty_like(log_t)
+    for y in np.unique(labels):
+        rows = labels == y
+        log_t_given_y[rows] = log_mixture_density(points[rows].reshape(-1, d), first[rows], noise_std).reshape(-1, n_mc)
+    ids = np.unique(x_ids)
+    if len(ids) == n_rows:  # every row its own input (the usual case): all conditionals at once
+        log_t_given_x = _log_own_mixture_density(points, draws, noise_std)
     else:
-        h_t_given_x = sum(
-            count * mixture_entropy_nats(draws[x_ids == x].reshape(-1, draws.shape[2]), noise_std, n_mc, rng)
-            for x, count in zip(ids, x_counts)
-        ) / len(draws)
-    classes, y_counts = np.unique(labels, return_counts=True)
-    h_t_given_y = sum(
-        count * mixture_entropy_nats(first[labels == y], noise_std, n_mc, rng) for y, count in zip(classes, y_counts)
-    ) / len(draws)
+        log_t_given_x = np.empty_like(log_t)
+        for x in ids:
+            rows = x_ids == x
+            log_t_given_x[rows] = log_mixture_density(
+                points[rows].reshape(-1, d), draws[rows].reshape(-1, d), noise_std
+            ).reshape(-1, n_mc)
     to_bits = 1.0 / math.log(2)
-    return {"H_T": h_t * to_bits, "I_XT": (h_t - h_t_given_x) * to_bits, "I_TY": (h_t - h_t_given_y) * to_bits}
+    return {
+        "H_T": -float(log_t.mean()) * to_bits,
+        "I_XT": float((log_t_given_x - log_t).mean()) * to_bits,
+        "I_TY": float((log_t_given_y - log_t).mean()) * to_bits,
+    }
