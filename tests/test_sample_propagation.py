@@ -112,3 +112,25 @@ def test_separated_inputs_give_exactly_log_n_and_h_y_with_common_random_numbers(
     values = sample_propagation_information(np.repeat(centres, 4, axis=1), labels, 0.05)
     h_y = -(40 / 64 * np.log2(40 / 64) + 24 / 64 * np.log2(24 / 64))
     assert values["I_XT"] == pytest.approx(6.0, abs=1e-9) and values["I_TY"] == pytest.approx(h_y, abs=1e-9)
+
+
+def test_pre_noise_draws_round_trip_through_the_store_and_are_reproducible(tmp_path):
+    import zarr
+
+    from ibpipe.io.layers import create_pre_noise_arrays, read_pre_noise
+    from ibpipe.nn.layers import record_pre_noise_slab
+
+    torch.manual_seed(0)
+    model = MLP(12, [5, 3], 2, noise_std=0.05)
+    weights = [(epoch, {k: v.numpy().copy() for k, v in model.state_dict().items()}) for epoch in (0, 7)]
+    inputs = torch.rand(10, 12)
+    draws = record_pre_noise_slab(model, weights, inputs, n_draws=3, seed=1)
+    again = record_pre_noise_slab(model, weights, inputs, n_draws=3, seed=1)
+    assert draws["hidden2"].shape == (2, 10, 3, 3) and np.array_equal(draws["hidden2"], again["hidden2"])
+    root = zarr.open_group(tmp_path / "a.zarr", mode="w")
+    root.require_group("output")
+    arrays = create_pre_noise_arrays(root, {"hidden1": 5, "hidden2": 3}, 2, 10, 3, 16, 10000)
+    for layer, values in draws.items():
+        arrays[layer][0:2, 0:10] = values
+    assert np.array_equal(read_pre_noise(tmp_path / "a.zarr", "hidden2", 1, 2), draws["hidden2"][1:2])
+    assert read_pre_noise(tmp_path / "a.zarr", "output", 0, 2) is None
