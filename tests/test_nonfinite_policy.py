@@ -121,3 +121,38 @@ def test_delta_skip_bisects_the_gap_to_a_diverged_epoch():
     result = delta_skip_exact(100, probe, (1.0, 1.0), delta=0.1)
     assert {36, 37} <= set(result["epochs"])
     assert len(result["probed"]) < 20  # the diverged epochs after 37 are not all measured
+
+
+def test_a_diverged_epoch_in_the_stores_becomes_a_nan_cell(tmp_path):
+    import zarr
+
+    from ibpipe.infoplane.tasks import stored_slab_information
+    from ibpipe.io.arrays import write_array
+    from ibpipe.io.layers import LayerStoreWriter
+
+    rng = np.random.default_rng(6)
+    values = rng.uniform(-1, 1, size=(3, 30, 2)).astype(np.float32)
+    values[2, 4, 0] = np.nan  # the network diverged at the third measured epoch
+    activations = zarr.open_group(tmp_path / "activations.zarr", mode="w")
+    writer = LayerStoreWriter(activations, "activation", {"h": (2,)}, np.array([0, 5, 9]), 30, 16, "float32")
+    writer.write(slice(0, 3), {"h": values})
+    codes = zarr.open_group(tmp_path / "codes.zarr", mode="w")
+    code_writer = LayerStoreWriter(codes, "code", {"h": (2,)}, np.array([0, 5, 9]), 30, 16, "int32")
+    reducer = LayerReducer(LayerReduction("fixed-width", value_range="data"), (2,))
+    coded = code_layer(
+        reducer, [slice(0, 3)], lambda e: [(slice(None), values[e])], lambda e, s, c: code_writer.write(e, {"h": c}), 30
+    )
+    for name, array in (("code_low", coded.low), ("code_high", coded.high), ("nonfinite", coded.nonfinite)):
+        write_array(codes["h"], name, array, ("unit",) if name != "nonfinite" else ("epoch",))
+    measured = stored_slab_information(
+        "h",
+        0,
+        3,
+        codes_path=str(tmp_path / "codes.zarr"),
+        activations_path=str(tmp_path / "activations.zarr"),
+        labels=np.arange(30) % 2,
+        x_ids=np.arange(30),
+        options=EstimateOptions(("plugin", "kde-upper")),
+    )
+    assert measured.nonfinite.tolist() == [False, False, True]
+    assert np.isnan(measured.points[2]).all() and np.isfinite(measured.points[:2]).all()
