@@ -43,7 +43,7 @@ def test_twonn_discards_ties_of_rounded_data_and_keeps_the_dimension():
 
 def test_correlation_dimension_merges_repeated_rows():
     # A 2-D Gaussian whose other half of rows is one repeated point. Old code: 2.35 (the copies' pairs
-    # with the Gaussian rows weigh one point a thousand times); merged rows: 2.00.
+    # with the Gaussian rows weigh one point a thousand times); merged rows: 1.95.
     rng = np.random.default_rng(5)
     points = rng.normal(size=(1000, 2))
     repeated = np.concatenate([points, np.zeros((1000, 2))])
