@@ -16,11 +16,12 @@ from ibpipe.config.dataset import DatasetParams
 from ibpipe.config.dump import DumpParams
 from ibpipe.data.datasets import load_dataset
 from ibpipe.io.files import atomic_path, read_json
-from ibpipe.io.layers import LayerStoreWriter, write_layer_store_header
+from ibpipe.io.layers import NOISE_STD_ATTR, LayerStoreWriter, create_pre_noise_arrays, write_layer_store_header
 from ibpipe.io.stage import run_stage
 from ibpipe.io.weights import open_weights_attrs, read_weights
+from ibpipe.names import OUTPUT_LAYER
 from ibpipe.nn.architectures import build_model
-from ibpipe.nn.layers import layer_shapes, record_slab
+from ibpipe.nn.layers import layer_shapes, record_pre_noise_slab, record_slab
 
 
 def main(
@@ -38,6 +39,10 @@ def main(
     trained = open_weights_attrs(weights)
     model = build_model(trained["model"])
     shapes = layer_shapes(model, inputs)
+    noise_std = float(trained["model"].get("noise_std", 0.0))
+    # A noisy network also stores noiseless outputs of repeated noisy passes (sample propagation);
+    # a deterministic one writes exactly what it always did.
+    noisy = {NOISE_STD_ATTR: noise_std} if noise_std > 0 else {}
     with atomic_path(out) as temporary:
         root = zarr.open_group(temporary, mode="w")
         write_layer_store_header(
@@ -47,17 +52,31 @@ def main(
             dataset.inputs[rows],
             dataset.labels[rows],
             shapes,
-            {"params": sections_json(data, dump, upstream=trained.get("params"))},
+            {"params": sections_json(data, dump, upstream=trained.get("params")), **noisy},
         )
         writer = LayerStoreWriter(
             root, "activation", shapes, epochs, len(rows), dump.epochs_per_shard, "float32", dump.samples_per_chunk
         )
         slabs, chunks = list(writer.slabs()), writer.sample_chunks()
+        pre_noise = {}
+        if noisy:
+            hidden = {layer: int(np.prod(shape)) for layer, shape in shapes.items() if layer != OUTPUT_LAYER}
+            pre_noise = create_pre_noise_arrays(
+                root, hidden, len(epochs), len(rows), dump.noise_draws, dump.epochs_per_shard, dump.samples_per_chunk
+            )
         with tqdm(total=len(slabs) * len(chunks), desc="dump-activations", unit="shard") as progress:
             for slab in slabs:
                 slab_weights = list(read_weights(weights, epochs[slab]))
                 for samples in chunks:
+                    if noisy:  # the noise of the stored T is reproducible too
+                        torch.manual_seed(slab.start * 1_000_003 + samples.start)
                     writer.write(slab, record_slab(model, slab_weights, inputs[samples]), samples)
+                    if pre_noise:
+                        draws = record_pre_noise_slab(
+                            model, slab_weights, inputs[samples], dump.noise_draws, samples.start + 1
+                        )
+                        for layer, values in draws.items():
+                            pre_noise[layer][slab, samples] = values
                     progress.update()
 
 

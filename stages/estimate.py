@@ -1,5 +1,6 @@
 """DVC stage `estimate`: H(T), I(X;T), I(T;Y) per (epoch, layer, estimator), fanned out over Dask."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,14 @@ from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
-from ibpipe.infoplane.tasks import drop_incomplete_windows, stack_task_results, stored_slab_information
+from ibpipe.infoplane.tasks import (
+    drop_incomplete_windows,
+    stack_task_results,
+    stored_slab_information,
+    warn_about_cells,
+)
 from ibpipe.io.files import write_json, write_metrics
-from ibpipe.io.layers import layer_tasks, layer_widths, open_layer_store
+from ibpipe.io.layers import NOISE_STD_ATTR, layer_tasks, layer_widths, open_layer_store
 from ibpipe.io.stage import run_stage
 from ibpipe.parallel import dask_client, run_tasks
 
@@ -30,6 +36,13 @@ def main(
     (choice,) = load_sections(params_file, EstimateParams)
     options = EstimateOptions.from_params(choice)
     root = open_layer_store(codes)
+    noise_std = float(open_layer_store(activations).attrs.get(NOISE_STD_ATTR, 0.0))
+    if "sample-propagation" in options.estimators and noise_std <= 0:
+        raise InputError(
+            "estimate.estimators names sample-propagation, which measures noisy networks; "
+            "set model.noise_std > 0 (e.g. 0.05) or remove it"
+        )
+    options = replace(options, noise_std=noise_std)
     code_widths = layer_widths(root)
     widths = {layer: int(width) for layer, width in root.attrs["activation_widths"].items()}
     epochs = root["epoch"][...]
@@ -53,6 +66,7 @@ def main(
     measures = stack_task_results(results, len(code_widths))
     epochs, *kept = drop_incomplete_windows(choice.window, epochs, *measures)
     measures = SlabMeasures(*kept)
+    warn_about_cells(measures, epochs, list(code_widths), options.dimensions)
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),

@@ -2,7 +2,8 @@
 
 Layers stream shard by shard; learnt bins (quantile edges, the data range) come from one
 pass over all measured epochs first. The codes store also holds ``x_id``, the state of X
-of each sample (the distinct input, or its code when reduce settings name the input).
+of each sample (the distinct input, or its code when reduce settings name the input), and per
+layer ``nonfinite``, the number of NaN or inf activations of each epoch.
 """
 
 import json
@@ -17,6 +18,7 @@ from ibpipe.infoplane import reduce as reducing
 from ibpipe.io.arrays import write_array
 from ibpipe.io.files import atomic_path
 from ibpipe.io.layers import (
+    NONFINITE_ARRAY,
     SHAPES_ATTR,
     WIDTHS_ATTR,
     LayerStoreWriter,
@@ -69,15 +71,17 @@ def main(
         )
         slabs = list(writer.slabs())
         for layer, reducer in tqdm(reducers.items(), desc="reduce", unit="layer"):
-            low, high = reducing.code_layer(
+            coded = reducing.code_layer(
                 reducer,
                 slabs,
                 lambda epochs, layer=layer: layer_chunks(source, layer, "activation", epochs),
                 lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
                 n_samples,
+                layer,
             )
-            write_array(root[layer], "code_low", low, ("unit",))
-            write_array(root[layer], "code_high", high, ("unit",))
+            write_array(root[layer], "code_low", coded.low, ("unit",))
+            write_array(root[layer], "code_high", coded.high, ("unit",))
+            write_array(root[layer], NONFINITE_ARRAY, coded.nonfinite, ("epoch",))
         root.attrs.update(
             {
                 "params": sections_json(choice, upstream=source.attrs.get("params")),

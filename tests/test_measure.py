@@ -46,7 +46,7 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
     results = [
         slab_information(options, labels, np.arange(300), slab[i : i + 1]) for slab in slabs.values() for i in range(2)
     ]
-    values, intervals, states, _, capped = stack_task_results(results, n_layers=2)
+    values, intervals, states, _, capped, *_ = stack_task_results(results, n_layers=2)
     assert values.shape == (2, 2, 2, 3) and intervals.shape == (2, 2, 2, 3, 2) and states.shape == (2, 2)
     assert capped.shape == (2, 2, 2) and capped.dtype == np.int64
     assert np.array_equal(values[1, 0], results[1][0][0])  # epoch 1 of layer a
@@ -75,7 +75,7 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
 def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
     _, codes, labels = _layer(rng)
     options = EstimateOptions(("plugin",))
-    values, intervals, _, _, _ = stack_task_results(
+    values, intervals, *_ = stack_task_results(
         [slab_information(options, labels, np.arange(300), codes[None])], n_layers=1
     )
     assert intervals is None
@@ -161,7 +161,7 @@ def test_dimensions_of_the_raw_activations_are_measured_per_epoch_and_stored(rng
     labels = rng.integers(0, 2, 800)
     codes = np.stack([np.digitize(plane, np.linspace(-3, 3, 8)), np.digitize(line, np.linspace(-3, 3, 8))])
     options = EstimateOptions(("plugin",), dimensions=("corrdim", "twonn"), dimension_pairs=50_000)
-    points, _, _, dims, _ = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
+    points, _, _, dims, *_ = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
     assert dims.shape == (2, 2)
     assert dims[0] == pytest.approx([2.0, 2.0], abs=0.35) and dims[1] == pytest.approx([1.0, 1.0], abs=0.2)
     dataset = metrics_dataset(

@@ -41,7 +41,7 @@ def _code_all(reducer, values, n_chunks, epochs_per_slab=2):
     def write(epochs, samples, codes):
         out[epochs, samples] = codes
 
-    low, high = code_layer(reducer, slabs, read, write, n_samples)
+    low, high, _, _ = code_layer(reducer, slabs, read, write, n_samples)
     return out, low, high
 
 
@@ -50,7 +50,7 @@ def _code_all(reducer, values, n_chunks, epochs_per_slab=2):
     [
         LayerReduction("fixed-width", n_bins=30, value_range="data"),
         LayerReduction("quantile", n_bins=5, pool=(1, 2, 2)),
-        LayerReduction("adaptive", n_bins=4, pool=(2, 2, 2), pool_kind="avg"),
+        LayerReduction("equal-mass", n_bins=4, pool=(2, 2, 2), pool_kind="avg"),
         LayerReduction("threshold", threshold=0.1),
         LayerReduction("argmax"),
         LayerReduction("fixed-size", bin_size=0.3),
@@ -76,7 +76,7 @@ def test_learnt_bins_equal_the_formulas_on_all_epochs_pooled(rng):
         LayerReducer(LayerReduction("fixed-width", n_bins=10, value_range="data"), (6,)), values, n_chunks=4
     )
     assert np.array_equal(codes.reshape(-1, 6), fixed_width_codes(rows, 10, (rows.min(), rows.max())))
-    codes, _, _ = _code_all(LayerReducer(LayerReduction("adaptive", n_bins=4), (6,)), values, n_chunks=5)
+    codes, _, _ = _code_all(LayerReducer(LayerReduction("equal-mass", n_bins=4), (6,)), values, n_chunks=5)
     for epoch in range(3):
         assert np.array_equal(codes[epoch], equal_mass_codes(values[epoch], 4))
 
@@ -243,4 +243,4 @@ def test_learning_bins_keeps_no_chunk_alive_after_it_is_read():
             del chunk
 
     LayerReducer(LayerReduction("quantile"), (16,), max_fit_values=16 * 100).fit(chunks(), 1200)
-    LayerReducer(LayerReduction("adaptive"), (16,), max_fit_values=16 * 100).equal_mass_edges(chunks(), 1200)
+    LayerReducer(LayerReduction("equal-mass"), (16,), max_fit_values=16 * 100).epoch_edges(chunks(), 1200)

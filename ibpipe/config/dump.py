@@ -17,3 +17,9 @@ class DumpParams(Section):
     samples_per_chunk: int = key(
         10000, integer(1), "samples per shard; memory ~ epochs_per_shard x samples_per_chunk x units x 4 bytes"
     )
+    noise_draws: int = key(
+        16,
+        integer(1, 4096),
+        "noisy networks (model.noise_std > 0): noisy forward passes per input whose noiseless layer outputs are "
+        "stored for the sample-propagation estimator",
+    )

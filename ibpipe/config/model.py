@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ibpipe.config.checks import Section, anything, integer, key, list_of, mapping_of, one_of, text
+from ibpipe.config.checks import Section, anything, integer, key, list_of, mapping_of, number, one_of, text
 from ibpipe.names import INPUT_LAYER
 from ibpipe.nn.activations import ACTIVATIONS
 from ibpipe.nn.architectures import ARCHITECTURES
@@ -30,12 +30,24 @@ class ModelParams(Section):
     softmax: str = key(
         "output", text, "custom: recorded layer whose output is logits, recorded as softmax ('' for none)"
     )
+    noise_std: float = key(
+        0.0,
+        number(0.0),
+        "noisy network (mlp only): std of the Gaussian noise added after every hidden layer, in training and "
+        "measurement (Goldfeld et al. 2019); 0 = deterministic",
+    )
     checkpoint: str = key(
         "", text, "optional state_dict file (torch.save) the network starts from, loaded with weights_only=True"
     )
 
     def errors(self) -> list[str]:
-        return custom_model_errors(self)
+        errors = custom_model_errors(self)
+        if self.noise_std > 0 and self.arch != "mlp":
+            errors.append(
+                f"model.noise_std = {self.noise_std} with model.arch {self.arch!r}: noisy networks are built for "
+                "arch mlp only (add the noise inside a custom model yourself); use 0 here"
+            )
+        return errors
 
 
 def custom_model_errors(model: ModelParams) -> list[str]:

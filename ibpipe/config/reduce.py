@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ibpipe.config.checks import Section, integer, is_int, is_number, key, mapping_of, none_or, number, one_of
-from ibpipe.infoplane.reduce import POOLING_KINDS, PRESETS, REDUCE_METHODS
+from ibpipe.infoplane.reduce import POOLING_KINDS, PRESETS, REDUCE_METHODS, RENAMED_METHODS
+
+
+def reduce_method(value: Any) -> str | None:
+    """One of REDUCE_METHODS; a renamed method says what to write instead."""
+    if value in RENAMED_METHODS:
+        return f"accepted any more: {RENAMED_METHODS[value]}"
+    return one_of(*REDUCE_METHODS)(value)
 
 
 def value_range_or_data(value: Any) -> str | None:
@@ -44,9 +51,9 @@ def layer_reduction(value: Any) -> str | None:
 class ReduceParams(Section):
     section: ClassVar[str] = "reduce"
 
-    method: str = key("fixed-width", one_of(*REDUCE_METHODS), "how activations become integer codes")
+    method: str = key("fixed-width", reduce_method, "how activations become integer codes")
     n_bins: int = key(
-        30, integer(2, 1_000_000), "edges of 'fixed-width' (Tishby: 30); bins of 'quantile' and 'adaptive'"
+        30, integer(2, 1_000_000), "edges of 'fixed-width' (Tishby: 30); bins of 'quantile', 'equal-mass' and 'ebab'"
     )
     value_range: Any = key([-1.0, 1.0], value_range_or_data, "range of 'fixed-width' bins, or 'data'")
     bin_size: float = key(0.07, number(0.0, open_low=True), "bin size of 'fixed-size' (Saxe: 0.07)")

@@ -5,15 +5,36 @@ The Pareto exponent of each point's second to first neighbour distance ratio.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ibpipe.dimension.loo_kde import _as_points
 
+# mu within this relative distance of 1 is a tie: r2 = r1 up to rounding (lattice or rounded data).
+TIE_TOLERANCE = 1e-9
 
-def twonn_dimension(points: np.ndarray, discard_fraction: float = 0.1) -> float:
+
+class TwoNNResult(NamedTuple):
+    """``dimension``; ``discarded``: points whose ratio mu = r2 / r1 was a tie (mu = 1) and was left
+    out; ``n_points``: distinct points. ``dimension`` is NaN only when fewer than 3 ratios remain."""
+
+    dimension: float
+    discarded: int
+    n_points: int
+
+
+def twonn_fit(points: np.ndarray, discard_fraction: float = 0.1) -> TwoNNResult:
     """TwoNN: mu = r2 / r1 per point follows a Pareto law F(mu) = 1 - mu^-d; d is the slope through the
     origin of -ln(1 - F) against ln mu, fitted on all but the largest ``discard_fraction`` of the ratios
-    (Facco et al. 2017). Duplicate points are merged first (a zero first-neighbour distance has no ratio).
+    (Facco et al. 2017).
+
+    Duplicate points are merged first (a zero first-neighbour distance has no ratio). Ties, mu = 1
+    (two neighbours at the same distance, as on a lattice or on rounded data), carry no scale
+    information and would pull d towards infinity (ln mu = 0): they are discarded and counted.
+    When fewer than 3 ratios remain (the binary hypercube: every point has 12 neighbours at
+    distance 1), the dimension is NaN, reported with the count. Fewer than 3 distinct points is a
+    ``ValueError``.
     """
     from scipy.spatial import cKDTree
 
@@ -21,9 +42,18 @@ def twonn_dimension(points: np.ndarray, discard_fraction: float = 0.1) -> float:
     if len(points) < 3:
         raise ValueError("fewer than 3 distinct points: the TwoNN dimension is undefined")
     distances, _ = cKDTree(points).query(points, k=3)
-    ratios = np.sort(distances[:, 2] / distances[:, 1])
+    ratios = distances[:, 2] / distances[:, 1]
+    tied = ratios <= 1.0 + TIE_TOLERANCE
+    ratios = np.sort(ratios[~tied])
     n = len(ratios)
+    if n < 3:
+        return TwoNNResult(np.nan, int(tied.sum()), len(points))
     kept = max(2, int(np.floor(n * (1 - discard_fraction))))
     x = np.log(ratios[:kept])
     y = -np.log(1.0 - np.arange(kept) / n)
-    return float(x @ y / (x @ x))
+    return TwoNNResult(float(x @ y / (x @ x)), int(tied.sum()), len(points))
+
+
+def twonn_dimension(points: np.ndarray, discard_fraction: float = 0.1) -> float:
+    """The dimension of ``twonn_fit`` alone."""
+    return twonn_fit(points, discard_fraction).dimension

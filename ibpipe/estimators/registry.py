@@ -22,6 +22,7 @@ from ibpipe.estimators.kde_mc import kde_mc_information
 from ibpipe.estimators.knn import knn_information
 from ibpipe.estimators.plugin import plugin_information
 from ibpipe.estimators.renyi import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, renyi_information
+from ibpipe.estimators.sample_propagation import sample_propagation_information
 
 QUANTITIES = ("H_T", "I_XT", "I_TY")
 
@@ -36,6 +37,7 @@ class EstimatorSettings:
     noise_draws: int = 8
     renyi_alpha: float = DEFAULT_ALPHA
     renyi_batch: int = DEFAULT_BATCH_SIZE
+    noise_std: float = 0.0
     base: float = 2.0
 
 
@@ -98,9 +100,14 @@ def _renyi(activations, labels, x_ids, s):
     }
 
 
+def _sample_propagation(pre_noise, labels, x_ids, s):
+    values = sample_propagation_information(pre_noise, labels, s.noise_std, x_ids, random_state=s.random_state)
+    return {"sample-propagation": values}
+
+
 @dataclass(frozen=True)
 class EstimatorInfo:
-    needs: str  # "codes" or "activations"
+    needs: str  # "codes", "activations" or "pre_noise" (noiseless outputs of a noisy net, several draws per input)
     reference: str
     family: Family
 
@@ -148,6 +155,12 @@ ESTIMATORS = {
         "(2015); Wickstrom et al., arXiv:1909.11396 (2019); Yu et al., IEEE TNNLS 32 (2021)",
         _renyi,
     ),
+    "sample-propagation": EstimatorInfo(
+        "pre_noise",
+        "noisy networks (model.noise_std > 0): Monte Carlo entropy of the Gaussian mixture of the noiseless "
+        "layer outputs, conditionals from repeated noisy passes; Goldfeld et al., ICML (2019)",
+        _sample_propagation,
+    ),
 }
 
 COUNTING_ESTIMATORS = tuple(name for name, info in ESTIMATORS.items() if info.needs == "codes")
@@ -166,6 +179,7 @@ def estimate_layer(
     activations: np.ndarray | None = None,
     x_ids: np.ndarray | None = None,
     settings: EstimatorSettings | None = None,
+    pre_noise: np.ndarray | None = None,
     **overrides,
 ) -> dict[str, dict[str, float]]:
     """Run several estimators on one layer; ``{estimator: {H_T, I_XT, I_TY, capped}}``.
@@ -179,10 +193,10 @@ def estimate_layer(
     unknown = [name for name in estimators if name not in ESTIMATORS]
     if unknown:
         raise ValueError(f"unknown estimator(s) {unknown}; known: {', '.join(ESTIMATORS)}")
-    for kind, given in (("codes", codes), ("activations", activations)):
+    for kind, given in (("codes", codes), ("activations", activations), ("pre_noise", pre_noise)):
         if needs(estimators, kind) and given is None:
             raise ValueError(f"estimators {list(estimators)} need {kind}")
-    data = codes if codes is not None else activations
+    data = next(array for array in (codes, activations, pre_noise) if array is not None)
     labels = class_labels(labels, len(data))
     if x_ids is not None:
         x_ids = class_labels(x_ids, len(data), name="x_ids")
@@ -191,7 +205,7 @@ def estimate_layer(
     for name in estimators:
         if name not in results:
             info = ESTIMATORS[name]
-            layer = codes if info.needs == "codes" else activations
+            layer = {"codes": codes, "activations": activations, "pre_noise": pre_noise}[info.needs]
             results.update(info.family(layer, labels, x_ids, settings))
     bounded = {}
     for name in estimators:

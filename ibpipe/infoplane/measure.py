@@ -26,14 +26,18 @@ class SlabMeasures(NamedTuple):
 
     ``points`` (epoch, estimator, quantity) in bits; ``intervals`` (..., bound) or None without
     bootstrap; ``states`` (epoch,) distinct code rows (NaN without codes); ``dimensions``
-    (epoch, dimension estimator); ``capped`` (epoch, estimator) informations clipped to a ceiling.
+    (epoch, dimension estimator); ``capped`` (epoch, estimator) informations clipped to a ceiling;
+    ``nonfinite`` (epoch,) True where the activations held NaN or inf (every measure of that cell is
+    then NaN); ``ties`` (epoch, dimension estimator) points a dimension estimator discarded as ties.
     """
 
     points: np.ndarray
     intervals: np.ndarray | None
     states: np.ndarray
     dimensions: np.ndarray
-    capped: np.ndarray | None = None
+    capped: np.ndarray
+    nonfinite: np.ndarray
+    ties: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class EstimateOptions(FromParams):
     noise_draws: int = 8
     renyi_alpha: float = 1.01
     renyi_batch: int = 256
+    # Not an estimate param: the noise of a noisy network, read from the activations store.
+    noise_std: float = 0.0
 
     def settings(self, base: float = 2.0) -> EstimatorSettings:
         return EstimatorSettings(
@@ -62,18 +68,34 @@ class EstimateOptions(FromParams):
             noise_draws=self.noise_draws,
             renyi_alpha=self.renyi_alpha,
             renyi_batch=self.renyi_batch,
+            noise_std=self.noise_std,
             base=base,
         )
 
-    def run(self, labels, codes=None, activations=None, x_ids=None, estimators=None) -> dict[str, dict[str, float]]:
-        return estimate_layer(
-            estimators or self.estimators,
-            labels,
-            codes=codes,
-            activations=activations,
-            x_ids=x_ids,
-            settings=self.settings(),
+    def run(
+        self, labels, codes=None, activations=None, x_ids=None, estimators=None, pre_noise=None
+    ) -> dict[str, dict[str, float]]:
+        """``{estimator: {quantity: bits, capped}}``; sample propagation is NaN for a layer without
+        pre-noise draws (the output layer)."""
+        names = tuple(estimators or self.estimators)
+        without_draws = "sample-propagation" in names and pre_noise is None
+        wanted = tuple(name for name in names if not (without_draws and name == "sample-propagation"))
+        results = (
+            estimate_layer(
+                wanted,
+                labels,
+                codes=codes,
+                activations=activations,
+                x_ids=x_ids,
+                pre_noise=pre_noise,
+                settings=self.settings(),
+            )
+            if wanted
+            else {}
         )
+        if without_draws:
+            results["sample-propagation"] = dict.fromkeys(QUANTITIES, np.nan)
+        return {name: results[name] for name in names}
 
 
 def information(
@@ -126,9 +148,16 @@ def information(
     >>> info = information(np.array([[0], [1], [2], [3]]), np.array([0, 0, 1, 1]))
     >>> info["H_T"], info["I_TY"]
     (2.0, 1.0)
+
+    Non-finite activations (NaN, inf) give NaN for every quantity and one ``RuntimeWarning``.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
+    if ESTIMATORS[estimator].needs == "pre_noise":
+        raise ValueError(
+            f"{estimator!r} reads the noiseless outputs of repeated noisy passes, not one layer array: call "
+            "ibpipe.estimators.sample_propagation.sample_propagation_information(draws, labels, noise_std)"
+        )
     t = _layer_array(t)
     y = class_labels(y, len(t), name="y")
     if len(t) == 0:
@@ -137,7 +166,7 @@ def information(
         raise ValueError("give either n_bins (with value_range) or bin_size, not both")
     if t.dtype.kind == "f" and not np.all(np.isfinite(t)):
         warnings.warn(
-            f"t holds {np.size(t) - np.count_nonzero(np.isfinite(t))} non-finite values (diverged training?): "
+            f"t holds {np.size(t) - np.count_nonzero(np.isfinite(t))} NaN or inf values (diverged training?): "
             "H(T), I(X;T), I(T;Y) are NaN",
             RuntimeWarning,
             stacklevel=2,
@@ -178,16 +207,20 @@ def _layer_array(t: np.ndarray) -> np.ndarray:
     return t
 
 
-def activation_dimensions(activations: np.ndarray, options: EstimateOptions) -> np.ndarray:
+def activation_dimensions(activations: np.ndarray, options: EstimateOptions) -> tuple[np.ndarray, np.ndarray]:
     """Intrinsic dimension of one epoch's raw activations by each of ``options.dimensions`` (NaN where undefined,
-    e.g. a layer with fewer than 3 distinct rows)."""
-    values = []
+    e.g. a layer with fewer than 3 distinct rows, or non-finite values), and the points each discarded as ties."""
+    values, ties = [], []
     for name in options.dimensions:
         try:
-            values.append(DIMENSION_ESTIMATORS[name].estimate(activations, options.dimension_pairs, options.seed))
+            if not np.isfinite(activations).all():
+                raise ValueError("non-finite activations")
+            value = DIMENSION_ESTIMATORS[name].estimate(activations, options.dimension_pairs, options.seed)
         except ValueError:
-            values.append(np.nan)
-    return np.asarray(values, dtype=np.float64)
+            value = (np.nan, 0)
+        values.append(value[0])
+        ties.append(value[1])
+    return np.asarray(values, dtype=np.float64), np.asarray(ties, dtype=np.float64)
 
 
 def distinct_states(codes: np.ndarray) -> int:
@@ -200,11 +233,11 @@ def _as_row(values: Mapping[str, Mapping[str, float]], estimators: Sequence[str]
 
 
 def epoch_information(
-    options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None
+    options: EstimateOptions, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None, pre_noise=None
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Point estimates (n_estimators, n_quantities), with bootstrap on intervals (..., 2) (else None), and
     how many informations each estimator had clipped to a ceiling (n_estimators,)."""
-    values = options.run(labels, codes, activations, x_ids)
+    values = options.run(labels, codes, activations, x_ids, pre_noise=pre_noise)
     point = _as_row(values, options.estimators)
     capped = np.array([values[name]["capped"] for name in options.estimators], dtype=np.int64)
     if options.bootstrap_resamples == 0:
@@ -217,7 +250,9 @@ def epoch_information(
     for column, name in enumerate(options.estimators):
 
         def resampled(rows, name=name):
-            return options.run(labels[rows], pick(codes, rows), pick(activations, rows), x_ids[rows], (name,))[name]
+            return options.run(
+                labels[rows], pick(codes, rows), pick(activations, rows), x_ids[rows], (name,), pick(pre_noise, rows)
+            )[name]
 
         bounds = bootstrap_interval(
             resampled,
@@ -239,6 +274,8 @@ def slab_information(
     codes_slab=None,
     activations_slab=None,
     lead: int = 0,
+    nonfinite: np.ndarray | None = None,
+    pre_noise_slab: np.ndarray | None = None,
 ) -> SlabMeasures:
     """Every epoch of an (epoch, sample, unit) slab but the first ``lead``.
 
@@ -250,41 +287,55 @@ def slab_information(
     p - w + 1 .. p pooled into one sample of w x N rows (inputs and labels repeated), so
     T given X has a real distribution ("as if random"); the slab then starts ``lead``
     epochs early to supply them, and positions without w epochs before them are NaN.
+
+    ``nonfinite`` (slab epoch,) counts the NaN or inf activations behind the codes of each epoch
+    (the reduce stage's count); an epoch with any, or with non-finite ``activations_slab``, makes
+    every measure of the positions whose window holds it NaN, flagged in ``nonfinite`` of the result.
+    ``pre_noise_slab`` (epoch, sample, draw, unit): a noisy network's noiseless outputs of repeated
+    noisy passes, for ``sample-propagation`` (window 1 only).
     """
     slab = codes_slab if codes_slab is not None else activations_slab
     window = options.window
     pooled_labels, pooled_ids = np.tile(labels, window), np.tile(x_ids, window)
+    bad = np.zeros(len(slab), dtype=bool) if nonfinite is None else np.asarray(nonfinite) > 0
+    if activations_slab is not None:
+        bad |= ~np.isfinite(np.asarray(activations_slab).reshape(len(slab), -1)).all(axis=1)
 
     def pool(values, first, last):
         return None if values is None else np.concatenate(list(values[first : last + 1]))
 
     points, intervals, states, capped = [], [], [], []
-    dimensions = (
+    measured = (
         [activation_dimensions(activations_slab[position], options) for position in range(lead, len(slab))]
         if options.dimensions
         else []
     )
+    dimensions, ties = [values for values, _ in measured], [discarded for _, discarded in measured]
+    flags = []
     for position in range(lead, len(slab)):
         first = position - window + 1
-        if first < 0:
+        flags.append(bool(bad[max(first, 0) : position + 1].any()))
+        if first < 0 or flags[-1]:
             points.append(np.full((len(options.estimators), len(QUANTITIES)), np.nan))
             intervals.append(None if options.bootstrap_resamples == 0 else np.full((*points[-1].shape, 2), np.nan))
             states.append(np.nan)
             capped.append(np.zeros(len(options.estimators), dtype=np.int64))
             continue
         codes = pool(codes_slab, first, position)
+        draws = None if pre_noise_slab is None else pre_noise_slab[position]
         point, interval, clipped = epoch_information(
-            options, pooled_labels, pooled_ids, codes, pool(activations_slab, first, position)
+            options, pooled_labels, pooled_ids, codes, pool(activations_slab, first, position), draws
         )
         capped.append(clipped)
         points.append(point)
         intervals.append(interval)
         states.append(np.nan if codes is None else distinct_states(codes))
-    dimensions = np.stack(dimensions) if dimensions else np.empty((len(points), 0))
     return SlabMeasures(
         points=np.stack(points),
         intervals=None if intervals[0] is None else np.stack(intervals),
         states=np.asarray(states, dtype=np.float64),
-        dimensions=dimensions,
+        dimensions=np.stack(dimensions) if dimensions else np.empty((len(points), 0)),
         capped=np.stack(capped),
+        nonfinite=np.asarray(flags, dtype=bool),
+        ties=np.stack(ties) if ties else np.empty((len(points), 0)),
     )

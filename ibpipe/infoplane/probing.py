@@ -34,7 +34,8 @@ def probe_epochs(
     shapes: Mapping[str, Sequence[int]],
     estimator: str = "plugin",
 ) -> dict[int, np.ndarray]:
-    """``{epoch: array (n_layers, 2)}`` of I(X;T), I(T;Y) in bits, layers in forward order."""
+    """``{epoch: array (n_layers, 2)}`` of I(X;T), I(T;Y) in bits, layers in forward order; NaN for a layer
+    whose activations hold NaN or inf (the estimate stage's rule)."""
     if ESTIMATORS[estimator].needs != "codes":
         raise ValueError(f"probes use a counting estimator; {estimator!r} reads activations")
     model = build_model(open_weights_attrs(weights_path)["model"])
@@ -43,6 +44,9 @@ def probe_epochs(
     for epoch, activations in record_epochs(model, read_weights(weights_path, epochs), torch.from_numpy(inputs)):
         rows = []
         for layer, values in activations.items():
+            if not np.isfinite(values).all():  # diverged: NaN, which delta-skip bisects towards
+                rows.append((np.nan, np.nan))
+                continue
             codes = reducers[layer].fit_transform_epoch(values)
             information = estimate_layer([estimator], labels, codes=codes, x_ids=x_ids)[estimator]
             rows.append((information["I_XT"], information["I_TY"]))

@@ -1,6 +1,6 @@
 """Per-layer coarse-graining of activations into integer codes: arrays in, codes out.
 
-The binning functions themselves (fixed-width, fixed-size, quantile, equal-mass, threshold,
+The binning functions themselves (fixed-width, fixed-size, quantile, equal-mass, EBAB, threshold,
 argmax, pooling) live in ``ibpipe.infoplane.binning`` and are re-exported here.
 
 ``LayerReduction`` is one layer's choice (pooling + method + its settings); ``layer_reductions``
@@ -10,9 +10,10 @@ resolves defaults, a named preset (``PRESETS``, the thesis's five) and per-layer
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from ibpipe.infoplane.binning import (
     clipped_window,
     data_range,
     distinct_input_ids,
+    ebab_codes,
+    ebab_edges,
+    equal_mass_edges,
     fixed_size_codes,
     fixed_width_codes,
     pool_activations,
@@ -37,7 +41,16 @@ from ibpipe.infoplane.binning import (
 from ibpipe.infoplane.binning import equal_mass_codes as equal_mass_codes
 from ibpipe.names import INPUT_LAYER
 
-REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive", "threshold", "argmax")
+REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "equal-mass", "ebab", "threshold", "argmax")
+# Bins learnt anew at every epoch, from that epoch's values alone.
+PER_EPOCH_METHODS = ("equal-mass", "ebab")
+# Old names that are no longer accepted, and what to write instead.
+RENAMED_METHODS = {
+    "adaptive": "'adaptive' was per-unit, per-epoch equal-mass quantile bins, now called 'equal-mass'; "
+    "the entropy-based adaptive binning of Chelombiev et al. (ICLR 2019) is 'ebab'"
+}
+# Share of a layer's finite values outside a fixed value_range above which the reduce stage warns.
+CLIP_WARNING_SHARE = 0.05
 
 # Rows kept to learn ranges (quantile edges, equal-mass edges) are capped by values, not rows:
 # 2**24 float64 values = 128 MiB whatever the layer width. Below the cap the edges are exact.
@@ -59,6 +72,8 @@ class LayerReduction:
     pool_kind: str = "max"
 
     def __post_init__(self) -> None:
+        if self.method in RENAMED_METHODS:
+            raise ValueError(f"reduce method {self.method!r} is no longer accepted: {RENAMED_METHODS[self.method]}")
         if self.method not in REDUCE_METHODS:
             raise ValueError(f"unknown reduce method {self.method!r}; known: {', '.join(REDUCE_METHODS)}")
         if self.pool_kind not in POOLING_KINDS:
@@ -157,6 +172,13 @@ class LayerReducer:
         self.unit_ranges_: np.ndarray | None = None
 
     @property
+    def fixed_clip_range(self) -> tuple[float, float] | None:
+        """The user's fixed ``value_range`` of fixed-width bins (values outside it are clipped), else None."""
+        if self.reduction.method != "fixed-width" or self.reduction.value_range == "data":
+            return None
+        return tuple(self.reduction.value_range)
+
+    @property
     def pooled_shape(self) -> tuple[int, ...]:
         if self.window is None:
             return self.shape
@@ -185,7 +207,9 @@ class LayerReducer:
             low, high = np.inf, -np.inf
             for chunk in chunks:
                 pooled = self.pool(chunk)
-                low, high = min(low, float(np.min(pooled))), max(high, float(np.max(pooled)))
+                finite = pooled[np.isfinite(pooled)]
+                if finite.size:
+                    low, high = min(low, float(finite.min())), max(high, float(finite.max()))
             self.value_range_ = data_range(low, high)
             return self
         kept = _every_kth_row(
@@ -196,19 +220,21 @@ class LayerReducer:
         self.unit_ranges_ = quantile_edges(kept, self.reduction.q_low, self.reduction.q_high)
         return self
 
-    def equal_mass_edges(self, chunks: Iterable[np.ndarray], n_rows: int) -> np.ndarray:
-        """Inner edges (n_bins - 1, n_pooled_units) of equal-mass bins of one epoch, for ``transform``."""
+    def epoch_edges(self, chunks: Iterable[np.ndarray], n_rows: int) -> np.ndarray:
+        """The bins of one epoch, for ``transform``: inner edges (n_bins - 1, n_pooled_units) of
+        ``equal-mass`` bins, or the (n_bins + 2,) edges of ``ebab`` shared by the layer's units."""
         kept = _every_kth_row(
             (self.pool(chunk) for chunk in chunks),
             n_rows,
             self.max_fit_values // max(1, int(np.prod(self.pooled_shape))),
         )
-        return np.quantile(
-            np.asarray(kept, dtype=np.float64), np.linspace(0, 1, self.reduction.n_bins + 1)[1:-1], axis=0
-        )
+        if self.reduction.method == "ebab":
+            return ebab_edges(kept, self.reduction.n_bins)
+        return equal_mass_edges(kept, self.reduction.n_bins)
 
     def transform(self, values: np.ndarray, epoch_edges: np.ndarray | None = None) -> np.ndarray:
-        """Codes (n_samples, n_units) of activations; ``adaptive`` needs its epoch's ``equal_mass_edges``."""
+        """Codes (n_samples, n_units) of activations; ``equal-mass`` and ``ebab`` need their epoch's
+        ``epoch_edges``."""
         choice = self.reduction
         pooled = self.pool(values)
         if choice.method == "fixed-width":
@@ -221,9 +247,11 @@ class LayerReducer:
             if self.unit_ranges_ is None:
                 raise ValueError("quantile bins need fit() first")
             return quantile_range_codes(pooled, choice.n_bins, self.unit_ranges_)
-        if choice.method == "adaptive":
+        if choice.method in PER_EPOCH_METHODS:
             if epoch_edges is None:
-                raise ValueError("adaptive bins need the epoch's equal_mass_edges()")
+                raise ValueError(f"{choice.method} bins need the epoch's epoch_edges()")
+            if choice.method == "ebab":
+                return ebab_codes(pooled, epoch_edges)
             return _codes_from_edges(pooled, epoch_edges)
         if choice.method == "threshold":
             return threshold_codes(pooled, choice.threshold)
@@ -232,7 +260,7 @@ class LayerReducer:
     def fit_transform_epoch(self, values: np.ndarray) -> np.ndarray:
         """Codes of one epoch seen alone: learnt ranges come from this epoch (delta-skip probes, the inputs)."""
         self.fit([values], len(values))
-        edges = self.equal_mass_edges([values], len(values)) if self.reduction.method == "adaptive" else None
+        edges = self.epoch_edges([values], len(values)) if self.reduction.method in PER_EPOCH_METHODS else None
         return self.transform(values, edges)
 
 
@@ -276,19 +304,34 @@ def input_state_ids(inputs: np.ndarray, reduction: LayerReduction | None) -> np.
 ChunkReader = Callable[[slice], Iterable[tuple[slice, np.ndarray]]]
 
 
+class CodedLayer(NamedTuple):
+    """What ``code_layer`` learnt while coding one layer.
+
+    ``low``, ``high``: each code column's smallest and largest code over all epochs (exact row
+    keys chunk by chunk in the estimate stage); ``nonfinite``: per epoch, how many activations
+    were NaN or inf; ``clipped``: the share of finite values outside a fixed ``value_range``
+    (NaN for other methods).
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+    nonfinite: np.ndarray
+    clipped: float
+
+
 def code_layer(
     reducer: LayerReducer,
     slabs: Sequence[slice],
     read: ChunkReader,
     write: Callable[[slice, slice, np.ndarray], None],
     n_samples: int,
-) -> tuple[np.ndarray, np.ndarray]:
+    layer: str = "this layer",
+) -> CodedLayer:
     """Stream one layer through ``reducer``: fit on every chunk, then code and write chunk by chunk.
 
     ``read(epochs)`` yields (samples, values (n_epochs, n_chunk, n_units)) for an epoch slab;
-    ``write(epochs, samples, codes)`` stores a chunk's codes. Returns each code column's
-    smallest and largest value over all epochs, which lets the estimate stage build exact
-    row keys chunk by chunk.
+    ``write(epochs, samples, codes)`` stores a chunk's codes. Warns (naming ``layer``) when a
+    fixed value range clips more than ``CLIP_WARNING_SHARE`` of the finite values.
     """
 
     def rows(epochs: slice):
@@ -299,17 +342,33 @@ def code_layer(
     reducer.fit((chunk for slab in slabs for chunk in rows(slab)), n_epochs * n_samples)
     low = np.full(reducer.n_units, np.iinfo(CODE_DTYPE).max, dtype=np.int64)
     high = np.full(reducer.n_units, np.iinfo(CODE_DTYPE).min, dtype=np.int64)
-    adaptive = reducer.reduction.method == "adaptive"
+    nonfinite = np.zeros(n_epochs, dtype=np.int64)
+    clip_range = reducer.fixed_clip_range
+    outside, finite_count = 0, 0
+    per_epoch = reducer.reduction.method in PER_EPOCH_METHODS
     for slab in slabs:
         edges = [None] * (slab.stop - slab.start)
-        if adaptive:
+        if per_epoch:
             for position in range(len(edges)):
-                edges[position] = reducer.equal_mass_edges((values[position] for _, values in read(slab)), n_samples)
+                edges[position] = reducer.epoch_edges((values[position] for _, values in read(slab)), n_samples)
         for samples, values in read(slab):
             codes = np.stack(
                 [reducer.transform(epoch_values, epoch_edges) for epoch_values, epoch_edges in zip(values, edges)]
             )
+            finite = np.isfinite(values)
+            nonfinite[slab] += values[0].size - finite.reshape(len(values), -1).sum(axis=1)
+            if clip_range is not None:
+                pooled = reducer.pool(values.reshape(-1, values.shape[-1]))
+                outside += int(np.count_nonzero((pooled < clip_range[0]) | (pooled > clip_range[1])))
+                finite_count += int(np.count_nonzero(np.isfinite(pooled)))
             np.minimum(low, codes.min(axis=(0, 1)), out=low)
             np.maximum(high, codes.max(axis=(0, 1)), out=high)
             write(slab, samples, codes)
-    return low, high
+    clipped = outside / finite_count if finite_count else np.nan
+    if clipped > CLIP_WARNING_SHARE:
+        warnings.warn(
+            f"reduce: value_range {list(clip_range)} clips {clipped:.1%} of the values of layer {layer!r} into its "
+            "two end bins; set reduce.value_range: data (or reduce.layers.<layer>.value_range) for this layer",
+            stacklevel=2,
+        )
+    return CodedLayer(low, high, nonfinite, clipped)

@@ -78,9 +78,17 @@ Probe = Callable[[list[int]], Mapping[int, np.ndarray]]
 
 
 def information_distance(a: np.ndarray, b: np.ndarray, source_entropies: tuple[float, float]) -> float:
-    """max over layers and s in {X, Y} of |I_a(s;T) - I_b(s;T)| / H(s)."""
-    scale = np.asarray(source_entropies, dtype=np.float64)
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / scale))
+    """max over layers and s in {X, Y} of |I_a(s;T) - I_b(s;T)| / H(s).
+
+    A value that is NaN (non-finite activations: diverged training) in one epoch and not in the
+    other is infinitely far, so the exact search bisects the gap down to the epoch where the
+    network diverged; a value NaN in both epochs adds nothing (there is nothing to resolve between
+    two diverged epochs, and bisecting them would measure every epoch after the divergence).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scaled = np.abs(a - b) / np.asarray(source_entropies, dtype=np.float64)
+    scaled = np.where(np.isnan(a) & np.isnan(b), 0.0, np.where(np.isnan(a) != np.isnan(b), np.inf, scaled))
+    return float(np.max(scaled))
 
 
 class _ProbeCache:
@@ -109,6 +117,12 @@ def _result(cache: _ProbeCache, measured) -> dict:
     }
 
 
+def _within(distance: float, delta: float) -> bool:
+    """Whether two epochs are close enough to skip what lies between; a NaN distance (from a custom
+    distance) never is, so the exact search bisects such a gap down to adjacent epochs."""
+    return bool(distance <= delta)  # False for NaN
+
+
 def _check_delta(delta: float, factor: float) -> None:
     if delta <= 0 or factor <= 1:
         raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
@@ -123,7 +137,7 @@ def _forward_pass(cache: _ProbeCache, epochs: int, delta: float, factor: float, 
     measured, current, skip = [0], 0, 1.0
     while current < epochs:
         following = min(current + max(1, int(skip)), epochs)
-        if cache.distance(current, following) <= delta:
+        if _within(cache.distance(current, following), delta):
             skip *= factor
         elif shrink_after_jump:
             skip = max(1.0, skip / factor)
@@ -146,7 +160,7 @@ def delta_skip_exact(
     cache = _ProbeCache(probe, source_entropies)
     measured = _forward_pass(cache, epochs, delta, factor, shrink_after_jump=True)
     while True:
-        gaps = [(a, b) for a, b in pairwise(measured) if b - a > 1 and cache.distance(a, b) > delta]
+        gaps = [(a, b) for a, b in pairwise(measured) if b - a > 1 and not _within(cache.distance(a, b), delta)]
         if not gaps:
             return _result(cache, measured)
         midpoints = [(a + b) // 2 for a, b in gaps]

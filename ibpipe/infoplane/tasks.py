@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+
 import numpy as np
 
 from ibpipe.estimators.registry import needs
@@ -43,13 +46,17 @@ def stored_slab_information(
 ) -> SlabMeasures:
     """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from
     the stores, then measure."""
-    from ibpipe.io.layers import read_slab
+    from ibpipe.io.layers import read_nonfinite, read_pre_noise, read_slab
 
     first = max(0, start - options.window + 1)
     codes = stored_state_ids(codes_path, layer, first, stop)
     wanted = needs(options.estimators, "activations") or bool(options.dimensions)
     activations = read_slab(activations_path, layer, "activation", first, stop) if wanted else None
-    return slab_information(options, labels, x_ids, codes, activations, lead=start - first)
+    nonfinite = read_nonfinite(codes_path, layer, first, stop)
+    draws = read_pre_noise(activations_path, layer, first, stop) if needs(options.estimators, "pre_noise") else None
+    return slab_information(
+        options, labels, x_ids, codes, activations, lead=start - first, nonfinite=nonfinite, pre_noise_slab=draws
+    )
 
 
 def stack_task_results(results: list[SlabMeasures], n_layers: int) -> SlabMeasures:
@@ -64,7 +71,33 @@ def stack_task_results(results: list[SlabMeasures], n_layers: int) -> SlabMeasur
         states=stack([result.states for result in results]),
         dimensions=stack([result.dimensions for result in results]),
         capped=stack([result.capped for result in results]),
+        nonfinite=stack([result.nonfinite for result in results]),
+        ties=stack([result.ties for result in results]),
     )
+
+
+def warn_about_cells(
+    measures: SlabMeasures, epochs: Sequence[int], layers: Sequence[str], dimensions: Sequence[str] = ()
+) -> None:
+    """One warning per (epoch, layer) whose activations held NaN or inf (its measures are NaN), and one per
+    dimension estimator that discarded tied points, with the count (in the main process, not in a worker)."""
+    for epoch_index, layer_index in zip(*np.nonzero(measures.nonfinite)):
+        warnings.warn(
+            f"estimate: epoch {int(epochs[epoch_index])}, layer {layers[layer_index]!r}: the activations hold NaN "
+            "or inf (training diverged?); every measure of this cell is NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    for position, name in enumerate(dimensions):
+        discarded = measures.ties[..., position]
+        if np.any(discarded > 0):
+            warnings.warn(
+                f"estimate: {name} discarded {int(discarded.sum())} tied points (equal first and second neighbour "
+                f"distances, mu = 1) over {int(np.count_nonzero(discarded))} (epoch, layer) cells; it is NaN where "
+                "fewer than 3 untied points remained (lattice or rounded activations)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def drop_incomplete_windows(window: int, epochs: np.ndarray, *arrays: np.ndarray | None) -> tuple:

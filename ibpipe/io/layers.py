@@ -10,6 +10,11 @@ Layouts (all Zarr format 3, dimension names set so ``xarray.open_zarr`` reads th
                        ``activation`` (float32) or ``code`` (int32), dims (epoch, sample, unit),
                        sharded so one shard file holds a slab of consecutive epochs of a
                        chunk of samples (all samples when they fit ``dump.samples_per_chunk``).
+                       A noisy network (root attr ``noise_std`` > 0) also stores, per hidden
+                       layer, ``pre_noise`` (epoch, sample, draw, unit): the noiseless outputs of
+                       ``dump.noise_draws`` noisy forward passes per input (sample propagation).
+                       A codes layer group also holds ``nonfinite`` (epoch,): how many of that
+                       epoch's activations were NaN or inf (such a cell is measured as NaN).
                        Root attrs name the layers in forward order with their widths and
                        per-sample shapes (an image layer's units are (C, H, W) flattened).
 
@@ -40,6 +45,46 @@ SHAPES_ATTR = "layer_shapes"
 
 
 INPUT_SHAPE_ATTR = "input_shape"
+
+
+NONFINITE_ARRAY = "nonfinite"
+
+
+NOISE_STD_ATTR = "noise_std"
+
+
+PRE_NOISE_ARRAY = "pre_noise"
+
+
+def create_pre_noise_arrays(
+    root: zarr.Group,
+    widths: Mapping[str, int],
+    n_epochs: int,
+    n_samples: int,
+    n_draws: int,
+    epochs_per_shard: int,
+    samples_per_chunk: int,
+) -> dict[str, zarr.Array]:
+    """Empty ``pre_noise`` arrays (epoch, sample, draw, unit) of the given layers, sharded like the activations."""
+    samples_per_chunk = min(samples_per_chunk, n_samples)
+    return {
+        layer: root.require_group(layer).create_array(
+            PRE_NOISE_ARRAY,
+            shape=(n_epochs, n_samples, n_draws, width),
+            chunks=(1, samples_per_chunk, n_draws, width),
+            shards=(min(epochs_per_shard, n_epochs), samples_per_chunk, n_draws, width),
+            dtype="float32",
+            dimension_names=("epoch", "sample", "draw", "unit"),
+        )
+        for layer, width in widths.items()
+    }
+
+
+def read_pre_noise(path: str | Path, layer: str, start: int, stop: int) -> np.ndarray | None:
+    """Epochs [start, stop) of one layer's ``pre_noise`` draws (epoch, sample, draw, unit); None when not stored
+    (a deterministic network, or the output layer, which has no noise)."""
+    group = zarr.open_group(str(path), mode="r")[layer]
+    return np.asarray(group[PRE_NOISE_ARRAY][start:stop]) if PRE_NOISE_ARRAY in group else None
 
 
 class LayerStoreWriter:
@@ -203,3 +248,11 @@ def read_slab_chunks(path: str | Path, layer: str, variable: str, start: int, st
     root = zarr.open_group(str(path), mode="r")
     for _, values in layer_chunks(root, layer, variable, slice(start, stop)):
         yield values
+
+
+def read_nonfinite(path: str | Path, layer: str, start: int, stop: int) -> np.ndarray:
+    """Per epoch in [start, stop), how many activations of ``layer`` were non-finite (zeros for older stores)."""
+    group = zarr.open_group(str(path), mode="r")[layer]
+    if NONFINITE_ARRAY not in group:
+        return np.zeros(stop - start, dtype=np.int64)
+    return np.asarray(group[NONFINITE_ARRAY][start:stop])

@@ -70,6 +70,12 @@ def sym_sqrt(matrices: np.ndarray) -> np.ndarray:
     return _from_eigen(np.sqrt(eigenvalues), eigenvectors)
 
 
+def _is_positive_definite(matrix: np.ndarray) -> bool:
+    """Smallest eigenvalue above round-off relative to the largest (the threshold of ``_clipped_eigh``)."""
+    eigenvalues, _ = _clipped_eigh(matrix)
+    return bool(eigenvalues.min() > 0)
+
+
 def _sym_sqrt_and_inverse(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """S^1/2 and S^-1/2 from one eigendecomposition, the inverse Moore-Penrose on numerically null eigenvalues."""
     eigenvalues, eigenvectors = _clipped_eigh(matrices)
@@ -239,7 +245,10 @@ def gaussian_barycentre(
     Frobenius change is below ``tol``; ``n_iter`` is the number of iterations (0 when a single
     Gaussian carries all the weight). Diagonal variances (n, p): the closed form
     (sum w_i sqrt s_i)^2, n_iter = 0. A singular iterate uses the pseudo-inverse square root,
-    so the barycentre of Gaussians that share a null space keeps it.
+    so the barycentre of Gaussians that share a null space keeps it. The iteration converges from
+    a positive definite start only: a singular ``initial_cov`` (a warm start from a rank-deficient
+    covariance, e.g. replicas without a ridge) would keep its null space for ever, so it is replaced
+    by the arithmetic mean, which is positive definite unless all covariances share a null space.
     """
     means, covs = _as_means_covs(means, covs)
     weights = np.full(len(means), 1.0 / len(means)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -253,7 +262,9 @@ def gaussian_barycentre(
         return mean, (weights @ np.sqrt(np.maximum(covs, 0.0))) ** 2, 0
     if len(weights) == 1:
         return mean, covs[0].copy(), 0
-    cov = np.einsum("i,ipq->pq", weights, covs) if initial_cov is None else np.asarray(initial_cov, dtype=np.float64)
+    cov = np.einsum("i,ipq->pq", weights, covs)
+    if initial_cov is not None and _is_positive_definite(np.asarray(initial_cov, dtype=np.float64)):
+        cov = np.asarray(initial_cov, dtype=np.float64)
     for iteration in range(1, max_iter + 1):
         root, inverse_root = _sym_sqrt_and_inverse(cov)
         averaged = np.einsum("i,ipq->pq", weights, sym_sqrt(root @ covs @ root))

@@ -39,9 +39,13 @@ def model_spec(
     kwargs: Mapping[str, Any] | None = None,
     layers: Mapping[str, str] | None = None,
     softmax: str = "output",
+    noise_std: float = 0.0,
 ) -> dict[str, Any]:
-    """Everything ``build_model`` needs, as plain JSON-able values (stored in the weights' attrs)."""
-    return {
+    """Everything ``build_model`` needs, as plain JSON-able values (stored in the weights' attrs).
+
+    ``noise_std`` appears only for a noisy network, so a deterministic run stores the same spec as before.
+    """
+    spec = {
         "arch": arch,
         "input_shape": [int(size) for size in input_shape],
         "n_classes": int(n_classes),
@@ -52,13 +56,18 @@ def model_spec(
         "layers": dict(layers or {}),
         "softmax": softmax,
     }
+    if noise_std > 0:
+        spec["noise_std"] = float(noise_std)
+    return spec
 
 
 def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
     """The network of a ``model_spec`` with fresh weights (seed torch first for reproducible ones)."""
     arch, input_shape, n_classes = spec["arch"], tuple(spec["input_shape"]), spec["n_classes"]
     if arch == "mlp":
-        return MLP(int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"])
+        return MLP(
+            int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"], spec.get("noise_std", 0.0)
+        )
     if arch in CNN_INPUTS:
         expected, build, datasets = CNN_INPUTS[arch]
         if input_shape != expected:

@@ -48,3 +48,22 @@ def record_slab(
     """Activations of ``inputs`` under each epoch's weights: {layer: float32 (n_epochs, n_samples, n_units)}."""
     per_epoch = [record_flat(load_weights(model, weights), inputs) for _, weights in weights_by_epoch]
     return {layer: np.stack([recorded[layer] for recorded in per_epoch]) for layer in per_epoch[0]}
+
+
+def record_pre_noise_slab(
+    model: torch.nn.Module,
+    weights_by_epoch: Sequence[tuple[int, Mapping[str, np.ndarray]]],
+    inputs: torch.Tensor,
+    n_draws: int,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """A noisy network's noiseless hidden outputs in ``n_draws`` noisy passes under each epoch's weights:
+    {layer: float32 (n_epochs, n_samples, n_draws, n_units)}. The noise of epoch e is seeded by (seed, e),
+    so a shard's draws do not depend on how epochs are grouped."""
+    model.eval()
+    per_epoch = []
+    for epoch, weights in weights_by_epoch:
+        torch.manual_seed(int(seed) * 1_000_003 + int(epoch))
+        recorded = load_weights(model, weights).record_pre_noise(inputs, n_draws)
+        per_epoch.append({layer: values.flatten(2).numpy().astype("float32") for layer, values in recorded.items()})
+    return {layer: np.stack([recorded[layer] for recorded in per_epoch]) for layer in per_epoch[0]}
