@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import zarr
 from tqdm import tqdm
 
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.dataset import DatasetParams
 from ibpipe.config.dump import DumpParams
 from ibpipe.data.datasets import load_dataset
-from ibpipe.io.files import atomic_path, read_json
+from ibpipe.io.files import read_json
 from ibpipe.io.layers import LayerStoreWriter, write_layer_store_header
 from ibpipe.io.stage import run_stage
+from ibpipe.io.stores import new_store
 from ibpipe.io.weights import open_weights_attrs, read_weights
 from ibpipe.nn.architectures import build_model
 from ibpipe.nn.layers import layer_shapes, record_slab
@@ -27,7 +27,7 @@ def main(
     params_file: Path = Path("params.yaml"),
     weights: Path = Path("data/weights.zarr"),
     selection: Path = Path("data/selection.json"),
-    out: Path = Path("data/activations.zarr"),
+    out: str = "data/activations.zarr",
 ) -> None:
     data, dump = load_sections(params_file, DatasetParams, DumpParams)
     torch.set_num_threads(dump.torch_threads)
@@ -38,8 +38,8 @@ def main(
     trained = open_weights_attrs(weights)
     model = build_model(trained["model"])
     shapes = layer_shapes(model, inputs)
-    with atomic_path(out) as temporary:
-        root = zarr.open_group(temporary, mode="w")
+    # out may be an fsspec URL (s3://bucket/run/activations.zarr) for workers that share no disk
+    with new_store(out) as root:
         write_layer_store_header(
             root,
             epochs,
