@@ -80,6 +80,11 @@ def run_tasks(
     ``shared`` arrays (labels, ids) are sent to each worker once, not once per task; pass
     the result of ``share`` to send them once for many calls.
     ``description=None`` hides the bar (for many small batches).
+
+    A ``UserError`` raised in a task (a corrupt store, say) comes back as a value, not as a
+    failed task: the workers log no task dump for it, the remaining tasks are cancelled and
+    the error is raised here, where the stage turns it into one line. Any other exception
+    is a failed task and keeps its traceback. Tasks lost with a worker are rerun by Dask.
     """
     bar = tqdm(total=len(tasks), desc=description, unit="task", disable=description is None)
     if client is None:
@@ -92,8 +97,35 @@ def run_tasks(
     from distributed import as_completed
 
     scattered = share(client, shared)
-    futures = [client.submit(function, *task, **scattered, pure=False) for task in tasks]
-    for _ in as_completed(futures):
-        bar.update()
-    bar.close()
-    return client.gather(futures)
+    futures = [client.submit(_reporting_user_errors, function, *task, **scattered, pure=False) for task in tasks]
+    position = {future.key: index for index, future in enumerate(futures)}
+    results: list = [None] * len(futures)
+    try:
+        # Results are fetched one by one (not with_results=True, whose pending fetches would fail
+        # noisily when a user error closes the cluster early).
+        for future in as_completed(futures):
+            result = future.result()
+            if isinstance(result, _UserFailure):
+                raise result.error
+            results[position[future.key]] = result
+            bar.update()
+    finally:
+        client.cancel([future for future in futures if not future.done()])
+        bar.close()
+    return results
+
+
+class _UserFailure:
+    """A task's ``UserError``, carried back as a result so the worker does not log it as a crash."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def _reporting_user_errors(function: Callable, *args, **kwargs):
+    from ibpipe.errors import UserError
+
+    try:
+        return function(*args, **kwargs)
+    except UserError as error:
+        return _UserFailure(error)

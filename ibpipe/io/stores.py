@@ -15,7 +15,7 @@ Commit scheme (a killed writer never leaves a store that looks finished):
   "incomplete" while a writer runs, never a half-written store taken for a whole one.
 
 Read failures (a corrupt or truncated chunk, missing metadata) become one ``StoreError``
-line naming the store, the array and the commands that restore it: ``dvc checkout`` (from
+line naming the store, the array and the commands that restore it: ``dvc checkout --force`` (from
 the DVC cache) or ``dvc repro -f -s STAGE`` (recompute), the stage found in the ``dvc.yaml``
 of the project that holds the store.
 """
@@ -114,7 +114,7 @@ def rebuild_hint(location: str | Path) -> str:
     if found is None:
         return "rerun the stage that writes it (dvc repro -f -s STAGE)"
     out, stage = found
-    return f"restore it with `dvc checkout {out}` or recompute it with `dvc repro -f -s {stage}`"
+    return f"restore it with `dvc checkout --force {out}` or recompute it with `dvc repro -f -s {stage}`"
 
 
 def _shown(location: str | Path) -> str:
