@@ -15,67 +15,12 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from test_pipeline import TINY_AE, TINY_COMPRESSION, TINY_NEURONS, _edit_params, _environment, _repro, _run, new_project
+from test_pipeline import _edit_params, _environment, _repro, _run
+from tiny_pipeline import assert_bitwise_equal, stored_arrays, temporaries, tiny_project
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).resolve().parent
-# Outputs whose every array must come back bitwise identical (the metrics files are all the .nc ones).
-STORES = ("data/weights.zarr", "data/activations.zarr", "data/codes.zarr")
 MAIN = ("train", "select", "dump-activations", "reduce", "estimate")
-
-
-def tiny_project(root: Path) -> Path:
-    """The pipeline at its smallest: 5 epochs, every epoch measured, shards of 2 epochs, in-process estimates."""
-    new_project(root)
-    _edit_params(root, "train", epochs=5, learning_rate=1.0e-2)
-    _edit_params(root, "select", method="all")
-    _edit_params(root, "dump", epochs_per_shard=2)
-    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "kde-upper"])
-    _edit_params(root, "ae", **TINY_AE)
-    _edit_params(root, "neurons.bootstrap", **TINY_NEURONS)
-    _edit_params(root, "neurons.compress", **TINY_COMPRESSION)
-    return root
-
-
-def stored_arrays(root: Path) -> dict[str, np.ndarray]:
-    """Every array of the Zarr stores and every data variable (and coordinate) of the netCDF files."""
-    arrays = {}
-    for store in STORES:
-        group = zarr.open_group(root / store, mode="r")
-        for name, array in group.arrays():
-            arrays[f"{store}/{name}"] = array[...]
-        for name, subgroup in group.groups():
-            for inner, array in subgroup.arrays():
-                arrays[f"{store}/{name}/{inner}"] = array[...]
-    for path in sorted([*root.glob("reports/*.nc"), *root.glob("data/*.nc")]):
-        with xr.open_dataset(path) as dataset:
-            for name, variable in dataset.variables.items():
-                arrays[f"{path.relative_to(root)}/{name}"] = variable.values
-    return arrays
-
-
-def assert_bitwise_equal(found: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
-    assert found.keys() == expected.keys()
-    differing = [
-        name
-        for name in expected
-        if found[name].dtype != expected[name].dtype
-        or found[name].shape != expected[name].shape
-        or found[name].tobytes() != expected[name].tobytes()
-    ]
-    assert not differing, f"not bitwise identical: {differing}"
-
-
-def temporaries(root: Path) -> list[Path]:
-    return [path for folder in ("data", "reports") for path in (root / folder).glob(".*.tmp")]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """(project, arrays of its uninterrupted first run)."""
-    root = tiny_project(tmp_path_factory.mktemp("faults"))
-    _repro(root)
-    return root, stored_arrays(root)
 
 
 def test_a_forced_rerun_gives_bitwise_identical_stores_and_metrics(tiny):
@@ -120,8 +65,17 @@ def _kill_while_writing(root: Path, stage: str, output: str, delay: float) -> bo
         ("estimate", "reports/metrics.nc", 0.02),
     ],
 )
-def test_a_stage_killed_mid_write_reruns_to_bitwise_identical_outputs(tiny, stage, output, longest_delay):
+def test_a_stage_killed_mid_write_reruns_to_bitwise_identical_outputs(tiny, stage, output, longest_delay, tmp_path):
     root, expected = tiny
+    # A first run killed: nothing of it in the DVC cache, so the rerun must recompute, not check out.
+    _run(root, "dvc", "cache", "dir", "--local", str(tmp_path / "cache"))
+    try:
+        _killed_and_rerun(root, expected, stage, output, longest_delay)
+    finally:
+        _run(root, "dvc", "config", "--local", "--unset", "cache.dir")
+
+
+def _killed_and_rerun(root, expected, stage, output, longest_delay):
     delays = [*np.random.default_rng(sum(map(ord, stage))).uniform(0, longest_delay, size=3).tolist(), 0.0]
     assert any(_kill_while_writing(root, stage, output, delay) for delay in delays), "every run finished first"
     assert not (root / output).exists()  # DVC removed the old output; the killed run left no finished one
