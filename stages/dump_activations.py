@@ -25,7 +25,7 @@ from ibpipe.nn.layers import layer_shapes, record_slab
 
 def main(
     params_file: Path = Path("params.yaml"),
-    weights: Path = Path("data/weights.zarr"),
+    weights: str = "data/weights.zarr",
     selection: Path = Path("data/selection.json"),
     out: str = "data/activations.zarr",
 ) -> None:
