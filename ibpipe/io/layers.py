@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from ibpipe.io.arrays import _epoch_slabs, sample_chunks, write_array
+from ibpipe.io.arrays import COMPRESSORS, _epoch_slabs, sample_chunks, write_array
 from ibpipe.io.stores import open_store, reading, store_of
 
 LAYERS_ATTR = "layers"
@@ -80,6 +80,7 @@ class LayerStoreWriter:
                 shards=(shard_epochs, self.samples_per_chunk, width),
                 dtype=dtype,
                 dimension_names=("epoch", "sample", "unit"),
+                compressors=COMPRESSORS,
             )
 
     @property

@@ -12,7 +12,7 @@ import xarray as xr
 import zarr
 
 from ibpipe.errors import StoreError
-from ibpipe.io.arrays import write_array
+from ibpipe.io.arrays import COMPRESSORS, write_array
 from ibpipe.io.stores import new_store, open_store, reading, rebuild_hint
 
 
@@ -56,10 +56,16 @@ def _create_weight_arrays(root: zarr.Group, record, n_epochs: int, epochs_per_ch
             chunks=(chunk, *value.shape),
             dtype=value.dtype,
             dimension_names=dims,
+            compressors=COMPRESSORS,
         )
     for name in record.metrics:
         arrays[f"history/{name}"] = root.create_array(
-            f"history/{name}", shape=(n_epochs,), chunks=(chunk,), dtype="float64", dimension_names=("epoch",)
+            f"history/{name}",
+            shape=(n_epochs,),
+            chunks=(chunk,),
+            dtype="float64",
+            dimension_names=("epoch",),
+            compressors=COMPRESSORS,
         )
     return arrays
 
