@@ -60,16 +60,23 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
 
 
 def share(client: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """Send ``values`` to every worker once; pass the result as ``shared`` to many ``run_tasks`` calls."""
+    """Send ``values`` to the workers once; pass the result as ``shared`` to many ``run_tasks`` calls."""
     if client is None:
         return dict(values)
-    # Only arrays travel ahead of the tasks (scattering a dict would turn it into a dict of
-    # futures); hash=False gives fresh keys, so a later call never races the release of an
-    # earlier call's data.
+    # Only arrays travel ahead of the tasks (a dict would become a dict of futures). Each becomes
+    # the result of a small task of its own rather than scattered data: Dask recomputes a lost
+    # task result when the only worker holding it dies, but forgets lost scattered data and
+    # cancels every task that needs it (a killed worker then failed the whole stage; the
+    # scheduler keeps one replica of scattered data, whatever broadcast asked). pure=False gives
+    # fresh keys, so a later call never races the release of an earlier call's data.
     return {
-        name: client.scatter(value, broadcast=True, hash=False) if isinstance(value, np.ndarray) else value
+        name: client.submit(_identity, value, pure=False) if isinstance(value, np.ndarray) else value
         for name, value in values.items()
     }
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def run_tasks(
