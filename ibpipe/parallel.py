@@ -60,16 +60,23 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
 
 
 def share(client: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """Send ``values`` to every worker once; pass the result as ``shared`` to many ``run_tasks`` calls."""
+    """Send ``values`` to the workers once; pass the result as ``shared`` to many ``run_tasks`` calls."""
     if client is None:
         return dict(values)
-    # Only arrays travel ahead of the tasks (scattering a dict would turn it into a dict of
-    # futures); hash=False gives fresh keys, so a later call never races the release of an
-    # earlier call's data.
+    # Only arrays travel ahead of the tasks (a dict would become a dict of futures). Each becomes
+    # the result of a small task of its own rather than scattered data: Dask recomputes a lost
+    # task result when the only worker holding it dies, but forgets lost scattered data and
+    # cancels every task that needs it (a killed worker then failed the whole stage; the
+    # scheduler keeps one replica of scattered data, whatever broadcast asked). pure=False gives
+    # fresh keys, so a later call never races the release of an earlier call's data.
     return {
-        name: client.scatter(value, broadcast=True, hash=False) if isinstance(value, np.ndarray) else value
+        name: client.submit(_identity, value, pure=False) if isinstance(value, np.ndarray) else value
         for name, value in values.items()
     }
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def run_tasks(
@@ -80,6 +87,11 @@ def run_tasks(
     ``shared`` arrays (labels, ids) are sent to each worker once, not once per task; pass
     the result of ``share`` to send them once for many calls.
     ``description=None`` hides the bar (for many small batches).
+
+    A ``UserError`` raised in a task (a corrupt store, say) comes back as a value, not as a
+    failed task: the workers log no task dump for it, the remaining tasks are cancelled and
+    the error is raised here, where the stage turns it into one line. Any other exception
+    is a failed task and keeps its traceback. Tasks lost with a worker are rerun by Dask.
     """
     bar = tqdm(total=len(tasks), desc=description, unit="task", disable=description is None)
     if client is None:
@@ -92,8 +104,35 @@ def run_tasks(
     from distributed import as_completed
 
     scattered = share(client, shared)
-    futures = [client.submit(function, *task, **scattered, pure=False) for task in tasks]
-    for _ in as_completed(futures):
-        bar.update()
-    bar.close()
-    return client.gather(futures)
+    futures = [client.submit(_reporting_user_errors, function, *task, **scattered, pure=False) for task in tasks]
+    position = {future.key: index for index, future in enumerate(futures)}
+    results: list = [None] * len(futures)
+    try:
+        # Results are fetched one by one (not with_results=True, whose pending fetches would fail
+        # noisily when a user error closes the cluster early).
+        for future in as_completed(futures):
+            result = future.result()
+            if isinstance(result, _UserFailure):
+                raise result.error
+            results[position[future.key]] = result
+            bar.update()
+    finally:
+        client.cancel([future for future in futures if not future.done()])
+        bar.close()
+    return results
+
+
+class _UserFailure:
+    """A task's ``UserError``, carried back as a result so the worker does not log it as a crash."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def _reporting_user_errors(function: Callable, *args, **kwargs):
+    from ibpipe.errors import UserError
+
+    try:
+        return function(*args, **kwargs)
+    except UserError as error:
+        return _UserFailure(error)

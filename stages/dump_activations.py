@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import zarr
 from tqdm import tqdm
 
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.dataset import DatasetParams
 from ibpipe.config.dump import DumpParams
 from ibpipe.data.datasets import load_dataset
-from ibpipe.io.files import atomic_path, read_json
+from ibpipe.io.files import read_json
 from ibpipe.io.layers import NOISE_STD_ATTR, LayerStoreWriter, create_pre_noise_arrays, write_layer_store_header
 from ibpipe.io.stage import run_stage
+from ibpipe.io.stores import new_store
 from ibpipe.io.weights import open_weights_attrs, read_weights
 from ibpipe.names import OUTPUT_LAYER
 from ibpipe.nn.architectures import build_model
@@ -26,9 +26,9 @@ from ibpipe.nn.layers import layer_shapes, record_pre_noise_slab, record_slab
 
 def main(
     params_file: Path = Path("params.yaml"),
-    weights: Path = Path("data/weights.zarr"),
+    weights: str = "data/weights.zarr",
     selection: Path = Path("data/selection.json"),
-    out: Path = Path("data/activations.zarr"),
+    out: str = "data/activations.zarr",
 ) -> None:
     data, dump = load_sections(params_file, DatasetParams, DumpParams)
     torch.set_num_threads(dump.torch_threads)
@@ -43,8 +43,8 @@ def main(
     # A noisy network also stores noiseless outputs of repeated noisy passes (sample propagation);
     # a deterministic one writes exactly what it always did.
     noisy = {NOISE_STD_ATTR: noise_std} if noise_std > 0 else {}
-    with atomic_path(out) as temporary:
-        root = zarr.open_group(temporary, mode="w")
+    # out may be an fsspec URL (s3://bucket/run/activations.zarr) for workers that share no disk
+    with new_store(out) as root:
         write_layer_store_header(
             root,
             epochs,

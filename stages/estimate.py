@@ -17,8 +17,9 @@ from ibpipe.infoplane.tasks import (
     warn_about_cells,
 )
 from ibpipe.io.files import write_json, write_metrics
-from ibpipe.io.layers import NOISE_STD_ATTR, layer_tasks, layer_widths, open_layer_store
+from ibpipe.io.layers import NOISE_STD_ATTR, layer_tasks, layer_widths, open_layer_store, read_array
 from ibpipe.io.stage import run_stage
+from ibpipe.io.stores import store_location
 from ibpipe.parallel import dask_client, run_tasks
 
 # Small tasks balance the workers (a KDE task costs ~0.1 s per epoch on the 12-bit network);
@@ -28,8 +29,8 @@ EPOCHS_PER_TASK = 4
 
 def main(
     params_file: Path = Path("params.yaml"),
-    codes: Path = Path("data/codes.zarr"),
-    activations: Path = Path("data/activations.zarr"),
+    codes: str = "data/codes.zarr",
+    activations: str = "data/activations.zarr",
     out: Path = Path("reports/metrics.nc"),
     summary: Path = Path("reports/metrics.json"),
 ) -> None:
@@ -45,17 +46,18 @@ def main(
     options = replace(options, noise_std=noise_std)
     code_widths = layer_widths(root)
     widths = {layer: int(width) for layer, width in root.attrs["activation_widths"].items()}
-    epochs = root["epoch"][...]
-    if not np.array_equal(open_layer_store(activations)["epoch"][...], epochs):
+    epochs = read_array(root, "epoch")
+    if not np.array_equal(read_array(open_layer_store(activations), "epoch"), epochs):
         raise InputError(f"{codes} and {activations} hold different epochs; run `dvc repro` to rebuild the codes")
     if choice.window > len(epochs):
         raise InputError(
             f"estimate.window = {choice.window} but only {len(epochs)} epochs were measured; lower the window"
         )
-    labels, x_ids = root["labels"][...], root["x_id"][...]
+    labels, x_ids = read_array(root, "labels"), read_array(root, "x_id")
     shared = {
-        "codes_path": str(codes.resolve()),
-        "activations_path": str(activations.resolve()),
+        # Paths or fsspec URLs, as workers elsewhere can open them
+        "codes_path": store_location(codes),
+        "activations_path": store_location(activations),
         "labels": labels,
         "x_ids": x_ids,
         "options": options,

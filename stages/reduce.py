@@ -9,14 +9,12 @@ layer ``nonfinite``, the number of NaN or inf activations of each epoch.
 import json
 from pathlib import Path
 
-import zarr
 from tqdm import tqdm
 
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.reduce import ReduceParams
 from ibpipe.infoplane import reduce as reducing
 from ibpipe.io.arrays import write_array
-from ibpipe.io.files import atomic_path
 from ibpipe.io.layers import (
     NONFINITE_ARRAY,
     SHAPES_ATTR,
@@ -29,16 +27,18 @@ from ibpipe.io.layers import (
     layer_shapes,
     layer_widths,
     open_layer_store,
+    read_array,
     samples_per_shard,
 )
 from ibpipe.io.stage import run_stage
+from ibpipe.io.stores import new_store
 from ibpipe.names import INPUT_LAYER
 
 
 def main(
     params_file: Path = Path("params.yaml"),
-    activations: Path = Path("data/activations.zarr"),
-    out: Path = Path("data/codes.zarr"),
+    activations: str = "data/activations.zarr",
+    out: str = "data/codes.zarr",
 ) -> None:
     (choice,) = load_sections(params_file, ReduceParams)
     source = open_layer_store(activations)
@@ -47,13 +47,13 @@ def main(
         choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides()
     )
     reducers = reducing.layer_reducers(reductions, shapes)
-    epochs = source["epoch"][...]
+    epochs = read_array(source, "epoch")
     n_samples = source["labels"].shape[0]
     first = next(iter(shapes))
-    with atomic_path(out) as temporary:
-        root = zarr.open_group(temporary, mode="w")
+    # Stores may be fsspec URLs (s3://bucket/run/codes.zarr) for workers that share no disk
+    with new_store(out) as root:
         copy_header(source, root)
-        inputs = source["inputs"][...].reshape(n_samples, *input_shape(source))
+        inputs = read_array(source, "inputs").reshape(n_samples, *input_shape(source))
         write_array(root, "x_id", reducing.input_state_ids(inputs, reductions[INPUT_LAYER]), ("sample",))
         code_shapes = {
             layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape

@@ -16,7 +16,8 @@ from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
 from ibpipe.nn.training import train_epochs
 
 
-def main(params_file: Path = Path("params.yaml"), out: Path = Path("data/weights.zarr")) -> None:
+def main(params_file: Path = Path("params.yaml"), out: str = "data/weights.zarr") -> None:
+    """``out`` may be an fsspec URL (s3://bucket/run/weights.zarr) as well as a path."""
     data, net, fit = load_sections(params_file, DatasetParams, ModelParams, TrainParams)
     torch.manual_seed(fit.seed)
     torch.set_num_threads(fit.torch_threads)

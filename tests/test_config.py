@@ -83,6 +83,52 @@ def test_the_shipped_params_file_is_valid_and_spells_out_every_default():
         ({"neurons": {"bootstrap": {"init": "random"}}}, "neurons.bootstrap.init = 'random'", "'independent'"),
         ({"neurons": {"compress": {"metrics": ["w1"]}}}, "neurons.compress.metrics", "'w2'"),
         ({"neurons": {"bootstrap": {"replicas": 1}}}, "neurons.bootstrap.replicas = 1", "integer >= 2"),
+        # Types: lists where scalars belong, text where numbers belong, bools and floats where integers belong.
+        ({"train": {"batch_size": [256]}}, "train.batch_size = [256]", "an integer"),
+        ({"train": {"learning_rate": True}}, "train.learning_rate = True", "a number > 0.0"),
+        ({"train": {"seed": "0"}}, "train.seed = '0'", "an integer"),
+        ({"train": {"epochs": 1000.0}}, "train.epochs = 1000.0", "an integer"),
+        ({"train": {"epochs": None}}, "train.epochs = None", "an integer"),
+        ({"train": [1, 2]}, "train: expected a mapping of keys", "[1, 2]"),
+        ({"dataset": {"test_fraction": "0.2"}}, "dataset.test_fraction = '0.2'", "write 4.0e-4"),
+        ({"dataset": {"name": ["tishby12"]}}, "dataset.name = ['tishby12']", "'tishby12'"),
+        ({"model": {"widths": [10, "7"]}}, "model.widths = [10, '7']", "item 1 is '7'"),
+        ({"model": {"widths": [10, True]}}, "model.widths = [10, True]", "item 1 is True"),
+        ({"model": {"kwargs": [1]}}, "model.kwargs = [1]", "a mapping of keyword arguments"),
+        ({"reduce": {"n_bins": "30"}}, "reduce.n_bins = '30'", "an integer"),
+        ({"reduce": {"threshold": "half"}}, "reduce.threshold = 'half'", "a number"),
+        ({"reduce": {"value_range": "full"}}, "reduce.value_range = 'full'", "'data' or a list [low, high]"),
+        ({"reduce": {"layers": {"z1": "argmax"}}}, "reduce.layers", "entry 'z1' = 'argmax' is not a mapping"),
+        ({"estimate": {"estimators": "plugin"}}, "estimate.estimators = 'plugin'", "a list"),
+        ({"estimate": {"window": 2.0}}, "estimate.window = 2.0", "an integer"),
+        ({"dump": {"epochs_per_shard": "16"}}, "dump.epochs_per_shard = '16'", "an integer"),
+        ({"plot": {"dpi": "high"}}, "plot.dpi = 'high'", "an integer"),
+        ({"neurons": []}, "neurons: expected a mapping of sub-sections", "bootstrap, compress, gaussians"),
+        # Ranges, NaN and names that differ only in case.
+        ({"train": {"learning_rate": -0.1}}, "train.learning_rate = -0.1", "> 0.0 and <= 10.0"),
+        ({"train": {"learning_rate": float("nan")}}, "train.learning_rate = nan", "> 0.0 and <= 10.0"),
+        ({"train": {"batch_size": 0}}, "train.batch_size = 0", "integer >= 1"),
+        ({"dataset": {"test_fraction": 1.0}}, "dataset.test_fraction = 1.0", "<= 0.9"),
+        ({"dataset": {"measure_on": "validation"}}, "dataset.measure_on = 'validation'", "'all', 'train', 'test'"),
+        ({"model": {"activation": "TANH"}}, "model.activation = 'TANH'", "'tanh'"),
+        ({"model": {"widths": []}}, "model.widths = []", "at least 1 item"),
+        ({"select": {"factor": 1.0}}, "select.factor = 1.0", "> 1.0"),
+        ({"select": {"probe": "kde-upper"}}, "select.probe = 'kde-upper'", "'plugin', 'miller-madow'"),
+        ({"reduce": {"value_range": [-1.0, float("nan")]}}, "reduce.value_range = [-1.0, nan]", "low < high"),
+        ({"estimate": {"bootstrap_resamples": -1}}, "estimate.bootstrap_resamples = -1", "0 (off) or an integer >= 2"),
+        ({"estimate": {"scheduler": "tcp://"}}, "estimate.scheduler = 'tcp://'", "'tcp://host:8786'"),
+        # Cross-key conflicts.
+        ({"model": {"arch": "thesis-cnn", "widths": [10]}}, "model.widths = [10]", "only used with model.arch mlp"),
+        (
+            {"select": {"step_bounds": [20, 100], "step_sizes": [1, 5, 20, 100]}},
+            "select.step_bounds = [20, 100] and select.step_sizes = [1, 5, 20, 100]",
+            "one more size than bounds",
+        ),
+        (
+            {"ae": {"source": "sphere", "intrinsic_dim": 10, "ambient_dim": 10}},
+            "ae.intrinsic_dim = 10 and ae.ambient_dim = 10",
+            "needs 11 dimensions",
+        ),
     ],
 )
 def test_malformed_params_are_rejected_naming_key_value_and_what_is_allowed(raw, named_key, allowed):
@@ -90,6 +136,28 @@ def test_malformed_params_are_rejected_naming_key_value_and_what_is_allowed(raw,
         validate_params(raw)
     assert named_key in str(caught.value)
     assert allowed in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "named_key", "allowed"),
+    [
+        ("train:\n  learning_rate: 4e-4\n", "train.learning_rate = '4e-4'", "write 4.0e-4"),
+        ("train:\n  epochs: 1e3\n", "train.epochs = '1e3'", "an integer"),
+        ("model:\n  widths: 10, 7, 5\n", "model.widths = '10, 7, 5'", "a list"),
+        ("dataset:\n  name: no\n", "dataset.name = False", "'tishby12'"),
+        ("train:\nepochs: 10\n", "epochs: unknown section", "allowed sections"),
+        ("reduce:\n  value_range: -1..1\n", "reduce.value_range = '-1..1'", "'data' or a list"),
+        ("estimate:\n  estimators: plugin, knn\n", "estimate.estimators = 'plugin, knn'", "a list"),
+    ],
+)
+def test_yaml_pitfalls_in_the_file_are_rejected_naming_key_value_and_what_is_allowed(
+    tmp_path, text, named_key, allowed
+):
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    with pytest.raises(ParamsError) as caught:
+        load_params(params)
+    assert named_key in str(caught.value) and allowed in str(caught.value)
 
 
 def test_every_problem_is_reported_at_once():

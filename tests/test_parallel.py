@@ -51,3 +51,28 @@ def test_local_process_workers_get_one_thread_and_one_malloc_arena():
         "MALLOC_ARENA_MAX": "1",
         "MALLOC_TRIM_THRESHOLD_": None,
     }
+
+
+def _fails_for_three(value, *, offset):
+    from ibpipe.errors import StoreError
+
+    if value == 3:
+        raise StoreError("data/codes.zarr is corrupt")
+    return value + offset.sum()
+
+
+def _crashes(value, *, offset):
+    raise ZeroDivisionError("a bug")
+
+
+def test_a_user_error_in_a_task_reaches_the_caller_as_itself_without_a_worker_task_dump(capfd):
+    from ibpipe.errors import StoreError
+
+    tasks = [(v,) for v in range(6)]
+    for scheduler in ("synchronous", "threads"):
+        with dask_client(scheduler, workers=2) as client, pytest.raises(StoreError, match=r"codes\.zarr is corrupt"):
+            run_tasks(client, _fails_for_three, tasks, {"offset": np.zeros(1)}, None)
+    assert "Compute Failed" not in capfd.readouterr().err
+    # A programming error stays a failed task with its own type.
+    with dask_client("threads", workers=1) as client, pytest.raises(ZeroDivisionError):
+        run_tasks(client, _crashes, tasks, {"offset": np.zeros(1)}, None)

@@ -5,6 +5,7 @@ import xarray as xr
 import zarr
 
 from ibpipe.data.datasets import load_dataset
+from ibpipe.errors import StoreError
 from ibpipe.io.files import atomic_path
 from ibpipe.io.layers import (
     LayerStoreWriter,
@@ -84,7 +85,7 @@ def test_weights_store_round_trips_every_epoch_and_the_history(tmp_path):
         assert all(np.array_equal(weights[k], records[epoch].weights[k]) for k in weights)
     history = open_history(path)
     assert history.train_loss.values.tolist() == [r.metrics["train_loss"] for r in records]
-    with pytest.raises(ValueError, match=r"holds epochs 0\.\.4"):
+    with pytest.raises(StoreError, match=r"holds epochs 0\.\.4"):
         next(read_weights(path, [7]))
 
 

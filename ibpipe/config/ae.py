@@ -79,6 +79,13 @@ class AeParams(Section):
                 f"ae.corr_q_low = {self.corr_q_low} and ae.corr_q_high = {self.corr_q_high}: "
                 "the low quantile must be below the high one"
             )
+        # the manifold's own dimensions must fit in R^D: k for linear, k + 1 for the k-sphere
+        needed = {"linear": self.intrinsic_dim, "sphere": self.intrinsic_dim + 1}.get(self.source, 0)
+        if needed > self.ambient_dim:
+            errors.append(
+                f"ae.intrinsic_dim = {self.intrinsic_dim} and ae.ambient_dim = {self.ambient_dim}: the {self.source} "
+                f"manifold needs {needed} dimensions; raise ae.ambient_dim or lower ae.intrinsic_dim"
+            )
         if self.source == "layer" and not self.layer:
             errors.append("ae.source = 'layer' needs ae.layer, the recorded layer to read (e.g. hidden3)")
         return errors

@@ -99,7 +99,7 @@ def off_or(check: Check) -> Check:
 
 
 def scheduler(value: Any) -> str | None:
-    if value in SCHEDULER_KINDS or (isinstance(value, str) and "://" in value):
+    if value in SCHEDULER_KINDS or (isinstance(value, str) and value.partition("://")[2].strip()):
         return None
     return "one of " + ", ".join(map(repr, SCHEDULER_KINDS)) + " or a scheduler address such as 'tcp://host:8786'"
 

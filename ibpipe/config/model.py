@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from ibpipe.config.checks import Section, anything, integer, key, list_of, mapping_of, number, one_of, text
@@ -54,10 +54,17 @@ def custom_model_errors(model: ModelParams) -> list[str]:
     """factory/kwargs/layers belong to arch custom, which needs them all."""
     if model.arch != "custom":
         given = [name for name in ("factory", "kwargs", "layers") if getattr(model, name)]
-        return [
+        errors = [
             f"model.{name} = {getattr(model, name)!r}: only used with model.arch custom (arch is {model.arch!r})"
             for name in given
         ]
+        default_widths = next(field.default_factory() for field in fields(model) if field.name == "widths")
+        if model.arch != "mlp" and list(model.widths) != list(default_widths):
+            errors.append(
+                f"model.widths = {model.widths!r}: only used with model.arch mlp (arch is {model.arch!r}); "
+                "remove it or set arch: mlp"
+            )
+        return errors
     errors = []
     module, colon, function = model.factory.partition(":")
     if not (module and colon and function):

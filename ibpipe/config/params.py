@@ -75,6 +75,8 @@ def _unknown_sections(raw: Mapping[str, Any]) -> list[str]:
     errors = [f"{name}: unknown section; allowed sections are {', '.join(tops)}" for name in raw if name not in tops]
     for top, subs in tops.items():
         given = raw.get(top)
+        if subs and given is not None and not isinstance(given, Mapping):
+            errors.append(f"{top}: expected a mapping of sub-sections ({', '.join(sorted(subs))}), got {given!r}")
         if subs and isinstance(given, Mapping):
             errors += [
                 f"{top}.{name}: unknown section; allowed sub-sections are {', '.join(sorted(subs))}"

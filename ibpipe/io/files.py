@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -18,15 +19,46 @@ from ibpipe.errors import MissingFileError
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it onto ``target`` only on success."""
+    """Yield a temporary path beside ``target``; move it onto ``target`` only on success.
+
+    The temporary directory is named ``.<target>.<pid>.<random>.tmp``: a writer killed with
+    SIGKILL cannot clean up, so each new writer first removes the temporaries of writers
+    that are no longer running (on this machine) before it starts.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)) / target.name
+    remove_stale_temporaries(target)
+    prefix = f".{target.name}.{os.getpid()}."
+    temporary = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent)) / target.name
     try:
         yield temporary
         _replace(temporary, target)
     finally:
         shutil.rmtree(temporary.parent, ignore_errors=True)
+
+
+def remove_stale_temporaries(target: str | Path) -> list[Path]:
+    """Delete what killed writers of ``target`` left beside it; return what was removed."""
+    target = Path(target)
+    removed = []
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        owner = leftover.name[len(target.name) + 2 :].split(".", 1)[0]
+        if leftover.name.endswith(".tmp") and owner.isdigit() and int(owner) != os.getpid() and _running(int(owner)):
+            continue
+        if leftover.name.endswith(".tmp") or leftover.name == f".{target.name}.old":
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _replace(source: Path, target: Path) -> None:

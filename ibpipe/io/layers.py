@@ -18,9 +18,10 @@ Layouts (all Zarr format 3, dimension names set so ``xarray.open_zarr`` reads th
                        Root attrs name the layers in forward order with their widths and
                        per-sample shapes (an image layer's units are (C, H, W) flattened).
 
-Every writer builds its output under a temporary name beside the target and renames it
-into place only when complete, so an interrupted stage never leaves a store that looks
-finished.
+Every writer builds its output through ``ibpipe.io.stores.new_store`` (a temporary name
+renamed into place on a disk, a completion attr on an object store), so an interrupted
+stage never leaves a store that looks finished. Stores may be paths or fsspec URLs; read
+failures are ``StoreError``s naming the store, the array and the command that rebuilds it.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from typing import Any
 import numpy as np
 import zarr
 
-from ibpipe.errors import MissingFileError
-from ibpipe.io.arrays import _epoch_slabs, sample_chunks, write_array
+from ibpipe.io.arrays import COMPRESSORS, _epoch_slabs, sample_chunks, write_array
+from ibpipe.io.stores import open_store, reading, store_of
 
 LAYERS_ATTR = "layers"
 
@@ -124,6 +125,7 @@ class LayerStoreWriter:
                 shards=(shard_epochs, self.samples_per_chunk, width),
                 dtype=dtype,
                 dimension_names=("epoch", "sample", "unit"),
+                compressors=COMPRESSORS,
             )
 
     @property
@@ -176,11 +178,15 @@ def copy_header(source: zarr.Group, target: zarr.Group) -> None:
         write_array(target, name, array[...], tuple(array.metadata.dimension_names))
 
 
-def open_layer_store(path: str | Path) -> zarr.Group:
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path} does not exist; run the stage that writes it first (dvc repro)")
-    return zarr.open_group(path, mode="r")
+def open_layer_store(location: str | Path) -> zarr.Group:
+    """Open an activations or codes store (a path or an fsspec URL) for reading."""
+    return open_store(location)
+
+
+def read_array(root: zarr.Group, name: str, selection=Ellipsis) -> np.ndarray:
+    """``root[name][selection]``; a corrupt or truncated array raises a ``StoreError`` naming it."""
+    with reading(store_of(root), name):
+        return root[name][selection]
 
 
 def layer_names(root: zarr.Group) -> list[str]:
@@ -210,9 +216,11 @@ def samples_per_shard(root: zarr.Group, layer: str, variable: str) -> int:
 
 def layer_chunks(root: zarr.Group, layer: str, variable: str, epochs: slice) -> Iterator[tuple[slice, np.ndarray]]:
     """(sample positions, values) of the epochs ``epochs`` of one layer, one shard's samples at a time."""
-    array = root[layer][variable]
+    name = f"{layer}/{variable}"
+    with reading(store_of(root), name):
+        array = root[name]
     for samples in sample_chunks(array.shape[1], int(array.shards[1])):
-        yield samples, array[epochs, samples]
+        yield samples, read_array(root, name, (epochs, samples))
 
 
 def layer_slabs(
@@ -223,9 +231,11 @@ def layer_slabs(
     With ``read=False`` only the positions are produced (values are ``None``), for
     handing slabs to workers that read them themselves.
     """
-    array = root[layer][variable]
+    name = f"{layer}/{variable}"
+    with reading(store_of(root), name):
+        array = root[name]
     for slab in _epoch_slabs(array.shape[0], int(array.shards[0])):
-        yield slab, (array[slab] if read else None)
+        yield slab, (read_array(root, name, slab) if read else None)
 
 
 def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[tuple[str, int, int]]:
@@ -238,14 +248,14 @@ def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[t
     ]
 
 
-def read_slab(path: str | Path, layer: str, variable: str, start: int, stop: int) -> np.ndarray:
+def read_slab(location: str | Path, layer: str, variable: str, start: int, stop: int) -> np.ndarray:
     """Epochs [start, stop) of one layer's (epoch, sample, unit) array, all samples."""
-    return zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")[start:stop]
+    return read_array(open_store(location), f"{layer}/{variable}", slice(start, stop))
 
 
-def read_slab_chunks(path: str | Path, layer: str, variable: str, start: int, stop: int) -> Iterator[np.ndarray]:
+def read_slab_chunks(location: str | Path, layer: str, variable: str, start: int, stop: int) -> Iterator[np.ndarray]:
     """Epochs [start, stop) of one layer, one shard's samples at a time (bounded memory)."""
-    root = zarr.open_group(str(path), mode="r")
+    root = open_store(location)
     for _, values in layer_chunks(root, layer, variable, slice(start, stop)):
         yield values
 

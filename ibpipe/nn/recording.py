@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -59,14 +60,33 @@ def build_custom(import_path: str, kwargs: Mapping[str, Any] | None = None) -> n
     # Stages run from the project directory, where a user's own module usually lives.
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
-    try:
-        factory = getattr(importlib.import_module(module_name), factory_name)
-    except (ImportError, AttributeError) as error:
-        raise InputError(f"cannot import {import_path!r}: {error}") from error
+    factory = _factory(import_path, module_name, factory_name)
     model = factory(**dict(kwargs or {}))
     if not isinstance(model, nn.Module):
         raise InputError(f"{import_path!r} returned {type(model).__name__}, not a torch.nn.Module")
     return model
+
+
+def _factory(import_path: str, module_name: str, factory_name: str):
+    """The factory function, or an ``InputError`` naming the module or the attribute that was not found."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and not module_name.startswith(error.name):
+            raise  # the user's module itself imports something that is missing: its own traceback says what
+        raise InputError(
+            f"model.factory = {import_path!r}: module {error.name!r} was not found "
+            f"(looked in the project directory {os.getcwd()} and on sys.path)"
+        ) from None
+    if not hasattr(module, factory_name):
+        defined = [name for name in dir(module) if not name.startswith("_") and callable(getattr(module, name))]
+        close = difflib.get_close_matches(factory_name, defined, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f"; it defines {', '.join(defined)}"
+        raise InputError(
+            f"model.factory = {import_path!r}: module {module_name!r} ({getattr(module, '__file__', '?')}) "
+            f"has no attribute {factory_name!r}{hint}"
+        )
+    return getattr(module, factory_name)
 
 
 class RecordedModel(nn.Module):
