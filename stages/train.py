@@ -32,6 +32,7 @@ def main(params_file: Path = Path("params.yaml"), out: Path = Path("data/weights
         net.kwargs,
         net.layers,
         net.softmax,
+        net.quantize,
     )
     model = build_model(spec)
     if net.checkpoint:

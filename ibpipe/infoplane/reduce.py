@@ -35,9 +35,13 @@ from ibpipe.infoplane.binning import (
 
 # Not used here: re-exported so callers that import the binning functions from this module keep working.
 from ibpipe.infoplane.binning import equal_mass_codes as equal_mass_codes
+from ibpipe.infoplane.exact import epoch_value_range, exact_grid_codes
 from ibpipe.names import INPUT_LAYER
 
-REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive", "threshold", "argmax")
+REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "adaptive", "threshold", "argmax", "exact")
+
+# Methods whose coding needs a statistic of each whole epoch first (equal-mass edges, the value range).
+PER_EPOCH_METHODS = ("adaptive", "exact")
 
 # Rows kept to learn ranges (quantile edges, equal-mass edges) are capped by values, not rows:
 # 2**24 float64 values = 128 MiB whatever the layer width. Below the cap the edges are exact.
@@ -57,6 +61,7 @@ class LayerReduction:
     threshold: float = 0.5
     pool: tuple[int, int, int] | None = None
     pool_kind: str = "max"
+    bits: int = 8
 
     def __post_init__(self) -> None:
         if self.method not in REDUCE_METHODS:
@@ -207,8 +212,14 @@ class LayerReducer:
             np.asarray(kept, dtype=np.float64), np.linspace(0, 1, self.reduction.n_bins + 1)[1:-1], axis=0
         )
 
+    def epoch_statistic(self, chunks: Iterable[np.ndarray], n_rows: int):
+        """What ``transform`` needs of a whole epoch: adaptive's equal-mass edges, exact's value range."""
+        if self.reduction.method == "exact":
+            return epoch_value_range(self.pool(chunk) for chunk in chunks)
+        return self.equal_mass_edges(chunks, n_rows)
+
     def transform(self, values: np.ndarray, epoch_edges: np.ndarray | None = None) -> np.ndarray:
-        """Codes (n_samples, n_units) of activations; ``adaptive`` needs its epoch's ``equal_mass_edges``."""
+        """Codes (n_samples, n_units) of activations; ``adaptive`` and ``exact`` need their ``epoch_statistic``."""
         choice = self.reduction
         pooled = self.pool(values)
         if choice.method == "fixed-width":
@@ -225,6 +236,10 @@ class LayerReducer:
             if epoch_edges is None:
                 raise ValueError("adaptive bins need the epoch's equal_mass_edges()")
             return _codes_from_edges(pooled, epoch_edges)
+        if choice.method == "exact":
+            if epoch_edges is None:
+                raise ValueError("exact codes need the epoch's value range (epoch_statistic())")
+            return exact_grid_codes(pooled, choice.bits, epoch_edges)
         if choice.method == "threshold":
             return threshold_codes(pooled, choice.threshold)
         return argmax_codes(pooled)
@@ -232,7 +247,7 @@ class LayerReducer:
     def fit_transform_epoch(self, values: np.ndarray) -> np.ndarray:
         """Codes of one epoch seen alone: learnt ranges come from this epoch (delta-skip probes, the inputs)."""
         self.fit([values], len(values))
-        edges = self.equal_mass_edges([values], len(values)) if self.reduction.method == "adaptive" else None
+        edges = self.epoch_statistic([values], len(values)) if self.reduction.method in PER_EPOCH_METHODS else None
         return self.transform(values, edges)
 
 
@@ -299,12 +314,12 @@ def code_layer(
     reducer.fit((chunk for slab in slabs for chunk in rows(slab)), n_epochs * n_samples)
     low = np.full(reducer.n_units, np.iinfo(CODE_DTYPE).max, dtype=np.int64)
     high = np.full(reducer.n_units, np.iinfo(CODE_DTYPE).min, dtype=np.int64)
-    adaptive = reducer.reduction.method == "adaptive"
+    per_epoch = reducer.reduction.method in PER_EPOCH_METHODS
     for slab in slabs:
         edges = [None] * (slab.stop - slab.start)
-        if adaptive:
+        if per_epoch:
             for position in range(len(edges)):
-                edges[position] = reducer.equal_mass_edges((values[position] for _, values in read(slab)), n_samples)
+                edges[position] = reducer.epoch_statistic((values[position] for _, values in read(slab)), n_samples)
         for samples, values in read(slab):
             codes = np.stack(
                 [reducer.transform(epoch_values, epoch_edges) for epoch_values, epoch_edges in zip(values, edges)]

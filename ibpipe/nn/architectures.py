@@ -17,6 +17,7 @@ import torch
 from ibpipe.errors import InputError, MissingFileError
 from ibpipe.nn.cnn import digits_cnn, thesis_cnn
 from ibpipe.nn.mlp import MLP
+from ibpipe.nn.quantize import QuantizedMLP
 from ibpipe.nn.recording import RecordedModel, build_custom
 
 ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
@@ -39,6 +40,7 @@ def model_spec(
     kwargs: Mapping[str, Any] | None = None,
     layers: Mapping[str, str] | None = None,
     softmax: str = "output",
+    quantize: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything ``build_model`` needs, as plain JSON-able values (stored in the weights' attrs)."""
     return {
@@ -51,12 +53,17 @@ def model_spec(
         "kwargs": dict(kwargs or {}),
         "layers": dict(layers or {}),
         "softmax": softmax,
+        "quantize": dict(quantize) if quantize else None,
     }
 
 
 def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
     """The network of a ``model_spec`` with fresh weights (seed torch first for reproducible ones)."""
     arch, input_shape, n_classes = spec["arch"], tuple(spec["input_shape"]), spec["n_classes"]
+    if arch == "mlp" and spec.get("quantize"):
+        return QuantizedMLP(
+            int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"], **spec["quantize"]
+        )
     if arch == "mlp":
         return MLP(int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"])
     if arch in CNN_INPUTS:

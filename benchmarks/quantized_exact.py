@@ -1,0 +1,80 @@
+"""Exact information of quantized 12-bit networks (Lorenzen, Igel & Nielsen, ICLR 2022), one run per seed.
+
+Runs the stages train, select, dump-activations, reduce (method exact) and estimate (plugin) in a
+working directory per (activation, seed), from the project's params.yaml with the overrides below,
+then prints per layer: the largest I(X;T) and its epoch, the last I(X;T) and the drop between them
+(compression), and the last I(T;Y). Usage:
+
+    PYTHONPATH=$PWD python benchmarks/quantized_exact.py --epochs 2000 --seeds 0 1 2 --activations tanh relu
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import xarray as xr
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = [
+    ["train.py", "--out", "data/weights.zarr"],
+    ["select_epochs.py", "--weights", "data/weights.zarr", "--out", "data/selection.json"],
+    ["dump_activations.py", "--weights", "data/weights.zarr", "--selection", "data/selection.json"],
+    ["reduce.py", "--activations", "data/activations.zarr", "--out", "data/codes.zarr"],
+    ["estimate.py", "--codes", "data/codes.zarr", "--activations", "data/activations.zarr"],
+]
+
+
+def run(workdir: Path, activation: str, seed: int, epochs: int, bits: int, n_points: int) -> xr.Dataset:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["model"].update(activation=activation, quantize={"bits": bits})
+    params["train"].update(epochs=epochs, seed=seed)
+    params["select"].update(method="log", n_points=n_points)
+    params["reduce"].update(method="exact", bits=bits)
+    params["estimate"].update(estimators=["plugin"], dimensions=[], scheduler="synchronous", workers=1)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if not (workdir / "reports/metrics.nc").exists():
+        for stage in STAGES:
+            subprocess.run([sys.executable, str(ROOT / "stages" / stage[0]), *stage[1:]], cwd=workdir, check=True)
+    return xr.load_dataset(workdir / "reports/metrics.nc")
+
+
+def summary(metrics: xr.Dataset) -> list[str]:
+    ixt = metrics["I_XT"].sel(estimator="plugin")
+    ity = metrics["I_TY"].sel(estimator="plugin")
+    lines = []
+    for layer in metrics.layer.values.tolist():
+        curve = ixt.sel(layer=layer)
+        peak = int(curve.argmax("epoch"))
+        lines.append(
+            f"  {layer:8s} max I(X;T) {float(curve[peak]):6.3f} at epoch {int(metrics.epoch[peak]):5d}, "
+            f"last {float(curve[-1]):6.3f} (drop {float(curve[peak] - curve[-1]):6.3f}), "
+            f"last I(T;Y) {float(ity.sel(layer=layer)[-1]):.4f}"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--activations", nargs="+", default=["tanh", "relu"])
+    parser.add_argument("--bits", type=int, default=8)
+    parser.add_argument("--n-points", type=int, default=100)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ibpipe-quantized"))
+    args = parser.parse_args()
+    for seed in args.seeds:
+        for activation in args.activations:
+            metrics = run(
+                args.workdir / f"{activation}-{seed}", activation, seed, args.epochs, args.bits, args.n_points
+            )
+            print(f"{activation} {args.bits}-bit seed {seed}, {args.epochs} epochs:")
+            print("\n".join(summary(metrics)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
