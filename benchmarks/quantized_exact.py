@@ -5,7 +5,8 @@ working directory per (activation, seed), from the project's params.yaml with th
 then prints per layer: the largest I(X;T) and its epoch, the last I(X;T) and the drop between them
 (compression), and the last I(T;Y). Usage:
 
-    PYTHONPATH=$PWD python benchmarks/quantized_exact.py --epochs 2000 --seeds 0 1 2 --activations tanh relu
+    PYTHONPATH=$PWD python benchmarks/quantized_exact.py --epochs 8000 --learning-rate 1.0e-4 --seeds 0 1 2 \\
+        --activations tanh relu --figure quantized_exact.png
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 import yaml
 
@@ -28,10 +30,12 @@ STAGES = [
 ]
 
 
-def run(workdir: Path, activation: str, seed: int, epochs: int, bits: int, n_points: int) -> xr.Dataset:
+def run(
+    workdir: Path, activation: str, seed: int, epochs: int, bits: int, n_points: int, learning_rate: float
+) -> xr.Dataset:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["model"].update(activation=activation, quantize={"bits": bits})
-    params["train"].update(epochs=epochs, seed=seed)
+    params["train"].update(epochs=epochs, seed=seed, learning_rate=learning_rate)
     params["select"].update(method="log", n_points=n_points)
     params["reduce"].update(method="exact", bits=bits)
     params["estimate"].update(estimators=["plugin"], dimensions=[], scheduler="synchronous", workers=1)
@@ -65,15 +69,50 @@ def main() -> None:
     parser.add_argument("--activations", nargs="+", default=["tanh", "relu"])
     parser.add_argument("--bits", type=int, default=8)
     parser.add_argument("--n-points", type=int, default=100)
+    parser.add_argument("--learning-rate", type=float, default=4.0e-4)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/ibpipe-quantized"))
+    parser.add_argument("--figure", type=Path, help="PNG of I(X;T) and I(T;Y) over epochs, mean over seeds")
     args = parser.parse_args()
+    runs: dict[str, list[xr.Dataset]] = {}
     for seed in args.seeds:
         for activation in args.activations:
-            metrics = run(
-                args.workdir / f"{activation}-{seed}", activation, seed, args.epochs, args.bits, args.n_points
-            )
-            print(f"{activation} {args.bits}-bit seed {seed}, {args.epochs} epochs:")
+            workdir = args.workdir / f"{activation}-{seed}"
+            metrics = run(workdir, activation, seed, args.epochs, args.bits, args.n_points, args.learning_rate)
+            runs.setdefault(activation, []).append(metrics)
+            print(f"{activation} {args.bits}-bit seed {seed}, {args.epochs} epochs, lr {args.learning_rate}:")
             print("\n".join(summary(metrics)), flush=True)
+    if args.figure:
+        figure(runs, args.bits).savefig(args.figure, dpi=120)
+
+
+def figure(runs: dict[str, list[xr.Dataset]], bits: int):
+    """Rows I(X;T), I(T;Y); a column per activation; a line per layer: the mean over seeds (thin: each seed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plot, axes = plt.subplots(2, len(runs), figsize=(5.5 * len(runs), 7), sharex=True, squeeze=False)
+    for column, (activation, seeds) in enumerate(runs.items()):
+        layers = seeds[0].layer.values.tolist()
+        colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(layers)))
+        for row, quantity in enumerate(("I_XT", "I_TY")):
+            axis = axes[row, column]
+            for colour, layer in zip(colours, layers):
+                curves = [run[quantity].sel(estimator="plugin", layer=layer) for run in seeds]
+                for curve in curves:
+                    axis.plot(curve.epoch, curve, color=colour, linewidth=0.5, alpha=0.4)
+                mean = sum(curves) / len(curves)
+                axis.plot(mean.epoch, mean, color=colour, linewidth=1.8, label=layer)
+            axis.set_xscale("symlog", linthresh=1)
+            axis.set_xlim(left=0)
+            axis.grid(True, alpha=0.3)
+            axis.set_ylabel(f"{'I(X;T)' if quantity == 'I_XT' else 'I(T;Y)'} [bits], exact")
+        axes[0, column].set_title(f"{activation}, {bits}-bit, {len(seeds)} seed(s)")
+        axes[1, column].set_xlabel("epoch")
+    axes[0, 0].legend(fontsize=8)
+    plot.tight_layout()
+    return plot
 
 
 if __name__ == "__main__":

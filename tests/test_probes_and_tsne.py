@@ -82,7 +82,7 @@ def test_sequence_epochs_resolves_first_peak_last_and_numbers_in_training_order(
         ("peak", 5),
         ("last", 100),
     ]
-    assert sequence_epochs([18], measured, None) == [("epoch 18", 20)]
+    assert sequence_epochs([18], measured, None) == [("epoch 20", 20)]
 
 
 def test_tsne_maps_are_deterministic_for_a_seed_and_differ_for_another():

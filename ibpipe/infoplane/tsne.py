@@ -30,7 +30,7 @@ def sequence_epochs(
 
     ``choices``: 'first', 'last', 'peak' (the epoch of the largest ``information``, the layer's
     I(X;T) per measured epoch: the end of the fitting phase) or epoch numbers (the nearest
-    measured epoch, named 'epoch N'). Sorted by epoch (stable) so each map continues the one
+    measured epoch, named 'epoch N' after it). Sorted by epoch (stable) so each map continues the one
     before in training time.
     """
     measured = np.asarray(measured, dtype=np.int64)
@@ -46,7 +46,7 @@ def sequence_epochs(
             chosen.append(int(measured[int(np.nanargmax(information))]))
         else:
             chosen.append(int(measured[int(np.argmin(np.abs(measured - int(choice))))]))
-    names = [choice if choice in EPOCH_NAMES else f"epoch {choice}" for choice in choices]
+    names = [choice if choice in EPOCH_NAMES else f"epoch {epoch}" for choice, epoch in zip(choices, chosen)]
     return sorted(zip(names, chosen), key=lambda pair: pair[1])
 
 
@@ -83,8 +83,9 @@ def embed_sequence(
     for values in maps:
         values = np.asarray(values, dtype=np.float64).reshape(n_rows, -1)
         if previous is None:
-            # PCA of a constant layer is undefined: start from random positions instead
-            start = "pca" if np.any(values.std(axis=0) > 0) else "random"
+            # PCA is undefined for a constant layer and for fewer units than map dimensions
+            usable_pca = values.shape[1] >= dimensions and np.any(values.std(axis=0) > 0)
+            start = "pca" if usable_pca else "random"
             embedding = TSNE(n_iter=n_iter, initialization=start, **common).fit(values)
         else:
             tsne = TSNE(n_iter=n_iter_next, early_exaggeration_iter=0, **common)
