@@ -10,7 +10,7 @@ import numpy as np
 
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.probes import ProbesParams
-from ibpipe.infoplane.probes import probe_layers, probe_split, spread_positions
+from ibpipe.infoplane.layer_probes import probe_layers, probe_split, spread_positions
 from ibpipe.io.files import write_metrics
 from ibpipe.io.layers import layer_names, open_layer_store
 from ibpipe.io.stage import run_stage

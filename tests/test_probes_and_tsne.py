@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ibpipe.infoplane.probes import (
+from ibpipe.infoplane.layer_probes import (
     LayerProbe,
     class_separation,
     earliest_layer_reaching_output,

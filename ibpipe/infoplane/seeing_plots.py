@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ibpipe.infoplane.probes import earliest_layer_reaching_output
+from ibpipe.infoplane.layer_probes import earliest_layer_reaching_output
 
 matplotlib.use("Agg")
 
