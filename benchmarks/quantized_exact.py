@@ -55,7 +55,8 @@ def summary(metrics: xr.Dataset) -> list[str]:
         curve = ixt.sel(layer=layer)
         peak = int(curve.argmax("epoch"))
         lines.append(
-            f"  {layer:8s} max I(X;T) {float(curve[peak]):6.3f} at epoch {int(metrics.epoch[peak]):5d}, "
+            f"  {layer:8s} I(X;T) first {float(curve[0]):6.3f}, max {float(curve[peak]):6.3f} "
+            f"at epoch {int(metrics.epoch[peak]):5d}, "
             f"last {float(curve[-1]):6.3f} (drop {float(curve[peak] - curve[-1]):6.3f}), "
             f"last I(T;Y) {float(ity.sel(layer=layer)[-1]):.4f}"
         )
@@ -81,8 +82,28 @@ def main() -> None:
             runs.setdefault(activation, []).append(metrics)
             print(f"{activation} {args.bits}-bit seed {seed}, {args.epochs} epochs, lr {args.learning_rate}:")
             print("\n".join(summary(metrics)), flush=True)
+    for activation, seeds in runs.items():
+        print(f"{activation}: mean over {len(seeds)} seed(s)")
+        print("\n".join(mean_table(seeds)))
     if args.figure:
         figure(runs, args.bits).savefig(args.figure, dpi=120)
+
+
+def mean_table(seeds: list[xr.Dataset], threshold: float = 0.1) -> list[str]:
+    """Per layer, means over seeds of I(X;T) first / max / last, and in how many seeds it fell > threshold bits."""
+    lines = [f"  {'layer':8s} {'first':>7s} {'max':>7s} {'last':>7s} {'drop':>7s}  compressed  I(T;Y) last"]
+    for layer in seeds[0].layer.values.tolist():
+        curves = [run["I_XT"].sel(estimator="plugin", layer=layer).values for run in seeds]
+        first, peak, last = (
+            np.mean([pick(curve) for curve in curves]) for pick in (lambda c: c[0], np.max, lambda c: c[-1])
+        )
+        compressed = sum(np.max(curve) - curve[-1] > threshold for curve in curves)
+        label = np.mean([float(run["I_TY"].sel(estimator="plugin", layer=layer)[-1]) for run in seeds])
+        lines.append(
+            f"  {layer:8s} {first:7.3f} {peak:7.3f} {last:7.3f} {peak - last:7.3f}  {compressed}/{len(seeds)}"
+            f"         {label:.4f}"
+        )
+    return lines
 
 
 def figure(runs: dict[str, list[xr.Dataset]], bits: int):

@@ -104,7 +104,7 @@ def probe_accuracy_figure(probes: xr.Dataset, output_layer: str = "output") -> F
         axis.set_xlim(left=0)
         axis.grid(True, alpha=0.3)
     axes[1].set_xlabel("epoch")
-    axes[0].set_title("Linear probes per layer (Alain & Bengio 2016; usable information: Xu et al. 2020)")
+    axes[0].set_title("Linear probes per layer (usable information: Xu et al., ICLR 2020)", fontsize=10)
     return figure
 
 
