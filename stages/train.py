@@ -34,6 +34,7 @@ def main(params_file: Path = Path("params.yaml"), out: str = "data/weights.zarr"
         net.layers,
         net.softmax,
         net.noise_std,
+        net.quantize,
     )
     model = build_model(spec)
     if net.checkpoint:

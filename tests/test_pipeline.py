@@ -160,6 +160,21 @@ def test_reports_summary_and_figures_exist(project):
     assert "plugin.output.I_TY" in shown
 
 
+def test_probes_and_tsne_write_their_contracted_outputs(project):
+    with xr.open_dataset(project / "reports" / "probes.nc") as probes:
+        for name in ("probe_accuracy", "usable_information", "class_separation"):
+            assert probes[name].dims == ("epoch", "layer")
+        assert probes["usable_information"].attrs["units"] == "bit"
+    figures = {p.name for p in (project / "reports" / "probe_figures").iterdir()}
+    assert figures == {"probe_accuracy.png", "class_separation.png", "metrics_with_probes.nc"}
+    with xr.open_dataset(project / "reports" / "probe_figures" / "metrics_with_probes.nc") as merged:
+        assert {"I_XT", "probe_accuracy", "class_separation"} <= set(merged.data_vars)
+    assert {p.name for p in (project / "reports" / "tsne").iterdir()} == {"grid.png", "sequence.gif", "embeddings.nc"}
+    with xr.open_dataset(project / "reports" / "tsne" / "embeddings.nc") as maps:
+        assert maps["embedding"].dims == ("layer", "step", "row", "component")
+        assert maps.sizes["step"] == 3 and maps.sizes["component"] == 2
+
+
 def test_cli_prints_the_metrics_table(project):
     result = CliRunner().invoke(app, ["infoplane", "metrics", str(project / "reports" / "metrics.nc"), "--epoch", "12"])
     assert result.exit_code == 0, result.output
@@ -188,11 +203,22 @@ def test_params_edits_rerun_only_the_stages_that_read_them(project):
     # select reads the reduce settings too (delta-skip probes use them); its output is unchanged,
     # so the activations are not dumped again.
     _edit_params(project, "reduce", n_bins=12)
-    assert _repro(project) == {"select", "reduce", "estimate", "plot"}
+    # the t-SNE peak and the separation figure read the metrics; the probes themselves read only activations
+    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne"}
     _edit_params(project, "select", method="every", every=5)
     # ae-points reads the activations (a recorded layer can be its source); its synthetic points come
     # out byte-identical, so the autoencoders do not train again.
-    assert _repro(project) == {"select", "dump-activations", "reduce", "estimate", "plot", "ae-points"}
+    assert _repro(project) == {
+        "select",
+        "dump-activations",
+        "reduce",
+        "estimate",
+        "plot",
+        "ae-points",
+        "probes",
+        "plot-probes",
+        "tsne",
+    }
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         assert metrics.epoch.values.tolist() == [0, 5, 10, 12]
     assert "up to date" in _run(project, "dvc", "status").stdout
@@ -200,7 +226,7 @@ def test_params_edits_rerun_only_the_stages_that_read_them(project):
 
 def test_an_estimate_window_reruns_only_estimate_and_plot(project):
     _edit_params(project, "estimate", window=2, estimators=["plugin", "miller-madow"])
-    assert _repro(project) == {"estimate", "plot"}
+    assert _repro(project) == {"estimate", "plot", "plot-probes", "tsne"}
     selection = yaml.safe_load((project / "data" / "selection.json").read_text())
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         assert metrics.attrs["window"] == 2

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ibpipe.config.checks import Section, anything, integer, key, list_of, mapping_of, number, one_of, text
 from ibpipe.names import INPUT_LAYER
 from ibpipe.nn.activations import ACTIVATIONS
 from ibpipe.nn.architectures import ARCHITECTURES
+
+QUANTIZE_KEYS = {"bits": integer(1, 16), "momentum": number(0.0, 1.0, open_low=True)}
+
+
+def quantize_settings(value: Any) -> str | None:
+    """null, or {bits: 1..16, momentum: (0, 1]} (momentum of the running range of unbounded activations)."""
+    wanted = "null (off) or a mapping {bits: 1..16, momentum: (0, 1]} with bits required"
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or "bits" not in value or set(value) - set(QUANTIZE_KEYS):
+        return wanted
+    for name, item in value.items():
+        problem = QUANTIZE_KEYS[name](item)
+        if problem:
+            return f"{wanted}; its {name} = {item!r} is not {problem}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,9 @@ class ModelParams(Section):
     checkpoint: str = key(
         "", text, "optional state_dict file (torch.save) the network starts from, loaded with weights_only=True"
     )
+    quantize: Any = key(
+        None, quantize_settings, "mlp: quantization-aware training, e.g. {bits: 8, momentum: 0.01}; null = off"
+    )
 
     def errors(self) -> list[str]:
         errors = custom_model_errors(self)
@@ -46,6 +66,15 @@ class ModelParams(Section):
             errors.append(
                 f"model.noise_std = {self.noise_std} with model.arch {self.arch!r}: noisy networks are built for "
                 "arch mlp only (add the noise inside a custom model yourself); use 0 here"
+            )
+        if self.quantize is not None and self.noise_std > 0:
+            errors.append(
+                f"model.quantize = {self.quantize!r} and model.noise_std = {self.noise_std}: a network is either "
+                "quantized or noisy; set one of them off"
+            )
+        if self.quantize is not None and self.arch != "mlp":
+            errors.append(
+                f"model.quantize = {self.quantize!r}: only model.arch mlp is quantized (arch is {self.arch!r})"
             )
         return errors
 

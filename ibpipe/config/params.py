@@ -20,9 +20,11 @@ from ibpipe.config.estimate import EstimateParams
 from ibpipe.config.model import ModelParams
 from ibpipe.config.neurons import NeuronGaussiansParams, NeuronsBootstrapParams, NeuronsCompressParams
 from ibpipe.config.plot import PlotParams
+from ibpipe.config.probes import ProbesParams
 from ibpipe.config.reduce import ReduceParams
 from ibpipe.config.select import SelectParams
 from ibpipe.config.train import TrainParams
+from ibpipe.config.tsne import TsneParams
 from ibpipe.errors import ParamsError
 
 SECTIONS: tuple[type[Section], ...] = (
@@ -34,6 +36,8 @@ SECTIONS: tuple[type[Section], ...] = (
     ReduceParams,
     EstimateParams,
     PlotParams,
+    ProbesParams,
+    TsneParams,
     AeParams,
     NeuronsBootstrapParams,
     NeuronGaussiansParams,

@@ -62,6 +62,7 @@ class ReduceParams(Section):
     threshold: float = key(0.5, number(), "'threshold': code 1 where x > threshold")
     pool: Any = key("none", none_or("none", pooling_window), "(channel, h, w) pooling before coding, or 'none'")
     pool_kind: str = key("max", one_of(*POOLING_KINDS), "pooling: max or avg")
+    bits: int = key(8, integer(1, 16), "'exact': bits of the quantized network (model.quantize.bits)")
     preset: str = key(
         "none", one_of("none", *PRESETS), "named per-layer settings (thesis-1..5 for the CNNs' input, z1, z2, output)"
     )
@@ -107,6 +108,7 @@ LAYER_REDUCTION_KEYS = (
     "threshold",
     "pool",
     "pool_kind",
+    "bits",
 )
 
 

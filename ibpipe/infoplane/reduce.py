@@ -39,11 +39,12 @@ from ibpipe.infoplane.binning import (
 
 # Not used here: re-exported so callers that import the binning functions from this module keep working.
 from ibpipe.infoplane.binning import equal_mass_codes as equal_mass_codes
+from ibpipe.infoplane.exact import epoch_value_range, exact_grid_codes
 from ibpipe.names import INPUT_LAYER
 
-REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "equal-mass", "ebab", "threshold", "argmax")
-# Bins learnt anew at every epoch, from that epoch's values alone.
-PER_EPOCH_METHODS = ("equal-mass", "ebab")
+REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "equal-mass", "ebab", "threshold", "argmax", "exact")
+# Codings that need a statistic of each whole epoch first (its bins, or exact's value range).
+PER_EPOCH_METHODS = ("equal-mass", "ebab", "exact")
 # Old names that are no longer accepted, and what to write instead.
 RENAMED_METHODS = {
     "adaptive": "'adaptive' was per-unit, per-epoch equal-mass quantile bins, now called 'equal-mass'; "
@@ -70,6 +71,7 @@ class LayerReduction:
     threshold: float = 0.5
     pool: tuple[int, int, int] | None = None
     pool_kind: str = "max"
+    bits: int = 8
 
     def __post_init__(self) -> None:
         if self.method in RENAMED_METHODS:
@@ -232,9 +234,15 @@ class LayerReducer:
             return ebab_edges(kept, self.reduction.n_bins)
         return equal_mass_edges(kept, self.reduction.n_bins)
 
+    def epoch_statistic(self, chunks: Iterable[np.ndarray], n_rows: int):
+        """What ``transform`` needs of a whole epoch: the bins of equal-mass and ebab, exact's value range."""
+        if self.reduction.method == "exact":
+            return epoch_value_range(self.pool(chunk) for chunk in chunks)
+        return self.epoch_edges(chunks, n_rows)
+
     def transform(self, values: np.ndarray, epoch_edges: np.ndarray | None = None) -> np.ndarray:
-        """Codes (n_samples, n_units) of activations; ``equal-mass`` and ``ebab`` need their epoch's
-        ``epoch_edges``."""
+        """Codes (n_samples, n_units) of activations; ``equal-mass``, ``ebab`` and ``exact`` need their
+        epoch's ``epoch_statistic``."""
         choice = self.reduction
         pooled = self.pool(values)
         if choice.method == "fixed-width":
@@ -247,11 +255,13 @@ class LayerReducer:
             if self.unit_ranges_ is None:
                 raise ValueError("quantile bins need fit() first")
             return quantile_range_codes(pooled, choice.n_bins, self.unit_ranges_)
-        if choice.method in PER_EPOCH_METHODS:
-            if epoch_edges is None:
-                raise ValueError(f"{choice.method} bins need the epoch's epoch_edges()")
-            if choice.method == "ebab":
-                return ebab_codes(pooled, epoch_edges)
+        if choice.method in PER_EPOCH_METHODS and epoch_edges is None:
+            raise ValueError(f"{choice.method} codes need the epoch's epoch_statistic()")
+        if choice.method == "exact":
+            return exact_grid_codes(pooled, choice.bits, epoch_edges)
+        if choice.method == "ebab":
+            return ebab_codes(pooled, epoch_edges)
+        if choice.method == "equal-mass":
             return _codes_from_edges(pooled, epoch_edges)
         if choice.method == "threshold":
             return threshold_codes(pooled, choice.threshold)
@@ -260,7 +270,7 @@ class LayerReducer:
     def fit_transform_epoch(self, values: np.ndarray) -> np.ndarray:
         """Codes of one epoch seen alone: learnt ranges come from this epoch (delta-skip probes, the inputs)."""
         self.fit([values], len(values))
-        edges = self.epoch_edges([values], len(values)) if self.reduction.method in PER_EPOCH_METHODS else None
+        edges = self.epoch_statistic([values], len(values)) if self.reduction.method in PER_EPOCH_METHODS else None
         return self.transform(values, edges)
 
 
@@ -350,7 +360,7 @@ def code_layer(
         edges = [None] * (slab.stop - slab.start)
         if per_epoch:
             for position in range(len(edges)):
-                edges[position] = reducer.epoch_edges((values[position] for _, values in read(slab)), n_samples)
+                edges[position] = reducer.epoch_statistic((values[position] for _, values in read(slab)), n_samples)
         for samples, values in read(slab):
             codes = np.stack(
                 [reducer.transform(epoch_values, epoch_edges) for epoch_values, epoch_edges in zip(values, edges)]

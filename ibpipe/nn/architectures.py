@@ -17,6 +17,7 @@ import torch
 from ibpipe.errors import InputError, MissingFileError
 from ibpipe.nn.cnn import digits_cnn, thesis_cnn
 from ibpipe.nn.mlp import MLP
+from ibpipe.nn.quantize import QuantizedMLP
 from ibpipe.nn.recording import RecordedModel, build_custom
 
 ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
@@ -40,10 +41,11 @@ def model_spec(
     layers: Mapping[str, str] | None = None,
     softmax: str = "output",
     noise_std: float = 0.0,
+    quantize: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything ``build_model`` needs, as plain JSON-able values (stored in the weights' attrs).
 
-    ``noise_std`` appears only for a noisy network, so a deterministic run stores the same spec as before.
+    ``noise_std`` and ``quantize`` appear only when set, so a plain run stores the same spec as before.
     """
     spec = {
         "arch": arch,
@@ -58,12 +60,18 @@ def model_spec(
     }
     if noise_std > 0:
         spec["noise_std"] = float(noise_std)
+    if quantize:
+        spec["quantize"] = dict(quantize)
     return spec
 
 
 def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
     """The network of a ``model_spec`` with fresh weights (seed torch first for reproducible ones)."""
     arch, input_shape, n_classes = spec["arch"], tuple(spec["input_shape"]), spec["n_classes"]
+    if arch == "mlp" and spec.get("quantize"):
+        return QuantizedMLP(
+            int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"], **spec["quantize"]
+        )
     if arch == "mlp":
         return MLP(
             int(np.prod(input_shape)), list(spec["widths"]), n_classes, spec["activation"], spec.get("noise_std", 0.0)
