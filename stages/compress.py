@@ -7,12 +7,14 @@ test of W2 against Euclidean and its verdict.
 """
 
 import json
+import math
 from pathlib import Path
 
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.neurons import NeuronsBootstrapParams, NeuronsCompressParams
 from ibpipe.io.files import open_netcdf, read_json, write_json, write_metrics
 from ibpipe.io.stage import run_stage
+from ibpipe.neurons.circle import circle_structure, input_plane
 from ibpipe.neurons.compression import compression_curves, curves_of, smallest_parameters_at
 from ibpipe.neurons.pipeline import PipelineEvaluator, load_state, pipeline_rows
 from ibpipe.neurons.tasks import load_task
@@ -60,6 +62,8 @@ def main(
             tuple(choice.metrics),
             task.kind,
         )
+        if task.kind == "series":
+            _add_circle(curves, layers, task.train_x)
     curves.attrs.update(
         {
             "dataset": layers.attrs["dataset"],
@@ -69,6 +73,24 @@ def main(
     )
     write_metrics(out, curves)
     write_json(summary, _summary(curves, choice))
+
+
+def _add_circle(curves, layers, train_inputs) -> None:
+    """The neurons (reference and replicas) in the plane of the input's first two principal axes."""
+    plane = input_plane(train_inputs)
+    reference = circle_structure(layers.reference_w_in.values, plane)
+    replica_w = layers.replica_w_in.values
+    replicas = circle_structure(replica_w.reshape(-1, replica_w.shape[-1]), plane)
+    curves["circle_reference"] = (("neuron", "plane_axis"), reference["projections"])
+    curves["circle_replicas"] = (
+        ("replica", "neuron", "plane_axis"),
+        replicas["projections"].reshape(*replica_w.shape[:2], 2),
+    )
+    curves.attrs.update(
+        circle_radius_cv_reference=reference["radius_cv"],
+        circle_largest_gap_degrees_reference=reference["largest_gap_degrees"],
+        circle_radius_cv_replicas=replicas["radius_cv"],
+    )
 
 
 def _summary(curves, choice: NeuronsCompressParams) -> dict:
@@ -89,6 +111,7 @@ def _summary(curves, choice: NeuronsCompressParams) -> dict:
         else (choice.mse_threshold, f"params_at_mse_{choice.mse_threshold:g}")
     )
     report.update({f"{label}_{metric}": value for metric, value in smallest_parameters_at(curves, threshold).items()})
+    report.update({key: round(float(value), 3) for key, value in curves.attrs.items() if key.startswith("circle_")})
     if "p_value_overall" in curves.attrs:
         report.update(
             p_value_w2_vs_euclidean=float(f"{curves.attrs['p_value_overall']:.3g}"),
@@ -102,7 +125,8 @@ def _summary(curves, choice: NeuronsCompressParams) -> dict:
             },
             auc_difference_w2_minus_euclidean=round(curves.attrs["auc_mean_difference"], 4),
             auc_difference_ci95=[round(curves.attrs["auc_ci95_low"], 4), round(curves.attrs["auc_ci95_high"], 4)],
-            auc_effect_size_dz=round(curves.attrs["auc_effect_size_dz"], 3),
+            # d_z is +-inf when every restart differs by the same amount; JSON has no infinity.
+            auc_effect_size_dz=round(dz, 3) if math.isfinite(dz := curves.attrs["auc_effect_size_dz"]) else None,
             auc_permutation_p=float(f"{curves.attrs['auc_p_value']:.3g}"),
             verdict=curves.attrs["verdict"],
         )
