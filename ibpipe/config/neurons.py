@@ -77,9 +77,9 @@ class NeuronGaussiansParams(Section):
     prior_scale: float = key(
         1.0, number(0.0, open_low=True), "variational: prior N(reference neuron, prior_scale^2 I) per neuron"
     )
-    steps: int = key(2000, integer(1), "variational: Adam steps on the negative ELBO (full batch)")
+    steps: int = key(1000, integer(1), "variational: Adam steps on the negative ELBO (full batch)")
     samples: int = key(8, integer(1, 10_000), "variational: reparameterised weight samples per step")
-    learning_rate: float = key(1.0e-2, number(0.0, 10.0, open_low=True), "variational: Adam learning rate")
+    learning_rate: float = key(2.0e-2, number(0.0, 10.0, open_low=True), "variational: Adam learning rate")
     seed: int = key(0, integer(0), "variational: seed of the factors' start and of the samples")
 
 
