@@ -9,19 +9,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ibpipe.config.checks import Section, integer, key, list_of, number, one_of, scheduler
+from ibpipe.config.checks import Section, integer, key, list_of, number, one_of, scheduler, text
 from ibpipe.neurons.kmeans import METRICS
+from ibpipe.neurons.task_names import NEURON_DATASETS
 from ibpipe.nn.activations import ACTIVATIONS
 
-NEURON_DATASETS = ("iris", "wine", "digits")
-COVARIANCE_SOURCES = ("bootstrap", "sandwich")
+COVARIANCE_SOURCES = ("bootstrap", "sandwich", "variational")
+NEURON_SOURCES = ("own", "pipeline")
 
 
 @dataclass(frozen=True)
 class NeuronsBootstrapParams(Section):
     section: ClassVar[str] = "neurons.bootstrap"
 
-    dataset: str = key("iris", one_of(*NEURON_DATASETS), "scikit-learn dataset of the neuron-space experiment")
+    source: str = key(
+        "own",
+        one_of(*NEURON_SOURCES),
+        "own: train a one-hidden-layer net on `dataset`; pipeline: the layer `layer` of data/weights.zarr",
+    )
+    layer: str = key("hidden3", text, "source pipeline: the dense layer whose neurons are analysed")
+    dataset: str = key(
+        "iris",
+        one_of(*NEURON_DATASETS),
+        "source own: scikit-learn table (classification) or gait (synthetic 50 Hz series, forecasting)",
+    )
+    window: int = key(100, integer(1, 10_000), "gait: inputs per window, s_t..s_{t+window-1}")
+    horizon: int = key(1, integer(1, 1000), "gait: forecast targets per window, s_{t+window}..; MSE over all")
+    series_length: int = key(3000, integer(10, 10_000_000), "gait: samples of the signal (50 Hz)")
     test_fraction: float = key(
         0.3, number(0.0, 0.9, open_low=True), "stratified test share (accuracy is measured on it)"
     )
@@ -59,6 +73,14 @@ class NeuronGaussiansParams(Section):
         1.0e-3, number(0.0), "bootstrap: ridge x the layer's mean per-coordinate variance added to every covariance"
     )
     damping: float = key(1.0e-4, number(0.0), "sandwich: added to each Hessian block before inversion")
+    rank: int = key(2, integer(1, 10_000), "variational: rank k of each neuron's factor A, S = A A^T + diag(d^2)")
+    prior_scale: float = key(
+        1.0, number(0.0, open_low=True), "variational: prior N(reference neuron, prior_scale^2 I) per neuron"
+    )
+    steps: int = key(1000, integer(1), "variational: Adam steps on the negative ELBO (full batch)")
+    samples: int = key(8, integer(1, 10_000), "variational: reparameterised weight samples per step")
+    learning_rate: float = key(2.0e-2, number(0.0, 10.0, open_low=True), "variational: Adam learning rate")
+    seed: int = key(0, integer(0), "variational: seed of the factors' start and of the samples")
 
 
 @dataclass(frozen=True)
@@ -72,4 +94,7 @@ class NeuronsCompressParams(Section):
         ["euclidean", "w2"],
         list_of(one_of(*METRICS), unique=True),
         "neuron distances: squared Euclidean of means, squared 2-Wasserstein",
+    )
+    mse_threshold: float = key(
+        0.05, number(0.0, open_low=True), "gait: report the fewest parameters whose mean test MSE is at most this"
     )

@@ -12,6 +12,8 @@ Covariances
 - ``sandwich_covariances``: S = H^-1 G H^-1 / N with H the neuron's Hessian block of the mean
   loss (damped by lambda I) and G = (1/N) sum_n g_n g_n^T, g_n the per-sample gradients
   (Huber 1967; White 1982).
+- ``ibpipe.neurons.variational``: a low-rank variational posterior A A^T + diag(d^2) per neuron,
+  whose factor [A | diag(d)] feeds ``w2_squared_lowrank``.
 
 Wasserstein geometry (Dowson & Landau 1982; Givens & Shortt 1984)
   W2^2(N(m1, S1), N(m2, S2)) = |m1 - m2|^2 + Tr S1 + Tr S2 - 2 Tr (S1^1/2 S2 S1^1/2)^1/2.

@@ -101,15 +101,20 @@ def accuracy(net: nn.Module, inputs, labels) -> float:
     return float(np.mean(predictions == np.asarray(labels)))
 
 
-def hidden_sandwich_terms(net: HiddenLayerNet, inputs, labels, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Per-neuron G_j = (1/N) sum_n g_nj g_nj^T and Hessian blocks H_j of the mean cross-entropy, both (h, p, p).
+def hidden_sandwich_terms(
+    net: HiddenLayerNet, inputs, labels, batch_size: int = 4096, loss: str = "cross_entropy"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron G_j = (1/N) sum_n g_nj g_nj^T and Hessian blocks H_j of the mean loss, both (h, p, p).
 
+    ``loss``: ``cross_entropy`` (integer labels) or ``mse`` (targets (N, o); L_n = mean over the o
+    outputs of the squared error, as ``torch.nn.functional.mse_loss``).
     Coordinates are (incoming weights, bias) as in ``neuron_parameters``; pass both, with N, to
     ``ibpipe.neurons.sandwich_from_moments``. Computed in the network's dtype, returned in float64.
     """
     dtype = next(net.parameters()).dtype
     inputs = torch.as_tensor(np.asarray(inputs), dtype=dtype).flatten(1)
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    classes = loss == "cross_entropy"
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long if classes else dtype)
     n_samples, hidden = len(inputs), net.hidden.out_features
     p = inputs.shape[1] + 1
     second_moments = np.zeros((hidden, p, p))
@@ -119,8 +124,12 @@ def hidden_sandwich_terms(net: HiddenLayerNet, inputs, labels, batch_size: int =
         augmented = torch.cat([batch, torch.ones(len(batch), 1, dtype=dtype)], dim=1)
         pre_activations = net.hidden(batch).detach().requires_grad_(True)
         logits = net.output(net.nonlinearity(pre_activations))
-        loss = nn.functional.cross_entropy(logits, labels[start : start + batch_size], reduction="sum")
-        (deltas,) = torch.autograd.grad(loss, pre_activations, create_graph=True)
+        targets = labels[start : start + batch_size]
+        if classes:
+            total = nn.functional.cross_entropy(logits, targets, reduction="sum")
+        else:
+            total = nn.functional.mse_loss(logits, targets, reduction="sum") / logits.shape[1]
+        (deltas,) = torch.autograd.grad(total, pre_activations, create_graph=True)
         curvatures = torch.empty_like(pre_activations)
         for j in range(hidden):
             (column,) = torch.autograd.grad(deltas[:, j].sum(), pre_activations, retain_graph=True, allow_unused=True)

@@ -12,8 +12,9 @@ import torch
 
 from ibpipe.neurons.alignment import align_by_weights, align_to_reference, apply_alignment
 from ibpipe.neurons.network import HiddenLayerNet, layer_arrays
+from ibpipe.neurons.tasks import LOSSES
 from ibpipe.nn.activations import ACTIVATIONS
-from ibpipe.nn.training import classification_loss, fit
+from ibpipe.nn.training import fit
 from ibpipe.settings import FromParams
 
 
@@ -24,6 +25,8 @@ class NetSettings(FromParams):
     epochs: int = 1000
     learning_rate: float = 1.0e-2
     seed: int = 0
+    loss: str = "cross_entropy"  # a key of ibpipe.neurons.tasks.LOSSES: cross_entropy (labels) or mse (targets)
+    n_out: int = 0  # outputs; 0: one per class of the labels
 
 
 def train_net(
@@ -33,14 +36,18 @@ def train_net(
     initial_state: dict | None = None,
     seed: int | None = None,
 ) -> HiddenLayerNet:
-    """Full-batch Adam on cross-entropy; ``initial_state`` (a state_dict) replaces the seeded initialisation."""
+    """Full-batch Adam on ``settings.loss`` (labels for cross-entropy, float targets (n, n_out) for
+    MSE); ``initial_state`` (a state_dict) replaces the seeded initialisation."""
     torch.manual_seed(settings.seed if seed is None else seed)
-    x, y = torch.as_tensor(inputs, dtype=torch.float32).flatten(1), torch.as_tensor(labels, dtype=torch.long)
-    net = HiddenLayerNet(x.shape[1], settings.hidden, int(labels.max()) + 1, settings.activation)
+    classes = settings.loss == "cross_entropy"
+    x = torch.as_tensor(inputs, dtype=torch.float32).flatten(1)
+    y = torch.as_tensor(labels, dtype=torch.long if classes else torch.float32)
+    n_out = settings.n_out or (int(labels.max()) + 1 if classes else y.shape[1])
+    net = HiddenLayerNet(x.shape[1], settings.hidden, n_out, settings.activation)
     if initial_state is not None:
         net.load_state_dict(initial_state)
     # Full batch (batch_size=None): no shuffling, so the only randomness is the initialisation above.
-    for _ in fit(net, classification_loss, (x, y), epochs=settings.epochs, learning_rate=settings.learning_rate):
+    for _ in fit(net, LOSSES[settings.loss], (x, y), epochs=settings.epochs, learning_rate=settings.learning_rate):
         pass
     return net.eval()
 
@@ -58,7 +65,7 @@ def replica_arrays(
     rows = np.random.default_rng([settings.seed, replica]).integers(0, len(labels), len(labels))
     # Every class must appear for the output layer to keep its meaning; resample until it does.
     attempt = 0
-    while len(np.unique(labels[rows])) < len(np.unique(labels)):
+    while settings.loss == "cross_entropy" and len(np.unique(labels[rows])) < len(np.unique(labels)):
         attempt += 1
         rows = np.random.default_rng([settings.seed, replica, attempt]).integers(0, len(labels), len(labels))
     net = train_net(inputs[rows], labels[rows], settings, shared_start, seed=settings.seed + 1 + replica)
@@ -82,19 +89,32 @@ def align_replicas(
 ) -> dict[str, np.ndarray]:
     """Replicas' layers re-indexed (and sign-flipped) to the reference.
 
-    Returns w_in (B, h, p), b_in (B, h), w_out (B, o, h), quality (B, h).
+    Returns w_in (B, h, p), b_in (B, h), w_out (B, o, h), b_out (B, o), quality (B, h).
     """
+    by_activations = method == "activations"
+    reference_hidden = hidden_activations(reference[0], reference[1], inputs, activation) if by_activations else None
+    replica_hidden = [
+        hidden_activations(w_in, b_in, inputs, activation) if by_activations else None for w_in, b_in, _, _ in replicas
+    ]
+    return align_arrays(reference, replicas, reference_hidden, replica_hidden, activation, method)
+
+
+def align_arrays(
+    reference: tuple[np.ndarray, ...],
+    replicas: list[tuple[np.ndarray, ...]],
+    reference_hidden: np.ndarray | None,
+    replica_hidden: list[np.ndarray | None],
+    activation: str,
+    method: str = "activations",
+) -> dict[str, np.ndarray]:
+    """``align_replicas`` given the layer's activations (n, h) of the reference and of each replica
+    (used when ``method`` is ``activations``; a layer inside a deeper net brings its own)."""
     odd = ACTIVATIONS[activation].odd
     reference_in = np.concatenate([reference[0], reference[1][:, None]], axis=1)
-    reference_hidden = (
-        hidden_activations(reference[0], reference[1], inputs, activation) if method == "activations" else None
-    )
     aligned = {"w_in": [], "b_in": [], "w_out": [], "b_out": [], "quality": []}
-    for w_in, b_in, w_out, b_out in replicas:
+    for (w_in, b_in, w_out, b_out), hidden in zip(replicas, replica_hidden):
         if method == "activations":
-            permutation, signs, quality = align_to_reference(
-                reference_hidden, hidden_activations(w_in, b_in, inputs, activation), odd
-            )
+            permutation, signs, quality = align_to_reference(reference_hidden, hidden, odd)
         else:
             permutation, signs, quality = align_by_weights(
                 reference_in, np.concatenate([w_in, b_in[:, None]], axis=1), odd

@@ -1,0 +1,72 @@
+"""Neuron Gaussians from a bootstrap file's layers, by covariance source: the one place the
+`neuron-gaussians` and `compare-covariances` stages take them from.
+
+``bootstrap``: aligned replicas plus a ridge (``ibpipe.neurons.covariances.neuron_gaussians``);
+``sandwich``: H^-1 G H^-1 / N of the reference; ``variational``: the low-rank posterior
+A A^T + diag(d^2) (``ibpipe.neurons.variational``). The mean is always the reference neuron, so
+that the three describe the same neurons; the variational posterior's own mean and its factors
+[A | diag(d)] come back as extra variables.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from ibpipe.config.neurons import NeuronGaussiansParams, NeuronsBootstrapParams
+from ibpipe.errors import ParamsError
+from ibpipe.neurons.covariances import neuron_gaussians, sandwich_from_moments
+from ibpipe.neurons.network import HiddenLayerNet, hidden_sandwich_terms
+from ibpipe.neurons.tasks import load_task
+from ibpipe.neurons.variational import fit_lowrank_posterior, hidden_layer_log_likelihood
+
+LAYERS = ("w_in", "b_in", "w_out", "b_out")
+
+
+def gaussians_from(layers: xr.Dataset, choice: NeuronGaussiansParams, covariance: str | None = None):
+    """(means (h, p), covariances (h, p, p), extra variables {name: (dims, values)}) for ``covariance``
+    (default ``choice.covariance``) of the layers of data/bootstrap.nc."""
+    covariance = covariance or choice.covariance
+    reference_in = np.concatenate([layers.reference_w_in.values, layers.reference_b_in.values[:, None]], axis=1)
+    if covariance == "bootstrap":
+        replicas_in = np.concatenate([layers.replica_w_in.values, layers.replica_b_in.values[..., None]], axis=2)
+        means, covs = neuron_gaussians(reference_in, replicas_in, choice.ridge)
+        return means, covs, {}
+    if layers.attrs.get("source", "own") != "own":
+        raise ParamsError(
+            f"neurons.gaussians.covariance = {covariance} needs neurons.bootstrap.source = own "
+            "(a one-hidden-layer net); a pipeline layer supports covariance: bootstrap"
+        )
+    trained = NeuronsBootstrapParams(**json.loads(layers.attrs["params"])[NeuronsBootstrapParams.section])
+    task = load_task(
+        trained.dataset,
+        trained.test_fraction,
+        trained.split_seed,
+        trained.window,
+        trained.horizon,
+        trained.series_length,
+    )
+    reference = tuple(layers[f"reference_{name}"].values.astype(np.float64) for name in LAYERS)
+    if covariance == "sandwich":
+        net = HiddenLayerNet.from_arrays(*reference, activation=trained.activation)
+        inputs = task.train_x.astype(np.float64)
+        second_moments, hessians = hidden_sandwich_terms(net, inputs, task.train_y, loss=task.loss)
+        return reference_in, sandwich_from_moments(second_moments, hessians, len(inputs), choice.damping), {}
+    log_likelihood = hidden_layer_log_likelihood(task.train_x, task.train_y, reference, trained.activation, task.loss)
+    posterior = fit_lowrank_posterior(
+        log_likelihood,
+        reference_in,
+        choice.prior_scale,
+        choice.rank,
+        choice.steps,
+        choice.samples,
+        choice.learning_rate,
+        choice.seed,
+    )
+    extra = {
+        "posterior_mean": (("neuron", "coordinate"), posterior.means),
+        "factor": (("neuron", "coordinate", "factor_column"), posterior.lowrank_factors()),
+    }
+    return reference_in, posterior.covariances, extra
