@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ibpipe.dimension.loo_kde import _as_points
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
 
 
 def twonn_dimension(points: np.ndarray, discard_fraction: float = 0.1) -> float:
@@ -20,8 +21,12 @@ def twonn_dimension(points: np.ndarray, discard_fraction: float = 0.1) -> float:
     points = np.unique(_as_points(points), axis=0)
     if len(points) < 3:
         raise ValueError("fewer than 3 distinct points: the TwoNN dimension is undefined")
-    distances, _ = cKDTree(points).query(points, k=3)
-    ratios = np.sort(distances[:, 2] / distances[:, 1])
+    distances = (
+        nearest_distances(points, 2)
+        if points.shape[1] > KD_TREE_MAX_DIMS
+        else cKDTree(points).query(points, 3)[0][:, 1:]
+    )
+    ratios = np.sort(distances[:, 1] / distances[:, 0])
     n = len(ratios)
     kept = max(2, int(np.floor(n * (1 - discard_fraction))))
     x = np.log(ratios[:kept])

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ibpipe.estimators.pairwise import block_rows as default_block_rows
+from ibpipe.estimators.pairwise import cross_products, principal_axis
 from ibpipe.estimators.rowkeys import row_keys
 
 LN2 = np.log(2.0)
@@ -49,8 +51,7 @@ def _class_kernel_sums(
     for both orders (D is symmetric); only pairs with a non-negligible kernel get an exp
     (sparsely, when they are few); the lower kernel is the upper one to the power 1/4.
     """
-    _, axes = np.linalg.eigh(points.T @ points)
-    projection = points @ axes[:, -1]
+    projection = points @ principal_axis(points)  # O(N d), not the O(d^3) eigendecomposition
     order = np.argsort(projection, kind="stable")
     points, counts, projection = points[order], class_counts[order], projection[order]
     # -D_ij / (2 s2) = a_i.a_j / s2 - |a_i|^2 / (2 s2) - |a_j|^2 / (2 s2): scaling first saves two passes.
@@ -61,7 +62,7 @@ def _class_kernel_sums(
     for start in range(0, len(points), block_rows):
         stop = min(start + block_rows, len(points))
         end = int(np.searchsorted(projection, projection[stop - 1] + reach, side="right"))
-        exponent = scaled[start:stop] @ points[start:end].T
+        exponent = cross_products(scaled[start:stop], points[start:end])
         exponent -= half_norms[start:stop, None]
         exponent -= half_norms[None, start:end]
         within = exponent > -4.0 * NEGLIGIBLE_EXPONENT
@@ -114,7 +115,7 @@ def kde_information(
     activations: np.ndarray,
     labels: np.ndarray,
     noise_variance: float = 1.0e-3,
-    block_rows: int = DEFAULT_BLOCK_ROWS,
+    block_rows: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Upper and lower pairwise-distance bounds on H(T), I(X;T), I(T;Y), in bits.
 
@@ -123,7 +124,8 @@ def kde_information(
     activations : (n_samples, n_units) float array, one row per distinct input.
     labels : (n_samples,) integer class of each row.
     noise_variance : s2, variance of the Gaussian noise added to every unit.
-    block_rows : rows per block; memory is about 8 * block_rows * n_samples bytes.
+    block_rows : rows per block; memory is about 24 * block_rows * n_samples bytes. Default: what
+        the pairwise memory budget allows (``ibpipe.estimators.pairwise.settings``).
 
     Returns
     -------
@@ -144,7 +146,13 @@ def kde_information(
     class_counts = np.zeros((len(distinct), classes.max() + 1))
     np.add.at(class_counts, (row_of_sample, classes), 1.0)
     upper_sums, lower_sums = (
-        sums[row_of_sample] for sums in _class_kernel_sums(distinct, class_counts, noise_variance, block_rows)
+        sums[row_of_sample]
+        for sums in _class_kernel_sums(
+            distinct,
+            class_counts,
+            noise_variance,
+            block_rows or min(DEFAULT_BLOCK_ROWS, default_block_rows(len(distinct))),
+        )
     )
     conditional_nats = 0.5 * points.shape[1] * np.log(2 * np.pi * np.e * noise_variance)
     result = {}

@@ -26,6 +26,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
+
 LN2 = np.log(2.0)
 
 
@@ -44,8 +46,8 @@ def kozachenko_leonenko_entropy_nats(points: np.ndarray, k: int = 3) -> float:
     n_samples, dimension = points.shape
     if not 1 <= k < n_samples:
         raise ValueError(f"k must be in 1..{n_samples - 1}, got {k}")
-    distances, _ = cKDTree(points).query(points, k=k + 1)
-    kth = distances[:, -1]
+    high = dimension > KD_TREE_MAX_DIMS  # k-d trees degrade to brute force in high dimensions: use the blocks
+    kth = nearest_distances(points, k)[:, -1] if high else cKDTree(points).query(points, k=k + 1)[0][:, -1]
     if np.any(kth <= 0):
         raise ValueError("repeated points give zero neighbour distances; add noise (noise_variance > 0)")
     return float(digamma(n_samples) - digamma(k) + _log_unit_ball_volume(dimension) + dimension * np.mean(np.log(kth)))

@@ -13,9 +13,9 @@ import numpy as np
 
 from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
 from ibpipe.estimators.bootstrap import bootstrap_interval
+from ibpipe.estimators.counting import count_states
 from ibpipe.estimators.plugin import state_ids
 from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES, estimate_layer
-from ibpipe.infoplane import reduce as reducing
 from ibpipe.settings import FromParams
 
 
@@ -104,10 +104,8 @@ def information(
     options = EstimateOptions((estimator,), noise_variance, n_neighbors, seed=random_state)
     if ESTIMATORS[estimator].needs == "activations":
         return options.run(np.asarray(y), activations=t, x_ids=x_ids)[estimator]
-    if n_bins is not None:
-        t = reducing.fixed_width_codes(t, n_bins, value_range)
-    elif bin_size is not None:
-        t = reducing.fixed_size_codes(t, bin_size)
+    if n_bins is not None or bin_size is not None:  # bin and find the states in one compiled pass
+        t = count_states(t, bin_size=bin_size, n_bins=n_bins, value_range=value_range).ids[:, None]
     elif not np.issubdtype(t.dtype, np.integer):
         raise ValueError("float activations need a binning option: n_bins (with value_range) or bin_size")
     return options.run(np.asarray(y), codes=t, x_ids=x_ids)[estimator]
