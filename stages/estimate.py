@@ -7,6 +7,7 @@ import numpy as np
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
+from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
 from ibpipe.infoplane.tasks import drop_incomplete_windows, stack_task_results, stored_slab_information
@@ -40,6 +41,8 @@ def main(
             f"estimate.window = {choice.window} but only {len(epochs)} epochs were measured; lower the window"
         )
     labels, x_ids = root["labels"][...], root["x_id"][...]
+    plan = plan_pairwise(len(labels), widths, options, EPOCHS_PER_TASK)
+    check_plan(plan, options)  # refuse before any work when a worker would exceed estimate.memory_limit
     shared = {
         "codes_path": str(codes.resolve()),
         "activations_path": str(activations.resolve()),
@@ -56,6 +59,7 @@ def main(
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),
+        **cap_attrs(plan, options),
     }
     metrics = metrics_dataset(
         measures.points,

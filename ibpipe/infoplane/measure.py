@@ -46,6 +46,9 @@ class EstimateOptions(FromParams):
     window: int = 1
     dimensions: tuple[str, ...] = ()
     dimension_pairs: int = 100_000
+    max_pairwise_samples: int = 0  # the library default: all rows; the estimate stage reads the params' cap
+    memory_limit: int = 2000  # MB per worker
+    device: str = "auto"
 
     def run(self, labels, codes=None, activations=None, x_ids=None, estimators=None) -> dict[str, dict[str, float]]:
         return estimate_layer(

@@ -193,9 +193,12 @@ def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[t
     ]
 
 
-def read_slab(path: str | Path, layer: str, variable: str, start: int, stop: int) -> np.ndarray:
-    """Epochs [start, stop) of one layer's (epoch, sample, unit) array, all samples."""
-    return zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")[start:stop]
+def read_slab(
+    path: str | Path, layer: str, variable: str, start: int, stop: int, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Epochs [start, stop) of one layer's (epoch, sample, unit) array: all samples, or only ``rows`` (sorted)."""
+    array = zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")
+    return array[start:stop] if rows is None else array.oindex[start:stop, rows]
 
 
 def read_slab_chunks(path: str | Path, layer: str, variable: str, start: int, stop: int) -> Iterator[np.ndarray]:
