@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -72,12 +74,23 @@ def settings(memory_limit: int | None = None, device: str | None = None, dtype: 
         _SETTINGS.reset(token)
 
 
+def _no_cuda_driver() -> bool:
+    """True when no NVIDIA driver is loaded (Linux), so "auto" means the CPU without importing torch:
+    importing it costs seconds and hundreds of MB in every Dask worker."""
+    return sys.platform.startswith("linux") and not os.path.exists("/proc/driver/nvidia")
+
+
+def _on_cpu(device: str | None) -> bool:
+    device = device or current().device
+    return device == "cpu" or (device == "auto" and _no_cuda_driver())
+
+
 def torch_device(device: str | None = None):
     import torch
 
     device = device or current().device
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if not _no_cuda_driver() and torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("estimate.device = cuda but torch sees no CUDA device; use auto or cpu")
     return torch.device(device)
@@ -97,11 +110,11 @@ def _torch_dtype(dtype: str | None):
 
 def cross_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b.T (float64 numpy out); on a CUDA device through torch, else numpy's BLAS."""
-    device = torch_device()
-    if device.type == "cpu" and current().dtype == "float64":
+    if _on_cpu(None) and current().dtype == "float64":
         return a @ b.T
     import torch
 
+    device = torch_device()
     dtype = _torch_dtype(None)
     left = torch.as_tensor(a, device=device, dtype=dtype)
     right = torch.as_tensor(b, device=device, dtype=dtype)
@@ -110,7 +123,7 @@ def cross_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _uses_torch(device: str | None, dtype: str | None) -> bool:
     """On the CPU in float64 numpy's BLAS does the same arithmetic and tracemalloc sees its blocks."""
-    return torch_device(device).type != "cpu" or (dtype or current().dtype) != "float64"
+    return not _on_cpu(device) or (dtype or current().dtype) != "float64"
 
 
 def squared_distance_blocks(
