@@ -197,14 +197,19 @@ def paired_distances(points: np.ndarray, first: np.ndarray, second: np.ndarray) 
     return distances
 
 
-def principal_axis(points: np.ndarray, iterations: int = 50, tolerance: float = 1e-10, seed: int = 0) -> np.ndarray:
+def principal_axis(
+    points: np.ndarray, iterations: int = 50, tolerance: float = 1e-10, seed: int = 0, max_rows: int = 2000
+) -> np.ndarray:
     """Unit vector along the leading right singular vector of ``points`` (n, d), by power iteration.
 
     Each step is two passes over the rows (v <- X^T (X v)), O(N d); it stops when the
     direction moves less than ``tolerance``. Any unit vector is a valid sort key for the KDE
-    (only speed depends on it), so an unconverged axis costs time, never accuracy.
+    (only speed depends on it), so an unconverged axis costs time, never accuracy; for the same
+    reason the iteration runs on at most ``max_rows`` seeded rows.
     """
     points = np.asarray(points, dtype=np.float64)
+    if len(points) > max_rows:
+        points = points[np.sort(np.random.default_rng(seed).choice(len(points), max_rows, replace=False))]
     vector = np.random.default_rng(seed).normal(size=points.shape[1])
     vector /= np.linalg.norm(vector)
     for _ in range(iterations):
