@@ -124,8 +124,9 @@ def kde_information(
     activations : (n_samples, n_units) float array, one row per distinct input.
     labels : (n_samples,) integer class of each row.
     noise_variance : s2, variance of the Gaussian noise added to every unit.
-    block_rows : rows per block; memory is about 24 * block_rows * n_samples bytes. Default: what
-        the pairwise memory budget allows (``ibpipe.estimators.pairwise.settings``).
+    block_rows : rows per block; memory is about 24 * block_rows * n_samples bytes. Default:
+        ``DEFAULT_BLOCK_ROWS``, fewer when the pairwise memory budget
+        (``ibpipe.estimators.pairwise.settings``) allows fewer.
 
     Returns
     -------
