@@ -192,3 +192,21 @@ def test_mnist_with_the_default_estimators_plans_a_capped_run_and_refuses_an_unc
     uncapped = EstimateOptions.from_params(params.estimate, max_pairwise_samples=0)
     with pytest.raises(ParamsError, match=r"estimate.max_pairwise_samples.*"):
         check_plan(plan_pairwise(60000, THESIS_CNN_WIDTHS, uncapped), uncapped)
+
+
+def test_reading_a_row_subsample_shard_by_shard_equals_indexing_the_whole_slab(rng, tmp_path):
+    import zarr
+
+    from ibpipe.io.layers import LayerStoreWriter, read_slab
+
+    values = rng.normal(size=(3, 250, 4)).astype(np.float32)
+    root = zarr.open_group(tmp_path / "activations.zarr", mode="w")
+    writer = LayerStoreWriter(
+        root, "activation", {"a": (4,)}, np.arange(3), 250, epochs_per_shard=3, dtype="float32", samples_per_chunk=60
+    )
+    for slab in writer.slabs():
+        for samples in writer.sample_chunks():
+            writer.write(slab, {"a": values[slab, samples]}, samples)
+    rows = pairwise.subsample_rows(250, 77, seed=3)
+    read = read_slab(tmp_path / "activations.zarr", "a", "activation", 1, 3, rows)
+    np.testing.assert_array_equal(read, values[1:3][:, rows])

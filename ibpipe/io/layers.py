@@ -196,9 +196,19 @@ def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[t
 def read_slab(
     path: str | Path, layer: str, variable: str, start: int, stop: int, rows: np.ndarray | None = None
 ) -> np.ndarray:
-    """Epochs [start, stop) of one layer's (epoch, sample, unit) array: all samples, or only ``rows`` (sorted)."""
-    array = zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")
-    return array[start:stop] if rows is None else array.oindex[start:stop, rows]
+    """Epochs [start, stop) of one layer's (epoch, sample, unit) array: all samples, or only ``rows`` (sorted).
+
+    ``rows`` are picked one shard's samples at a time, so memory is one shard plus the rows
+    kept (a single fancy-indexed read may decode every shard at once).
+    """
+    if rows is None:
+        return zarr.open_array(store=str(path), path=f"{layer}/{variable}", mode="r")[start:stop]
+    root = zarr.open_group(str(path), mode="r")
+    parts = []
+    for samples, values in layer_chunks(root, layer, variable, slice(start, stop)):
+        inside = rows[(rows >= samples.start) & (rows < samples.stop)]
+        parts.append(values[:, inside - samples.start])
+    return np.concatenate(parts, axis=1)
 
 
 def read_slab_chunks(path: str | Path, layer: str, variable: str, start: int, stop: int) -> Iterator[np.ndarray]:
