@@ -10,6 +10,9 @@ Workloads (identical synthetic data for all three):
   W1  4096 rows, layers [10, 7, 5, 4, 3, 2], tanh-like values, 30 Tishby bins on [-1, 1]
   W2  10000 rows, layers [1024, 20, 20, 20], ReLU-like values, Saxe bin size 0.5
 
+ours: ``ibpipe.information`` -- binning, row hashing and counting in one compiled pass
+(ibpipe/estimators/counting.py), then the entropies from the state ids.
+
 Run: python benchmarks/bench_plugin.py
 """
 
@@ -64,10 +67,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows, totals = [], {}
     for name, width, t, labels, options, binning in workloads(rng):
-        ours = best_time(lambda t=t, labels=labels, options=options: information(t, labels, "plugin", **options))
-        naive = best_time(lambda t=t, labels=labels, binning=binning: naive_information(binning(t), labels))
+        repeats = 20  # best of many: the machine may be shared, and the small layers take well under 1 ms
+        ours = best_time(
+            lambda t=t, labels=labels, options=options: information(t, labels, "plugin", **options), repeats
+        )
+        naive = best_time(lambda t=t, labels=labels, binning=binning: naive_information(binning(t), labels), repeats)
         bin_size = options.get("bin_size", 2.0 / 29)
-        floor = best_time(lambda t=t, bin_size=bin_size: np.floor(t / bin_size))
+        floor = best_time(lambda t=t, bin_size=bin_size: np.floor(t / bin_size), repeats)
         a, b = information(t, labels, "plugin", **options), naive_information(binning(t), labels)
         assert all(abs(a[q] - b[q]) < 1e-9 for q in a), (a, b)
         rows.append(
@@ -90,6 +96,7 @@ def main() -> None:
             f"{name} all layers: ours {ours * 1e3:.1f} ms, {naive / ours:.1f}x faster than naive, "
             f"{ours / floor:.1f}x the floor"
         )
+    print("targets: >= 10x naive on W2, >= 5x naive on W1, <= 1.5x the floor on W2 (the 1024-unit layer dominates)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import numpy as np
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
+from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
 from ibpipe.infoplane.tasks import (
@@ -54,6 +55,8 @@ def main(
             f"estimate.window = {choice.window} but only {len(epochs)} epochs were measured; lower the window"
         )
     labels, x_ids = read_array(root, "labels"), read_array(root, "x_id")
+    plan = plan_pairwise(len(labels), widths, options, EPOCHS_PER_TASK)
+    check_plan(plan, options)  # refuse before any work when a worker would exceed estimate.memory_limit
     shared = {
         # Paths or fsspec URLs, as workers elsewhere can open them
         "codes_path": store_location(codes),
@@ -72,6 +75,7 @@ def main(
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),
+        **cap_attrs(plan, options),
     }
     metrics = metrics_dataset(
         measures.points,

@@ -8,6 +8,7 @@ from typing import ClassVar
 from ibpipe.config.checks import Section, integer, key, list_of, number, off_or, one_of, scheduler
 from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
 from ibpipe.estimators.bootstrap import METHODS as BOOTSTRAP_METHODS
+from ibpipe.estimators.pairwise import DEVICES
 from ibpipe.estimators.registry import COUNTING_ESTIMATORS, ESTIMATORS
 
 
@@ -46,6 +47,16 @@ class EstimateParams(Section):
         "intrinsic dimension of the raw activations per (epoch, layer) ([] = off)",
     )
     dimension_pairs: int = key(100_000, integer(100), "correlation dimension: pairs used at most per (epoch, layer)")
+    max_pairwise_samples: int = key(
+        5000,
+        off_or(integer(100)),
+        "O(N^2) methods (kde-*, knn, dimensions) use a seeded subsample of this many rows when N is larger, "
+        "the same rows for every epoch and estimator (0 = all rows)",
+    )
+    memory_limit: int = key(
+        2000, integer(256), "MB one estimate worker may use; pairwise blocks get an eighth of it, slabs the rest"
+    )
+    device: str = key("auto", one_of(*DEVICES), "where the pairwise distance kernels run (auto: CUDA when present)")
 
     def errors(self) -> list[str]:
         pooled_elsewhere = [name for name in self.estimators if name not in COUNTING_ESTIMATORS]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ibpipe.dimension.loo_kde import _as_points
+from ibpipe.estimators.pairwise import paired_distances
 
 
 def pair_distances(points: np.ndarray, max_pairs: int = 500_000, seed: int = 0) -> np.ndarray:
@@ -25,7 +26,7 @@ def pair_distances(points: np.ndarray, max_pairs: int = 500_000, seed: int = 0) 
     generator = np.random.default_rng(seed)
     first = generator.integers(0, n, max_pairs)
     second = (first + generator.integers(1, n, max_pairs)) % n  # never the point itself
-    return np.linalg.norm(points[first] - points[second], axis=1)
+    return paired_distances(points, first, second)  # chunked: never all pairs' differences at once
 
 
 @dataclass(frozen=True)

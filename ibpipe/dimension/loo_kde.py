@@ -43,12 +43,10 @@ def standardise(points: np.ndarray) -> np.ndarray:
 def _squared_distance_blocks(
     queries: np.ndarray, reference: np.ndarray, block: int
 ) -> Iterator[tuple[slice, np.ndarray]]:
-    reference_norms = np.einsum("ij,ij->i", reference, reference)
-    for start in range(0, len(queries), block):
-        rows = slice(start, min(start + block, len(queries)))
-        part = queries[rows]
-        squared = np.einsum("ij,ij->i", part, part)[:, None] + reference_norms[None, :] - 2.0 * part @ reference.T
-        yield rows, np.maximum(squared, 0.0)
+    from ibpipe.estimators.pairwise import block_rows, squared_distance_blocks
+
+    # The block never exceeds the pairwise memory budget (O(block x N) memory).
+    yield from squared_distance_blocks(queries, reference, rows=min(block, block_rows(len(reference))))
 
 
 class _KernelSums:

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ibpipe.dimension.loo_kde import _as_points
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
 
 # mu within this relative distance of 1 is a tie: r2 = r1 up to rounding (lattice or rounded data).
 TIE_TOLERANCE = 1e-9
@@ -41,8 +42,12 @@ def twonn_fit(points: np.ndarray, discard_fraction: float = 0.1) -> TwoNNResult:
     points = np.unique(_as_points(points), axis=0)
     if len(points) < 3:
         raise ValueError("fewer than 3 distinct points: the TwoNN dimension is undefined")
-    distances, _ = cKDTree(points).query(points, k=3)
-    ratios = distances[:, 2] / distances[:, 1]
+    distances = (
+        nearest_distances(points, 2)
+        if points.shape[1] > KD_TREE_MAX_DIMS
+        else cKDTree(points).query(points, 3)[0][:, 1:]
+    )
+    ratios = distances[:, 1] / distances[:, 0]
     tied = ratios <= 1.0 + TIE_TOLERANCE
     ratios = np.sort(ratios[~tied])
     n = len(ratios)

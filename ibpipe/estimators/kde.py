@@ -28,10 +28,12 @@ from __future__ import annotations
 import numpy as np
 
 from ibpipe.estimators.groups import within_group_log_mean_kernel
+from ibpipe.estimators.pairwise import block_rows as default_block_rows
+from ibpipe.estimators.pairwise import cross_products, principal_axis
 from ibpipe.estimators.rowkeys import row_keys
 from ibpipe.units import from_nats
 
-DEFAULT_BLOCK_ROWS = 128
+DEFAULT_BLOCK_ROWS = 512  # below ~512 rows BLAS re-packs the column operand per block and runs 2x slower
 # Pairs whose Bhattacharyya kernel exp(-D / (8 s2)) is below exp(-40) are skipped: with the
 # j = i term every row sum is >= 1, so N such terms change ln(sum) by < N * 4e-18.
 NEGLIGIBLE_EXPONENT = 40.0
@@ -55,8 +57,7 @@ def _class_kernel_sums(
     for both orders (D is symmetric); only pairs with a non-negligible kernel get an exp
     (sparsely, when they are few); the lower kernel is the upper one to the power 1/4.
     """
-    _, axes = np.linalg.eigh(points.T @ points)
-    projection = points @ axes[:, -1]
+    projection = points @ principal_axis(points)  # O(N d), not the O(d^3) eigendecomposition
     order = np.argsort(projection, kind="stable")
     points, counts, projection = points[order], class_counts[order], projection[order]
     # -D_ij / (2 s2) = a_i.a_j / s2 - |a_i|^2 / (2 s2) - |a_j|^2 / (2 s2): scaling first saves two passes.
@@ -67,7 +68,7 @@ def _class_kernel_sums(
     for start in range(0, len(points), block_rows):
         stop = min(start + block_rows, len(points))
         end = int(np.searchsorted(projection, projection[stop - 1] + reach, side="right"))
-        exponent = scaled[start:stop] @ points[start:end].T
+        exponent = cross_products(scaled[start:stop], points[start:end])
         exponent -= half_norms[start:stop, None]
         exponent -= half_norms[None, start:end]
         within = exponent > -4.0 * NEGLIGIBLE_EXPONENT
@@ -120,7 +121,7 @@ def kde_information(
     activations: np.ndarray,
     labels: np.ndarray,
     noise_variance: float = 1.0e-3,
-    block_rows: int = DEFAULT_BLOCK_ROWS,
+    block_rows: int | None = None,
     x_ids: np.ndarray | None = None,
     base: float = 2.0,
 ) -> dict[str, dict[str, float]]:
@@ -131,7 +132,9 @@ def kde_information(
     activations : (n_samples, n_units) float array.
     labels : (n_samples,) integer class of each row.
     noise_variance : s2, variance of the Gaussian noise added to every unit.
-    block_rows : rows per block; memory is about 8 * block_rows * n_samples bytes.
+    block_rows : rows per block; memory is about 24 * block_rows * n_samples bytes. Default:
+        ``DEFAULT_BLOCK_ROWS``, fewer when the pairwise memory budget
+        (``ibpipe.estimators.pairwise.settings``) allows fewer.
     x_ids : (n_samples,) which input each row came from; None: every row a distinct input.
     base : 2 for bits, e for nats.
 
@@ -155,7 +158,13 @@ def kde_information(
     class_counts = np.zeros((len(distinct), classes.max() + 1))
     np.add.at(class_counts, (row_of_sample, classes), 1.0)
     upper_sums, lower_sums = (
-        sums[row_of_sample] for sums in _class_kernel_sums(distinct, class_counts, noise_variance, block_rows)
+        sums[row_of_sample]
+        for sums in _class_kernel_sums(
+            distinct,
+            class_counts,
+            noise_variance,
+            block_rows or min(DEFAULT_BLOCK_ROWS, default_block_rows(len(distinct))),
+        )
     )
     conditional_nats = 0.5 * points.shape[1] * np.log(2 * np.pi * np.e * noise_variance)
     repeated = x_ids is not None and len(np.unique(x_ids)) < len(points)

@@ -39,6 +39,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
 from ibpipe.estimators.groups import equal_size_groups
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
 from ibpipe.units import from_nats
 
 # Groups with more draws than this get a k-d tree each instead of one batched distance matrix.
@@ -63,7 +64,12 @@ def kozachenko_leonenko_entropy_nats(points: np.ndarray, k: int = 3, distances: 
     n_samples, dimension = points.shape
     if not 1 <= k < n_samples:
         raise ValueError(f"k must be in 1..{n_samples - 1}, got {k}")
-    kth = cKDTree(points).query(points, k=k + 1)[0][:, -1] if distances is None else distances
+    if distances is not None:
+        kth = distances
+    elif dimension > KD_TREE_MAX_DIMS:  # k-d trees degrade to brute force in high dimensions: use the blocks
+        kth = nearest_distances(points, k)[:, -1]
+    else:
+        kth = cKDTree(points).query(points, k=k + 1)[0][:, -1]
     if np.any(kth <= 0):
         raise ValueError("repeated points give zero neighbour distances; add noise (noise_variance > 0)")
     return float(digamma(n_samples) - digamma(k) + _log_unit_ball_volume(dimension) + dimension * np.mean(np.log(kth)))

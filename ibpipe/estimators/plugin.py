@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ibpipe.estimators.counting import count_states
 from ibpipe.estimators.rowkeys import row_ids
 from ibpipe.units import from_nats
 
@@ -42,7 +43,7 @@ def entropy_from_counts_bits(counts: np.ndarray, miller_madow: bool = False) -> 
 
 def state_ids(codes: np.ndarray) -> tuple[np.ndarray, int]:
     """Ids in 0..m-1 of the rows of ``codes`` (equal rows, equal ids) and the id range m."""
-    return row_ids(codes)
+    return count_states(codes) if np.ndim(codes) == 2 and np.shape(codes)[1] > 1 else row_ids(codes)
 
 
 def _entropy_of_ids(ids: np.ndarray, n_states: int, miller_madow: bool) -> float:

@@ -14,10 +14,10 @@ import numpy as np
 
 from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
 from ibpipe.estimators.bootstrap import bootstrap_interval
+from ibpipe.estimators.counting import count_states
 from ibpipe.estimators.inputs import class_labels
 from ibpipe.estimators.plugin import state_ids
 from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES, EstimatorSettings, estimate_layer
-from ibpipe.infoplane import reduce as reducing
 from ibpipe.settings import FromParams
 
 
@@ -59,6 +59,9 @@ class EstimateOptions(FromParams):
     renyi_batch: int = 256
     # Not an estimate param: the noise of a noisy network, read from the activations store.
     noise_std: float = 0.0
+    max_pairwise_samples: int = 0  # the library default: all rows; the estimate stage reads the params' cap
+    memory_limit: int = 2000  # MB per worker
+    device: str = "auto"
 
     def settings(self, base: float = 2.0) -> EstimatorSettings:
         return EstimatorSettings(
@@ -184,10 +187,8 @@ def information(
     run = {"labels": y, "x_ids": x_ids, "settings": options.settings(base)}
     if ESTIMATORS[estimator].needs == "activations":
         return estimate_layer((estimator,), activations=t.astype(np.float64), **run)[estimator]
-    if n_bins is not None:
-        t = reducing.fixed_width_codes(t, n_bins, value_range)
-    elif bin_size is not None:
-        t = reducing.fixed_size_codes(t, bin_size)
+    if n_bins is not None or bin_size is not None:  # bin and find the states in one compiled pass
+        t = count_states(t, bin_size=bin_size, n_bins=n_bins, value_range=value_range).ids[:, None]
     elif t.dtype.kind == "f":
         raise ValueError("float activations need a binning option: n_bins (with value_range) or bin_size")
     return estimate_layer((estimator,), codes=t, **run)[estimator]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ibpipe.estimators.registry import needs
 from ibpipe.estimators.rowkeys import bounded_row_keys
-from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures, slab_information
+from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 
 
 def stored_state_ids(codes_path: str, layer: str, start: int, stop: int) -> np.ndarray:
@@ -46,17 +46,23 @@ def stored_slab_information(
 ) -> SlabMeasures:
     """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from
     the stores, then measure."""
+    from ibpipe.estimators.pairwise import settings
+    from ibpipe.infoplane.capping import pairwise_budget_bytes, pairwise_rows, split_slab_information
     from ibpipe.io.layers import read_nonfinite, read_pre_noise, read_slab
 
     first = max(0, start - options.window + 1)
     codes = stored_state_ids(codes_path, layer, first, stop)
     wanted = needs(options.estimators, "activations") or bool(options.dimensions)
-    activations = read_slab(activations_path, layer, "activation", first, stop) if wanted else None
+    rows = pairwise_rows(options, len(labels))  # the cost cap: only these rows are read for the pairwise methods
+    activations = read_slab(activations_path, layer, "activation", first, stop, rows) if wanted else None
     nonfinite = read_nonfinite(codes_path, layer, first, stop)
     draws = read_pre_noise(activations_path, layer, first, stop) if needs(options.estimators, "pre_noise") else None
-    return slab_information(
-        options, labels, x_ids, codes, activations, lead=start - first, nonfinite=nonfinite, pre_noise_slab=draws
-    )
+    if draws is not None and rows is not None:
+        draws = draws[:, rows]
+    with settings(memory_limit=pairwise_budget_bytes(options), device=options.device):
+        return split_slab_information(
+            options, labels, x_ids, codes, activations, rows, lead=start - first, nonfinite=nonfinite, pre_noise=draws
+        )
 
 
 def stack_task_results(results: list[SlabMeasures], n_layers: int) -> SlabMeasures:

@@ -248,9 +248,22 @@ def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[t
     ]
 
 
-def read_slab(location: str | Path, layer: str, variable: str, start: int, stop: int) -> np.ndarray:
-    """Epochs [start, stop) of one layer's (epoch, sample, unit) array, all samples."""
-    return read_array(open_store(location), f"{layer}/{variable}", slice(start, stop))
+def read_slab(
+    location: str | Path, layer: str, variable: str, start: int, stop: int, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Epochs [start, stop) of one layer's (epoch, sample, unit) array: all samples, or only ``rows`` (sorted).
+
+    ``rows`` are picked one shard's samples at a time, so memory is one shard plus the rows
+    kept (a single fancy-indexed read may decode every shard at once).
+    """
+    root = open_store(location)
+    if rows is None:
+        return read_array(root, f"{layer}/{variable}", slice(start, stop))
+    parts = []
+    for samples, values in layer_chunks(root, layer, variable, slice(start, stop)):
+        inside = rows[(rows >= samples.start) & (rows < samples.stop)]
+        parts.append(values[:, inside - samples.start])
+    return np.concatenate(parts, axis=1)
 
 
 def read_slab_chunks(location: str | Path, layer: str, variable: str, start: int, stop: int) -> Iterator[np.ndarray]:
