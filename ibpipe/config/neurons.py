@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ibpipe.config.checks import Section, integer, key, list_of, number, one_of, scheduler, text
-from ibpipe.neurons.kmeans import METRICS
-from ibpipe.neurons.task_names import NEURON_DATASETS
+from ibpipe.neurons.names import METRICS, NEURON_DATASETS
 from ibpipe.nn.activations import ACTIVATIONS
 
 COVARIANCE_SOURCES = ("bootstrap", "sandwich", "variational")

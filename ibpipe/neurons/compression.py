@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ibpipe.neurons.kmeans import METRICS, kmeans
+from ibpipe.neurons.kmeans import kmeans
 from ibpipe.neurons.merge import sign_test
+from ibpipe.neurons.names import METRICS
 from ibpipe.neurons.network import HiddenLayerNet, merged_net, parameter_count
 from ibpipe.neurons.statistics import area_under_curve, paired_comparison, verdict
 from ibpipe.neurons.tasks import scores

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ibpipe.neurons.gaussians import _GaussianSet, gaussian_barycentre, pairwise_sq_euclidean
-
-METRICS = ("euclidean", "w2")
+from ibpipe.neurons.names import METRICS
 
 
 @dataclass
