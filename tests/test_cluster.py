@@ -58,7 +58,7 @@ def cluster(tiny, tmp_path):
             process.terminate()
         for process in started:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
