@@ -184,11 +184,6 @@ def test_diverged_training_stores_its_non_finite_weights_and_activations(diverge
     assert np.isfinite(activations[:4]).all() and np.isnan(activations[4:]).all()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the NaN policy of reduce and measure (non-finite activations give NaN metrics and one warning) "
-    "is built by the reduce/measure work running alongside; until it lands reduce stops with an InputError",
-)
 def test_diverged_training_completes_the_pipeline_with_nan_metrics_for_the_diverged_epochs(diverged):
     result = _run(diverged, "dvc", "repro", "estimate")
     assert result.stdout.count("Warning") + result.stderr.count("Warning") >= 1
