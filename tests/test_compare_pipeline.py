@@ -57,7 +57,8 @@ def test_dvc_exp_show_lists_final_test_accuracy(experiments):
 
 
 def test_dvc_plots_diff_overlays_the_information_curves_of_two_experiments(experiments):
-    rendered = json.loads(_run(experiments, "dvc", "plots", "diff", "tanh", "relu", "--json").stdout)
-    rows = [row for plot in rendered["I(X;T) over epochs"] for row in plot["content"]["data"]["values"]]
+    output = json.loads(_run(experiments, "dvc", "plots", "diff", "tanh", "relu", "--json").stdout)
+    rendered = output.get("data", output)  # beside "errors" for the image plots of stages not run here
+    rows = [row for plot in rendered["I_XT_over_epochs"] for row in plot["content"]["data"]["values"]]
     assert {row["rev"] for row in rows} == {"tanh", "relu"}
     assert {row["epoch"] for row in rows if row["rev"] == "relu"} == {0, 3, 6, 8}

@@ -1,5 +1,6 @@
 """A tiny end-to-end `dvc repro` in a temporary git repository, then params edits."""
 
+import json
 import os
 import re
 import shutil
@@ -154,10 +155,14 @@ def test_reports_summary_and_figures_exist(project):
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
     others = {"estimator_comparison", "training_curves", "selection", "state_saturation", "dimension_over_epochs"}
+    others |= {"ib_lagrangian"}
     assert figures == expected | {f"{name}.png" for name in others}
     assert {p.name for p in (project / "reports" / "ae_figures").iterdir()} == {"ae_entropy.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
-    assert "plugin.output.I_TY" in shown
+    assert "plugin.output.I_TY" in shown and "test.accuracy" in shown  # the latter from DVCLive
+    assert "miller-madow.output.I_TY" not in shown  # compact: other estimators stay in metrics.nc
+    rows = json.loads((project / "reports" / "information_curves.json").read_text())
+    assert {row["layer"] for row in rows} == set(summary["plugin"]) and len(rows) == 13 * 6
 
 
 def test_probes_and_tsne_write_their_contracted_outputs(project):

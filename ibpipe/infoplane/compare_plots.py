@@ -108,7 +108,8 @@ def information_over_epochs(compared: xr.Dataset, estimator: str, quantity: str 
     label = {"I_XT": "I(X;T) [bits]", "I_TY": "I(T;Y) [bits]"}[quantity]
     for axis in axes[:, 0]:
         axis.set_ylabel(label)
-    axes.flat[0].legend(fontsize=7)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", fontsize=8, ncols=min(3, len(labels)))
     bands = " (mean +- sd over trials)" if "trial" in selected.dims else ""
     figure.suptitle(
         f"{label.split(' ')[0]} per layer over epochs, runs overlaid ({estimator}{bands}{', ' + note if note else ''})"
@@ -117,7 +118,7 @@ def information_over_epochs(compared: xr.Dataset, estimator: str, quantity: str 
 
 
 def _run_label(compared: xr.Dataset, run: str) -> str:
-    """The run's name and its differing params, e.g. 'relu (model.activation=relu)'."""
+    """The run's name and, on a second line, its differing params (at most three)."""
     keys = [key for key in compared.coords if compared[key].dims == ("run",) and "." in key]
     values = ", ".join(f"{key}={compared[key].sel(run=run).item()}" for key in keys[:3])
-    return f"{run} ({values})" if values else str(run)
+    return f"{run}\n{values}" if values else str(run)
