@@ -26,9 +26,15 @@ def write_training_log(directory: str | Path, history: xr.Dataset) -> None:
     """
     from dvclive import Live
 
+    class FilesOnly(Live):
+        # DVCLive's repository handling (find the DVC repo, read the baseline commit) is not wanted here:
+        # DVC itself records the experiment, and it fails in a git repository without commits.
+        def _init_dvc(self) -> None:
+            self._dvc_file = None
+
     with (
         atomic_path(directory) as temporary,
-        Live(dir=str(temporary), dvcyaml=None, save_dvc_exp=False, report=None, monitor_system=False) as live,
+        FilesOnly(dir=str(temporary), dvcyaml=None, save_dvc_exp=False, report=None, monitor_system=False) as live,
     ):
         columns = {name: history[name].values for name in LIVE_NAMES if name in history}
         for row, epoch in enumerate(history.epoch.values.tolist()):

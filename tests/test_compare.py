@@ -137,3 +137,15 @@ def test_training_log_holds_the_last_epoch_and_one_row_per_epoch(tmp_path):
     assert summary["test"]["accuracy"] == pytest.approx(1.3) and summary["train"]["loss"] == pytest.approx(0.3)
     rows = (tmp_path / "training" / "plots" / "metrics" / "test" / "accuracy.tsv").read_text().splitlines()
     assert rows[0] == "step\taccuracy" and [int(row.split("\t")[0]) for row in rows[1:]] == [0, 1, 2, 3]
+
+
+def test_training_log_works_in_a_git_repository_without_commits(tmp_path, monkeypatch):
+    import subprocess
+
+    from ibpipe.training_log import write_training_log
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    history = xr.Dataset({"test_accuracy": ("epoch", [0.5, 0.75])}, coords={"epoch": [0, 1]})
+    write_training_log("reports/training", history)
+    assert json.loads((tmp_path / "reports/training/metrics.json").read_text())["test"]["accuracy"] == 0.75
