@@ -149,3 +149,15 @@ def test_training_log_works_in_a_git_repository_without_commits(tmp_path, monkey
     history = xr.Dataset({"test_accuracy": ("epoch", [0.5, 0.75])}, coords={"epoch": [0, 1]})
     write_training_log("reports/training", history)
     assert json.loads((tmp_path / "reports/training/metrics.json").read_text())["test"]["accuracy"] == 0.75
+
+
+def test_compare_of_a_run_that_cannot_be_read_exits_2_naming_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from ibpipe.cli import app
+
+    result = CliRunner().invoke(
+        app, ["compare", "no-such-run", "--out", str(tmp_path / "out"), "--repo", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "no-such-run" in result.output
+    assert not (tmp_path / "out").exists()
