@@ -14,11 +14,14 @@ from ibpipe.ae_entropy.cli import app as ae_app
 from ibpipe.config.params import load_params
 from ibpipe.errors import ParamsError
 from ibpipe.infoplane.cli import app as infoplane_app
+from ibpipe.infoplane.cli import compare as compare_runs
 from ibpipe.pipeline import code_dependencies, declared_code, read_pipeline, stage_names, stage_script
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 app.add_typer(infoplane_app, name="infoplane", help="the information-plane experiment: metrics table, one layer")
 app.add_typer(ae_app, name="ae", help="the autoencoder entropy curves: validation on manifolds of known dimension")
+# `python -m ibpipe compare` is the infoplane command at the top level: comparing runs is what users do most.
+app.command("compare")(compare_runs)
 
 
 def _stages() -> list[str]:

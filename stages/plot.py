@@ -1,21 +1,25 @@
-"""DVC stage `plot`: information planes, information over epochs and training curves as PNGs."""
+"""DVC stage `plot`: information planes, information over epochs and training curves as PNGs, and the
+per-epoch information curves as a JSON data file for `dvc plots show` / `dvc plots diff`."""
 
 from pathlib import Path
 
 from ibpipe.config.checks import load_sections
 from ibpipe.config.plot import PlotParams
 from ibpipe.errors import InputError
+from ibpipe.infoplane.lagrangian import ib_lagrangian
+from ibpipe.infoplane.plot_data import information_rows, main_estimator
 from ibpipe.infoplane.plots import (
     default_comparison_layer,
     dimension_over_epochs,
     estimator_comparison,
     information_over_epochs,
     information_plane,
+    lagrangian_over_epochs,
     selection_overview,
     state_saturation,
     training_curves,
 )
-from ibpipe.io.files import open_metrics, read_json, write_figures
+from ibpipe.io.files import open_metrics, read_json, write_figures, write_json
 from ibpipe.io.stage import run_stage
 from ibpipe.io.weights import open_history
 
@@ -26,6 +30,7 @@ def main(
     weights: Path = Path("data/weights.zarr"),
     selection: Path = Path("data/selection.json"),
     out: Path = Path("reports/figures"),
+    curves: Path = Path("reports/information_curves.json"),
 ) -> None:
     (plot,) = load_sections(params_file, PlotParams)
     dataset = open_metrics(metrics)
@@ -47,7 +52,12 @@ def main(
         figures["state_saturation"] = state_saturation(dataset)
     if "corrdim" in dataset or "nn_dim" in dataset:
         figures["dimension_over_epochs"] = dimension_over_epochs(dataset)
+    estimator = main_estimator(dataset)
+    figures["ib_lagrangian"] = lagrangian_over_epochs(
+        ib_lagrangian(dataset.sel(estimator=estimator), plot.betas), estimator
+    )
     write_figures(out, figures, plot.dpi)
+    write_json(curves, information_rows(dataset, estimator))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,16 @@ from ibpipe.config.model import ModelParams
 from ibpipe.config.train import TrainParams
 from ibpipe.data.datasets import load_dataset
 from ibpipe.io.stage import run_stage
-from ibpipe.io.weights import write_weights
+from ibpipe.io.weights import open_history, write_weights
 from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
 from ibpipe.nn.training import train_epochs
+from ibpipe.training_log import write_training_log
 
 
-def main(params_file: Path = Path("params.yaml"), out: str = "data/weights.zarr") -> None:
-    """``out`` may be an fsspec URL (s3://bucket/run/weights.zarr) as well as a path."""
+def main(
+    params_file: Path = Path("params.yaml"), out: str = "data/weights.zarr", live: Path = Path("reports/training")
+) -> None:
+    """``out`` may be an fsspec URL (s3://bucket/run/weights.zarr) as well as a path; ``live`` is DVCLive's folder."""
     data, net, fit = load_sections(params_file, DatasetParams, ModelParams, TrainParams)
     torch.manual_seed(fit.seed)
     torch.set_num_threads(fit.torch_threads)
@@ -52,6 +55,7 @@ def main(params_file: Path = Path("params.yaml"), out: str = "data/weights.zarr"
     )
     progress = tqdm(records, total=fit.epochs + 1, desc="train", unit="epoch", mininterval=1.0)
     write_weights(out, progress, fit.epochs + 1, {"model": spec, "params": sections_json(data, net, fit)})
+    write_training_log(live, open_history(out))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """A tiny end-to-end `dvc repro` in a temporary git repository, then params edits."""
 
+import json
 import os
 import re
 import shutil
@@ -71,7 +72,7 @@ def new_project(root: Path) -> Path:
     """A copy of the project (pipeline, params, code) in its own git + DVC repository."""
     for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(PROJECT / name, root / name)
-    for directory in ("stages", "ibpipe"):
+    for directory in ("stages", "ibpipe", "plot_templates"):
         shutil.copytree(PROJECT / directory, root / directory, ignore=shutil.ignore_patterns("__pycache__"))
     _run(root, "git", "init", "-q")
     _run(root, "dvc", "init", "-q")
@@ -154,10 +155,14 @@ def test_reports_summary_and_figures_exist(project):
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
     others = {"estimator_comparison", "training_curves", "selection", "state_saturation", "dimension_over_epochs"}
+    others |= {"ib_lagrangian"}
     assert figures == expected | {f"{name}.png" for name in others}
     assert {p.name for p in (project / "reports" / "ae_figures").iterdir()} == {"ae_entropy.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
-    assert "plugin.output.I_TY" in shown
+    assert "plugin.output.I_TY" in shown and "test.accuracy" in shown  # the latter from DVCLive
+    assert "miller-madow.output.I_TY" not in shown  # compact: other estimators stay in metrics.nc
+    rows = json.loads((project / "reports" / "information_curves.json").read_text())
+    assert {row["layer"] for row in rows} == set(summary["plugin"]) and len(rows) == 13 * 6
 
 
 def test_probes_and_tsne_write_their_contracted_outputs(project):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ibpipe.config.checks import Section, integer, key
+from ibpipe.config.checks import Section, integer, key, list_of, number
 
 
 @dataclass(frozen=True)
@@ -17,4 +17,9 @@ class PlotParams(Section):
         "auto",
         lambda v: None if isinstance(v, str) and v else "a layer name such as 'hidden5', or 'auto'",
         "layer of the estimator comparison ('auto': last hidden layer)",
+    )
+    betas: list[float] = key(
+        [0.5, 1.0, 2.0],
+        list_of(number(minimum=0.0), unique=True),
+        "beta values of the IB Lagrangian figure I(X;T) - beta I(T;Y) (Tishby, Pereira & Bialek 1999)",
     )

@@ -71,3 +71,27 @@ def information(
             typer.echo(f"capped = {value} (informations clipped to their ceilings H(X), H(Y))")
         else:
             typer.echo(f"{name} = {value:.6f} bits")
+
+
+@app.command()
+def compare(
+    revs: Annotated[
+        list[str], typer.Argument(help="runs: `workspace` (or `.`), DVC experiment names or git revisions")
+    ],
+    out: Annotated[Path, typer.Option(help="folder of compare.nc, figures/ and compression.md/.csv")] = Path(
+        "reports/compare"
+    ),
+    repo: Annotated[Path, typer.Option(help="the DVC project the runs belong to")] = Path("."),
+    estimator: Annotated[str | None, typer.Option(help="estimator of the figures and table (default plugin)")] = None,
+    dpi: Annotated[int, typer.Option(help="resolution of the PNG figures")] = 120,
+) -> None:
+    """Put runs side by side: OUT/compare.nc (a `run` dim), information planes, I(X;T) overlays, a compression table."""
+    from ibpipe.errors import UserError
+    from ibpipe.infoplane.compare import write_comparison
+
+    try:
+        write_comparison(revs, out, repo, estimator, dpi)
+    except UserError as error:
+        _fail(str(error))
+    typer.echo(f"wrote {out / 'compare.nc'}, {out / 'figures'}, {out / 'compression.md'}")
+    typer.echo((out / "compression.md").read_text())

@@ -188,3 +188,24 @@ def dimension_over_epochs(metrics: xr.Dataset) -> Figure:
     axes[0][0].legend(fontsize=8)
     figure.suptitle("Intrinsic dimension of the activations")
     return figure
+
+
+def lagrangian_over_epochs(lagrangian: xr.DataArray, estimator: str) -> Figure:
+    """The IB Lagrangian I(X;T) - beta I(T;Y) of every layer against epoch, one panel per beta (trial means)."""
+    if "trial" in lagrangian.dims:
+        lagrangian = lagrangian.mean("trial")
+    betas = lagrangian.beta.values.tolist()
+    figure, axes = plt.subplots(
+        1, len(betas), figsize=(4.4 * len(betas), 4.0), layout="constrained", sharex=True, squeeze=False
+    )
+    for axis, beta in zip(axes[0], betas):
+        panel = lagrangian.sel(beta=beta)
+        panel = panel.isel({dim: 0 for dim in panel.dims if dim not in ("epoch", "layer")})
+        for layer in panel.layer.values.tolist():
+            axis.plot(panel.epoch.values, panel.sel(layer=layer).values, label=layer, linewidth=1.2)
+        _epoch_axis(axis)
+        axis.set_title(f"beta = {beta:g}")
+    axes[0][0].set_ylabel("I(X;T) - beta I(T;Y) [bits]")
+    axes[0][0].legend(fontsize=8)
+    figure.suptitle(f"IB Lagrangian per layer over training ({estimator})")
+    return figure
