@@ -4,11 +4,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
 from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
+from ibpipe.infoplane.compression import add_compression
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
 from ibpipe.infoplane.tasks import (
@@ -18,7 +20,7 @@ from ibpipe.infoplane.tasks import (
     warn_about_cells,
 )
 from ibpipe.io.files import write_json, write_metrics
-from ibpipe.io.layers import NOISE_STD_ATTR, layer_tasks, layer_widths, open_layer_store, read_array
+from ibpipe.io.layers import NOISE_STD_ATTR, layer_tasks, layer_widths, open_layer_store, read_array, store_trials
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import store_location
 from ibpipe.parallel import dask_client, run_tasks
@@ -68,29 +70,37 @@ def main(
     tasks = layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    measures = stack_task_results(results, len(code_widths))
-    epochs, *kept = drop_incomplete_windows(choice.window, epochs, *measures)
-    measures = SlabMeasures(*kept)
-    warn_about_cells(measures, epochs, list(code_widths), options.dimensions)
+    n_trials = store_trials(root)
+    per_trial = len(results) // n_trials  # tasks are trial-major, each trial the same (layer, epochs) tasks
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),
         **cap_attrs(plan, options),
     }
-    metrics = metrics_dataset(
-        measures.points,
-        measures.intervals,
-        epochs,
-        widths,
-        options,
-        labels,
-        x_ids,
-        attrs,
-        states=measures.states,
-        code_widths=code_widths,
-        dimensions=measures.dimensions,
-        capped=measures.capped,
-    )
+    trials = []
+    for trial in range(n_trials):
+        measures = stack_task_results(results[trial * per_trial : (trial + 1) * per_trial], len(code_widths))
+        kept_epochs, *kept = drop_incomplete_windows(choice.window, epochs, *measures)
+        measures = SlabMeasures(*kept)
+        warn_about_cells(measures, kept_epochs, list(code_widths), options.dimensions)
+        trials.append(
+            metrics_dataset(
+                measures.points,
+                measures.intervals,
+                kept_epochs,
+                widths,
+                options,
+                labels,
+                x_ids,
+                attrs,
+                states=measures.states,
+                code_widths=code_widths,
+                dimensions=measures.dimensions,
+                capped=measures.capped,
+            )
+        )
+    metrics = xr.concat(trials, dim="trial", coords="minimal", compat="override", combine_attrs="override")
+    metrics = add_compression(metrics.assign_coords(trial=np.arange(n_trials)).transpose(..., "trial"))
     write_metrics(out, metrics)
     write_json(summary, metrics_summary(metrics))
 

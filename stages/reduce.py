@@ -29,6 +29,8 @@ from ibpipe.io.layers import (
     open_layer_store,
     read_array,
     samples_per_shard,
+    store_trials,
+    trial_prefix,
 )
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import new_store
@@ -59,29 +61,8 @@ def main(
             layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape
             for layer, reducer in reducers.items()
         }
-        writer = LayerStoreWriter(
-            root,
-            "code",
-            code_shapes,
-            epochs,
-            n_samples,
-            epochs_per_shard(source, first, "activation"),
-            "int32",
-            samples_per_shard(source, first, "activation"),
-        )
-        slabs = list(writer.slabs())
-        for layer, reducer in tqdm(reducers.items(), desc="reduce", unit="layer"):
-            coded = reducing.code_layer(
-                reducer,
-                slabs,
-                lambda epochs, layer=layer: layer_chunks(source, layer, "activation", epochs),
-                lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
-                n_samples,
-                layer,
-            )
-            write_array(root[layer], "code_low", coded.low, ("unit",))
-            write_array(root[layer], "code_high", coded.high, ("unit",))
-            write_array(root[layer], NONFINITE_ARRAY, coded.nonfinite, ("epoch",))
+        for trial in range(store_trials(source)):
+            _reduce_trial(source, root, trial_prefix(trial), reducers, code_shapes, epochs, n_samples, first)
         root.attrs.update(
             {
                 "params": sections_json(choice, upstream=source.attrs.get("params")),
@@ -93,6 +74,34 @@ def main(
                 ),
             }
         )
+
+
+def _reduce_trial(source, root, prefix: str, reducers, code_shapes, epochs, n_samples: int, first: str) -> None:
+    """Code one trial's layer groups (``prefix`` + layer), shard by shard; learnt bins come from that trial."""
+    writer = LayerStoreWriter(
+        root,
+        "code",
+        code_shapes,
+        epochs,
+        n_samples,
+        epochs_per_shard(source, prefix + first, "activation"),
+        "int32",
+        samples_per_shard(source, prefix + first, "activation"),
+        prefix,
+    )
+    slabs = list(writer.slabs())
+    for layer, reducer in tqdm(reducers.items(), desc=f"reduce {prefix or 'trial0/'}", unit="layer"):
+        coded = reducing.code_layer(
+            reducer,
+            slabs,
+            lambda epochs, layer=layer: layer_chunks(source, prefix + layer, "activation", epochs),
+            lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
+            n_samples,
+            layer,
+        )
+        write_array(root[prefix + layer], "code_low", coded.low, ("unit",))
+        write_array(root[prefix + layer], "code_high", coded.high, ("unit",))
+        write_array(root[prefix + layer], NONFINITE_ARRAY, coded.nonfinite, ("epoch",))
 
 
 def _described(reducer, reduction) -> dict | None:

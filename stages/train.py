@@ -13,13 +13,12 @@ from ibpipe.data.datasets import load_dataset
 from ibpipe.io.stage import run_stage
 from ibpipe.io.weights import write_weights
 from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
-from ibpipe.nn.training import train_epochs
+from ibpipe.nn.trials import train_trials
 
 
 def main(params_file: Path = Path("params.yaml"), out: str = "data/weights.zarr") -> None:
     """``out`` may be an fsspec URL (s3://bucket/run/weights.zarr) as well as a path."""
     data, net, fit = load_sections(params_file, DatasetParams, ModelParams, TrainParams)
-    torch.manual_seed(fit.seed)
     torch.set_num_threads(fit.torch_threads)
     # measure_on only chooses the measured rows; training never reads it, so it is not a train dep
     dataset = load_dataset(data.name, data.test_fraction, data.split_seed, root=data.root, download=data.download)
@@ -36,22 +35,26 @@ def main(params_file: Path = Path("params.yaml"), out: str = "data/weights.zarr"
         net.noise_std,
         net.quantize,
     )
-    model = build_model(spec)
-    if net.checkpoint:
-        load_checkpoint(model, net.checkpoint)
+    prepare = (lambda model: load_checkpoint(model, net.checkpoint)) if net.checkpoint else None
     inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
     train_rows, test_rows = torch.from_numpy(dataset.train_rows), torch.from_numpy(dataset.test_rows)
-    records = train_epochs(
-        model,
+    streams = train_trials(
+        lambda: build_model(spec),
         train=(inputs[train_rows], labels[train_rows]),
         test=(inputs[test_rows], labels[test_rows]),
+        trials=range(fit.trials),
         epochs=fit.epochs,
         batch_size=fit.batch_size,
         learning_rate=fit.learning_rate,
         seed=fit.seed,
+        prepare=prepare,
     )
-    progress = tqdm(records, total=fit.epochs + 1, desc="train", unit="epoch", mininterval=1.0)
-    write_weights(out, progress, fit.epochs + 1, {"model": spec, "params": sections_json(data, net, fit)})
+    progress = (
+        (trials, tqdm(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))
+        for trials, records in streams
+    )
+    attrs = {"model": spec, "params": sections_json(data, net, fit)}
+    write_weights(out, progress, fit.epochs + 1, fit.trials, attrs)
 
 
 if __name__ == "__main__":

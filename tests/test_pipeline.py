@@ -82,7 +82,7 @@ def new_project(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = new_project(tmp_path_factory.mktemp("project"))
-    _edit_params(root, "train", epochs=12, learning_rate=1.0e-2)
+    _edit_params(root, "train", epochs=12, learning_rate=1.0e-2, trials=2)
     _edit_params(root, "select", method="all")
     _edit_params(root, "dump", epochs_per_shard=4)
     # In-process estimates keep the test fast; test_parallel covers the process cluster.
@@ -98,7 +98,7 @@ def project(tmp_path_factory) -> Path:
 def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         for name in ("H_T", "I_XT", "I_TY"):
-            assert metrics[name].dims == ("epoch", "layer", "estimator")
+            assert metrics[name].dims == ("epoch", "layer", "estimator", "trial")
             assert metrics[name].attrs["units"] == "bit"
         assert metrics.layer.values.tolist() == ["hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"]
         assert metrics.layer_width.values.tolist() == [10, 7, 5, 4, 3, 2]

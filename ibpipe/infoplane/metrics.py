@@ -144,8 +144,13 @@ def _run_attrs(
 
 
 def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
-    """Last-epoch I(X;T) and I(T;Y) per estimator and layer, for ``dvc metrics show``."""
+    """Last-epoch I(X;T) and I(T;Y) per estimator and layer (means over trials), and the compression
+    verdicts (``compression``: see ``ibpipe.infoplane.compression``), for ``dvc metrics show``."""
+    from ibpipe.infoplane.compression import compression_summary
+
     last = metrics.isel(epoch=-1)
+    if "trial" in last.dims:
+        last = last.mean("trial", keep_attrs=True)
     summary: dict[str, Any] = {
         "epoch": int(last.epoch),
         "H_X": round(float(metrics.attrs["H_X"]), 5),
@@ -160,4 +165,5 @@ def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
             layer: {q: round(float(last[q].sel(layer=layer, estimator=estimator)), 5) for q in ("I_XT", "I_TY")}
             for layer in metrics.layer.values.tolist()
         }
+    summary["compression"] = compression_summary(metrics)
     return summary
