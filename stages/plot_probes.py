@@ -27,7 +27,12 @@ def main(
     estimator = str(information.estimator.values[0])
     figures = {
         "probe_accuracy": probe_accuracy_figure(probe_results),
-        "class_separation": separation_under_information(information, probe_results, estimator),
+        # probes measure trial 0's activations (the store's root groups), so its I(X;T) sits beside them
+        "class_separation": separation_under_information(
+            information.sel(trial=0, drop=True) if "trial" in information.dims else information,
+            probe_results,
+            estimator,
+        ),
     }
     with atomic_path(out) as temporary:
         temporary.mkdir()
