@@ -4,7 +4,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.estimate import EstimateParams
@@ -13,14 +12,17 @@ from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
 from ibpipe.infoplane.compression import add_compression
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
-from ibpipe.infoplane.tasks import (
-    drop_incomplete_windows,
-    stack_task_results,
-    stored_slab_information,
-    warn_about_cells,
-)
+from ibpipe.infoplane.tasks import GroupLayout, assemble_metrics, stored_slab_information
 from ibpipe.io.files import write_json, write_metrics
-from ibpipe.io.layers import NOISE_STD_ATTR, layer_tasks, layer_widths, open_layer_store, read_array, store_trials
+from ibpipe.io.layers import (
+    NOISE_STD_ATTR,
+    layer_tasks,
+    layer_widths,
+    open_layer_store,
+    read_array,
+    store_reductions,
+    store_trials,
+)
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import store_location
 from ibpipe.parallel import dask_client, run_tasks
@@ -70,37 +72,32 @@ def main(
     tasks = layer_tasks(root, "code", EPOCHS_PER_TASK)
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    n_trials = store_trials(root)
-    per_trial = len(results) // n_trials  # tasks are trial-major, each trial the same (layer, epochs) tasks
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),
         **cap_attrs(plan, options),
     }
-    trials = []
-    for trial in range(n_trials):
-        measures = stack_task_results(results[trial * per_trial : (trial + 1) * per_trial], len(code_widths))
-        kept_epochs, *kept = drop_incomplete_windows(choice.window, epochs, *measures)
-        measures = SlabMeasures(*kept)
-        warn_about_cells(measures, kept_epochs, list(code_widths), options.dimensions)
-        trials.append(
-            metrics_dataset(
-                measures.points,
-                measures.intervals,
-                kept_epochs,
-                widths,
-                options,
-                labels,
-                x_ids,
-                attrs,
-                states=measures.states,
-                code_widths=code_widths,
-                dimensions=measures.dimensions,
-                capped=measures.capped,
-            )
+
+    def dataset(measures: SlabMeasures, kept_epochs: np.ndarray):
+        return metrics_dataset(
+            measures.points,
+            measures.intervals,
+            kept_epochs,
+            widths,
+            options,
+            labels,
+            x_ids,
+            attrs,
+            states=measures.states,
+            code_widths=code_widths,
+            dimensions=measures.dimensions,
+            capped=measures.capped,
         )
-    metrics = xr.concat(trials, dim="trial", coords="minimal", compat="override", combine_attrs="override")
-    metrics = add_compression(metrics.assign_coords(trial=np.arange(n_trials)).transpose(..., "trial"))
+
+    groups = GroupLayout(store_reductions(root), store_trials(root), len(code_widths))
+    metrics = add_compression(
+        assemble_metrics(results, groups, choice.window, epochs, list(code_widths), dataset, options.dimensions)
+    )
     write_metrics(out, metrics)
     write_json(summary, metrics_summary(metrics))
 

@@ -33,9 +33,14 @@ def main(
         "training_curves": training_curves(open_history(weights)),
         "selection": selection_overview(read_json(selection)),
     }
-    for estimator in dataset.estimator.values.tolist():
-        figures[f"information_plane_{estimator}"] = information_plane(dataset, estimator)
-        figures[f"information_over_epochs_{estimator}"] = information_over_epochs(dataset, estimator)
+    # an ablation (named reductions) gets its figures per reduction, suffixed with the name
+    names = dataset["reduction"].values.tolist() if "reduction" in dataset.dims else []
+    facets = {f"_{name}": dataset.sel(reduction=name) for name in names} or {"": dataset}
+    for suffix, facet in facets.items():
+        for estimator in dataset.estimator.values.tolist():
+            figures[f"information_plane_{estimator}{suffix}"] = information_plane(facet, estimator)
+            figures[f"information_over_epochs_{estimator}{suffix}"] = information_over_epochs(facet, estimator)
+    dataset = next(iter(facets.values()))
     layer = default_comparison_layer(dataset) if plot.compare_layer == "auto" else plot.compare_layer
     if layer not in dataset.layer.values:
         raise InputError(

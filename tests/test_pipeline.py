@@ -118,7 +118,7 @@ def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
         assert metrics.attrs["H_Y"] == pytest.approx(0.99916, abs=1e-5)
         # Data processing: deeper layers cannot know more about X than the first.
         last = metrics.isel(epoch=-1, estimator=0)
-        assert float(last.I_XT.sel(layer="output")) <= float(last.I_XT.sel(layer="hidden1"))
+        assert (last.I_XT.sel(layer="output") <= last.I_XT.sel(layer="hidden1")).all()
 
 
 def test_dimensions_over_training_and_the_autoencoder_curves_are_stored(project):
@@ -158,6 +158,31 @@ def test_reports_summary_and_figures_exist(project):
     assert {p.name for p in (project / "reports" / "ae_figures").iterdir()} == {"ae_entropy.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
     assert "plugin.output.I_TY" in shown
+    verdict = summary["compression"]["layers"]["hidden5"]["verdict"]
+    assert verdict.startswith("hidden5: ") and verdict.endswith(", 2 trials")
+
+
+def test_trials_are_stored_in_every_store_and_carry_compression_statistics(project):
+    import zarr
+
+    weights = zarr.open_group(project / "data" / "weights.zarr", mode="r")
+    assert weights["weights/layers.hidden1.0.weight"].shape == (2, 13, 10, 12)
+    assert not np.array_equal(
+        weights["weights/layers.hidden1.0.weight"][0], weights["weights/layers.hidden1.0.weight"][1]
+    )
+    for store in ("activations", "codes"):
+        root = zarr.open_group(project / "data" / f"{store}.zarr", mode="r")
+        assert root.attrs["trials"] == 2 and "trial1" in root and "hidden1" in root["trial1"]
+    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
+        assert metrics.trial.values.tolist() == [0, 1]
+        assert metrics.final_to_peak.dims == ("layer", "estimator", "trial")
+        # the statistics are those of the stored curves
+        curve = metrics.I_XT.sel(layer="hidden5", estimator="plugin", trial=1)
+        peak = float(curve.max())
+        assert float(metrics.peak_I_XT.sel(layer="hidden5", estimator="plugin", trial=1)) == pytest.approx(peak)
+        assert float(metrics.final_to_peak.sel(layer="hidden5", estimator="plugin", trial=1)) == pytest.approx(
+            float(curve[-1]) / peak
+        )
 
 
 def test_probes_and_tsne_write_their_contracted_outputs(project):
@@ -232,6 +257,21 @@ def test_an_estimate_window_reruns_only_estimate_and_plot(project):
         assert metrics.attrs["window"] == 2
         assert metrics.epoch.values.tolist() == selection["epochs"][1:]
         assert (metrics.I_XT <= metrics.H_T + 1e-9).all()
+
+
+def test_named_reductions_land_in_one_dataset_with_a_reduction_dim(project):
+    _edit_params(project, "reduce", reductions={"bins8": {"n_bins": 8}, "bins100": {"n_bins": 100}})
+    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne"}
+    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
+        assert metrics.I_XT.dims == ("epoch", "layer", "estimator", "reduction", "trial")
+        assert metrics.reduction.values.tolist() == ["bins8", "bins100"]
+        coarse, fine = (metrics.n_states.sel(reduction=name, layer="hidden1") for name in ("bins8", "bins100"))
+        assert (coarse <= fine).all() and (coarse < fine).any()
+    summary = yaml.safe_load((project / "reports" / "metrics.json").read_text())
+    assert set(summary["compression"]["reductions"]) == {"bins8", "bins100"}
+    figures = {p.name for p in (project / "reports" / "figures").iterdir()}
+    assert {"information_plane_plugin_bins8.png", "information_plane_plugin_bins100.png"} <= figures
+    _edit_params(project, "reduce", reductions={})
 
 
 def test_delta_skip_selection_reruns_from_select_on_never_training(project):

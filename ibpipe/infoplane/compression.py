@@ -86,6 +86,14 @@ def compression_summary(metrics: xr.Dataset, estimator: str | None = None) -> di
     ``estimator``: whose I(X;T) is judged (default: the first estimator of the Dataset).
     """
     estimator = estimator or str(metrics.estimator.values[0])
+    if "reduction" in metrics.dims:  # an ablation: one summary per named reduction
+        return {
+            "estimator": estimator,
+            "reductions": {
+                str(name): compression_summary(metrics.sel(reduction=name), estimator)["layers"]
+                for name in metrics.reduction.values
+            },
+        }
     cells = metrics.sel(estimator=estimator)
     if "final_to_peak" not in cells:
         cells = cells.merge(compression_statistics(cells["I_XT"]))

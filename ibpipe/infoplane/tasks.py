@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
+import xarray as xr
 
 from ibpipe.estimators.registry import needs
 from ibpipe.estimators.rowkeys import bounded_row_keys
@@ -110,3 +112,45 @@ def drop_incomplete_windows(window: int, epochs: np.ndarray, *arrays: np.ndarray
     """The first window - 1 epochs have no full window: leave them out of ``epochs`` and every (epoch, ...) array."""
     keep = slice(window - 1, None)
     return (np.asarray(epochs)[keep], *(None if array is None else array[keep] for array in arrays))
+
+
+class GroupLayout(NamedTuple):
+    """How the estimate tasks were laid out: reduction-major (None: no named reductions), then trial, then
+    layer, each (reduction, trial, layer) the same epoch tasks (``ibpipe.io.layers.layer_tasks``)."""
+
+    reductions: list[str | None]
+    n_trials: int
+    n_layers: int
+
+
+def assemble_metrics(
+    results: list[SlabMeasures],
+    layout: GroupLayout,
+    window: int,
+    epochs: np.ndarray,
+    layers: Sequence[str],
+    dataset: Callable[[SlabMeasures, np.ndarray], xr.Dataset],
+    dimensions: Sequence[str] = (),
+) -> xr.Dataset:
+    """One metrics Dataset (``dataset(measures, epochs)`` per (reduction, trial)) joined along ``trial`` (last
+    dim) and, with named reductions, along ``reduction``; warnings about cells name their epochs and layers."""
+    groups = len(layout.reductions) * layout.n_trials
+    per_group = len(results) // groups
+    parts = []
+    for group in range(groups):
+        measures = stack_task_results(results[group * per_group : (group + 1) * per_group], layout.n_layers)
+        kept_epochs, *kept = drop_incomplete_windows(window, epochs, *measures)
+        measures = SlabMeasures(*kept)
+        warn_about_cells(measures, kept_epochs, layers, dimensions)
+        parts.append(dataset(measures, kept_epochs))
+    join = {"coords": "minimal", "compat": "override", "combine_attrs": "override"}
+    trials = [
+        xr.concat(parts[start : start + layout.n_trials], dim="trial", **join).assign_coords(
+            trial=np.arange(layout.n_trials)
+        )
+        for start in range(0, groups, layout.n_trials)
+    ]
+    if layout.reductions == [None]:
+        return trials[0].transpose(..., "trial")
+    metrics = xr.concat(trials, dim="reduction", **join).assign_coords(reduction=list(layout.reductions))
+    return metrics.transpose(..., "reduction", "trial")

@@ -75,6 +75,28 @@ def store_trials(root: zarr.Group) -> int:
     return int(root.attrs.get(TRIALS_ATTR, 1))
 
 
+REDUCTIONS_ATTR = "reduction_names"
+
+
+def reduction_prefix(name: str | None) -> str:
+    """Group prefix of a named reduction's codes ('reductions/<name>/'); '' without named reductions."""
+    return "" if name is None else f"reductions/{name}/"
+
+
+def store_reductions(root: zarr.Group) -> list[str | None]:
+    """Named reductions of a codes store, or [None] for the single reduction (no prefix)."""
+    return list(root.attrs.get(REDUCTIONS_ATTR, [])) or [None]
+
+
+def group_prefixes(root: zarr.Group) -> list[str]:
+    """Every (reduction, trial) prefix of a layer store, reduction-major then trial."""
+    return [
+        reduction_prefix(name) + trial_prefix(trial)
+        for name in store_reductions(root)
+        for trial in range(store_trials(root))
+    ]
+
+
 def create_pre_noise_arrays(
     root: zarr.Group,
     widths: Mapping[str, int],
@@ -260,13 +282,13 @@ def layer_slabs(
 
 
 def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[tuple[str, int, int]]:
-    """(group, start, stop) epoch ranges of at most ``epochs_per_task``, never crossing a shard, trial-major
-    then layer-major; the group is the layer's path in the store (``trial_prefix(s) + layer``)."""
+    """(group, start, stop) epoch ranges of at most ``epochs_per_task``, never crossing a shard, in the order
+    of ``group_prefixes`` (reduction, trial) then layer-major; the group is the layer's path in the store."""
     return [
-        (trial_prefix(trial) + layer, start, min(start + epochs_per_task, slab.stop))
-        for trial in range(store_trials(root))
+        (prefix + layer, start, min(start + epochs_per_task, slab.stop))
+        for prefix in group_prefixes(root)
         for layer in layer_names(root)
-        for slab, _ in layer_slabs(root, trial_prefix(trial) + layer, variable, read=False)
+        for slab, _ in layer_slabs(root, prefix + layer, variable, read=False)
         for start in range(slab.start, slab.stop, epochs_per_task)
     ]
 
