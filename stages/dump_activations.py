@@ -22,6 +22,7 @@ from ibpipe.io.layers import (
     create_pre_noise_arrays,
     trial_prefix,
     write_layer_store_header,
+    write_splits,
 )
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import new_store
@@ -62,6 +63,7 @@ def main(
             shapes,
             {"params": sections_json(data, dump, upstream=trained.get("params")), TRIALS_ATTR: trials, **noisy},
         )
+        write_splits(root, dataset.measured_splits)
         for trial in range(trials):
             _dump_trial(root, weights, trial, model, inputs, epochs, shapes, dump, noisy)
 

@@ -21,6 +21,7 @@ from ibpipe.io.layers import (
     open_layer_store,
     read_array,
     store_reductions,
+    store_splits,
     store_trials,
 )
 from ibpipe.io.stage import run_stage
@@ -68,8 +69,11 @@ def main(
         "labels": labels,
         "x_ids": x_ids,
         "options": options,
+        "splits": {name: positions for name, positions in store_splits(root).items() if name is not None},
     }
-    tasks = layer_tasks(root, "code", EPOCHS_PER_TASK)
+    splits = list(store_splits(root))
+    # split-major: every split measures every (reduction, trial, layer, epochs) task
+    tasks = [(*task, split) for split in splits for task in layer_tasks(root, "code", EPOCHS_PER_TASK)]
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
     attrs = {
@@ -78,15 +82,16 @@ def main(
         **cap_attrs(plan, options),
     }
 
-    def dataset(measures: SlabMeasures, kept_epochs: np.ndarray):
+    def dataset(measures: SlabMeasures, kept_epochs: np.ndarray, split: str | None):
+        rows = slice(None) if split is None else shared["splits"][split]
         return metrics_dataset(
             measures.points,
             measures.intervals,
             kept_epochs,
             widths,
             options,
-            labels,
-            x_ids,
+            labels[rows],
+            x_ids[rows],
             attrs,
             states=measures.states,
             code_widths=code_widths,
@@ -94,7 +99,7 @@ def main(
             capped=measures.capped,
         )
 
-    groups = GroupLayout(store_reductions(root), store_trials(root), len(code_widths))
+    groups = GroupLayout(splits, store_reductions(root), store_trials(root), len(code_widths))
     metrics = add_compression(
         assemble_metrics(results, groups, choice.window, epochs, list(code_widths), dataset, options.dimensions)
     )

@@ -33,9 +33,11 @@ def main(
         "training_curves": training_curves(open_history(weights)),
         "selection": selection_overview(read_json(selection)),
     }
-    # an ablation (named reductions) gets its figures per reduction, suffixed with the name
-    names = dataset["reduction"].values.tolist() if "reduction" in dataset.dims else []
-    facets = {f"_{name}": dataset.sel(reduction=name) for name in names} or {"": dataset}
+    # several splits or an ablation (named reductions): figures per split and reduction, suffixed with the names
+    facets = {"": dataset}
+    for dim in ("split", "reduction"):
+        if dim in dataset.dims:
+            facets = {f"{key}_{v}": facet.sel({dim: v}) for key, facet in facets.items() for v in dataset[dim].values}
     for suffix, facet in facets.items():
         for estimator in dataset.estimator.values.tolist():
             figures[f"information_plane_{estimator}{suffix}"] = information_plane(facet, estimator)

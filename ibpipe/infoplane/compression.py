@@ -26,6 +26,7 @@ from scipy import stats
 COMPRESSES_BELOW = 0.9
 LEVEL = 0.95
 STATISTICS = ("peak_I_XT", "peak_epoch", "final_to_peak")
+HEADER = ("estimator", "interval", "rule")
 
 
 def compression_statistics(curve: xr.DataArray) -> xr.Dataset:
@@ -86,14 +87,13 @@ def compression_summary(metrics: xr.Dataset, estimator: str | None = None) -> di
     ``estimator``: whose I(X;T) is judged (default: the first estimator of the Dataset).
     """
     estimator = estimator or str(metrics.estimator.values[0])
-    if "reduction" in metrics.dims:  # an ablation: one summary per named reduction
-        return {
-            "estimator": estimator,
-            "reductions": {
-                str(name): compression_summary(metrics.sel(reduction=name), estimator)["layers"]
-                for name in metrics.reduction.values
-            },
-        }
+    for dim in ("split", "reduction"):  # one summary per measured split, then per named reduction
+        if dim in metrics.dims:
+            nested = {}
+            for value in metrics[dim].values.tolist():
+                inner = compression_summary(metrics.sel({dim: value}), estimator)
+                nested[str(value)] = {key: item for key, item in inner.items() if key not in HEADER}
+            return {**{key: item for key, item in inner.items() if key in HEADER}, dim: nested}
     cells = metrics.sel(estimator=estimator)
     if "final_to_peak" not in cells:
         cells = cells.merge(compression_statistics(cells["I_XT"]))

@@ -151,8 +151,9 @@ def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
     last = metrics.isel(epoch=-1)
     if "trial" in last.dims:
         last = last.mean("trial", keep_attrs=True)
-    if "reduction" in last.dims:  # the I values of the first named reduction; verdicts cover them all
-        last = last.isel(reduction=0)
+    for dim in ("split", "reduction"):  # the I values of the first split and reduction; verdicts cover them all
+        if dim in last.dims:
+            last = last.isel({dim: 0})
     summary: dict[str, Any] = {
         "epoch": int(last.epoch),
         "H_X": round(float(metrics.attrs["H_X"]), 5),

@@ -92,7 +92,8 @@ def _information_panels(metrics: xr.Dataset, title: str, draw) -> Figure:
         _rug(axis, metrics.epoch.values)
         _epoch_axis(axis)
         axis.set_ylabel(label)
-    axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
+    h_y = float(metrics["H_Y"]) if "H_Y" in metrics.data_vars else metrics.attrs["H_Y"]  # per split when measured so
+    axes[1].axhline(h_y, color="grey", linestyle=":", linewidth=1, label="H(Y)")
     axes[1].legend(fontsize=8)
     figure.suptitle(title + _window_note(metrics) + _trials_note(metrics))
     return figure

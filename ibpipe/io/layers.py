@@ -78,6 +78,24 @@ def store_trials(root: zarr.Group) -> int:
 REDUCTIONS_ATTR = "reduction_names"
 
 
+SPLITS_ATTR = "splits"
+
+
+def write_splits(root: zarr.Group, splits: Mapping[str, np.ndarray] | None) -> None:
+    """Per measured split (``dataset.measure_on`` as a list), root array ``split_<name>``: its sample positions."""
+    if not splits:
+        return
+    root.attrs[SPLITS_ATTR] = list(splits)
+    for name, positions in splits.items():
+        write_array(root, f"split_{name}", np.asarray(positions, dtype=np.int64), (f"{name}_sample",))
+
+
+def store_splits(root: zarr.Group) -> dict[str | None, np.ndarray | None]:
+    """{split: sample positions} of a layer store, or {None: None} when every sample is one measurement."""
+    names = list(root.attrs.get(SPLITS_ATTR, []))
+    return {name: np.asarray(root[f"split_{name}"][...]) for name in names} or {None: None}
+
+
 def reduction_prefix(name: str | None) -> str:
     """Group prefix of a named reduction's codes ('reductions/<name>/'); '' without named reductions."""
     return "" if name is None else f"reductions/{name}/"
