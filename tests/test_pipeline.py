@@ -123,7 +123,11 @@ def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
 
 def test_dimensions_over_training_and_the_autoencoder_curves_are_stored(project):
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
-        assert metrics.corrdim.dims == ("epoch", "layer") and metrics.nn_dim.dims == ("epoch", "layer")
+        assert metrics.corrdim.dims == ("epoch", "layer", "trial") and metrics.nn_dim.dims == (
+            "epoch",
+            "layer",
+            "trial",
+        )
         # A layer cannot have more dimensions than units (small slack for estimator noise).
         assert (metrics.nn_dim <= metrics.layer_width + 0.5).all()
     with xr.open_dataset(project / "reports" / "ae_entropy.nc") as curves:

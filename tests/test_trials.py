@@ -93,3 +93,11 @@ def test_summary_line_names_layer_verdict_interval_and_trials():
     line = summary["layers"]["hidden1"]["verdict"]
     assert line.startswith("hidden1: compresses, final/peak 0.40 [") and line.endswith("3 trials")
     assert summary["layers"]["hidden1"]["final_to_peak"][0] == pytest.approx(0.40)
+
+
+def test_codes_groups_map_to_their_trials_activations():
+    from ibpipe.io.layers import activation_group, reduction_prefix, trial_prefix
+
+    assert activation_group(reduction_prefix("bins30") + trial_prefix(2) + "hidden1") == "trial2/hidden1"
+    assert activation_group(reduction_prefix("bins30") + trial_prefix(0) + "hidden1") == "hidden1"
+    assert activation_group(trial_prefix(1) + "output") == "trial1/output"

@@ -57,7 +57,7 @@ def stored_slab_information(
     only those samples are measured, as if they were the whole store."""
     from ibpipe.estimators.pairwise import settings
     from ibpipe.infoplane.capping import pairwise_budget_bytes, pairwise_rows, split_slab_information
-    from ibpipe.io.layers import read_nonfinite, read_pre_noise, read_slab
+    from ibpipe.io.layers import activation_group, read_nonfinite, read_pre_noise, read_slab
 
     first = max(0, start - options.window + 1)
     codes = stored_state_ids(codes_path, layer, first, stop)
@@ -67,9 +67,10 @@ def stored_slab_information(
     wanted = needs(options.estimators, "activations") or bool(options.dimensions)
     rows = pairwise_rows(options, len(labels))  # the cost cap: only these rows are read for the pairwise methods
     stored_rows = rows if positions is None else (positions if rows is None else positions[rows])
-    activations = read_slab(activations_path, layer, "activation", first, stop, stored_rows) if wanted else None
+    source = activation_group(layer)  # named reductions share one trial's activations
+    activations = read_slab(activations_path, source, "activation", first, stop, stored_rows) if wanted else None
     nonfinite = read_nonfinite(codes_path, layer, first, stop)
-    draws = read_pre_noise(activations_path, layer, first, stop) if needs(options.estimators, "pre_noise") else None
+    draws = read_pre_noise(activations_path, source, first, stop) if needs(options.estimators, "pre_noise") else None
     if draws is not None and stored_rows is not None:
         draws = draws[:, stored_rows]
     with settings(memory_limit=pairwise_budget_bytes(options), device=options.device):

@@ -101,6 +101,11 @@ def reduction_prefix(name: str | None) -> str:
     return "" if name is None else f"reductions/{name}/"
 
 
+def activation_group(group: str) -> str:
+    """The activations group of a codes group: the codes' path without its reduction prefix."""
+    return group.split("/", 2)[2] if group.startswith("reductions/") else group
+
+
 def store_reductions(root: zarr.Group) -> list[str | None]:
     """Named reductions of a codes store, or [None] for the single reduction (no prefix)."""
     return list(root.attrs.get(REDUCTIONS_ATTR, [])) or [None]
