@@ -27,6 +27,7 @@ def main(
             AutoencoderSettings.from_params(ae),
             CodeMeasureSettings.from_params(ae),
             client,
+            restarts=ae.restarts,
         )
     dataset.attrs.update({**source, "params": sections_json(ae)})
     write_metrics(out, dataset)

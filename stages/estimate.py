@@ -9,16 +9,21 @@ from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
 from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
+from ibpipe.infoplane.compression import add_compression
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
-from ibpipe.infoplane.tasks import (
-    drop_incomplete_windows,
-    stack_task_results,
-    stored_slab_information,
-    warn_about_cells,
-)
+from ibpipe.infoplane.tasks import GroupLayout, assemble_metrics, stored_slab_information
 from ibpipe.io.files import write_json, write_metrics
-from ibpipe.io.layers import NOISE_STD_ATTR, layer_tasks, layer_widths, open_layer_store, read_array
+from ibpipe.io.layers import (
+    NOISE_STD_ATTR,
+    layer_tasks,
+    layer_widths,
+    open_layer_store,
+    read_array,
+    store_reductions,
+    store_splits,
+    store_trials,
+)
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import store_location
 from ibpipe.parallel import dask_client, run_tasks
@@ -64,32 +69,39 @@ def main(
         "labels": labels,
         "x_ids": x_ids,
         "options": options,
+        "splits": {name: positions for name, positions in store_splits(root).items() if name is not None},
     }
-    tasks = layer_tasks(root, "code", EPOCHS_PER_TASK)
+    splits = list(store_splits(root))
+    # split-major: every split measures every (reduction, trial, layer, epochs) task
+    tasks = [(*task, split) for split in splits for task in layer_tasks(root, "code", EPOCHS_PER_TASK)]
     with dask_client(choice.scheduler, choice.workers) as client:
         results = run_tasks(client, stored_slab_information, tasks, shared, "estimate")
-    measures = stack_task_results(results, len(code_widths))
-    epochs, *kept = drop_incomplete_windows(choice.window, epochs, *measures)
-    measures = SlabMeasures(*kept)
-    warn_about_cells(measures, epochs, list(code_widths), options.dimensions)
     attrs = {
         "params": sections_json(choice, upstream=root.attrs.get("params")),
         "reductions": root.attrs.get("reductions", "{}"),
         **cap_attrs(plan, options),
     }
-    metrics = metrics_dataset(
-        measures.points,
-        measures.intervals,
-        epochs,
-        widths,
-        options,
-        labels,
-        x_ids,
-        attrs,
-        states=measures.states,
-        code_widths=code_widths,
-        dimensions=measures.dimensions,
-        capped=measures.capped,
+
+    def dataset(measures: SlabMeasures, kept_epochs: np.ndarray, split: str | None):
+        rows = slice(None) if split is None else shared["splits"][split]
+        return metrics_dataset(
+            measures.points,
+            measures.intervals,
+            kept_epochs,
+            widths,
+            options,
+            labels[rows],
+            x_ids[rows],
+            attrs,
+            states=measures.states,
+            code_widths=code_widths,
+            dimensions=measures.dimensions,
+            capped=measures.capped,
+        )
+
+    groups = GroupLayout(splits, store_reductions(root), store_trials(root), len(code_widths))
+    metrics = add_compression(
+        assemble_metrics(results, groups, choice.window, epochs, list(code_widths), dataset, options.dimensions)
     )
     write_metrics(out, metrics)
     write_json(summary, metrics_summary(metrics))

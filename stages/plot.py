@@ -38,9 +38,16 @@ def main(
         "training_curves": training_curves(open_history(weights)),
         "selection": selection_overview(read_json(selection)),
     }
-    for estimator in dataset.estimator.values.tolist():
-        figures[f"information_plane_{estimator}"] = information_plane(dataset, estimator)
-        figures[f"information_over_epochs_{estimator}"] = information_over_epochs(dataset, estimator)
+    # several splits or an ablation (named reductions): figures per split and reduction, suffixed with the names
+    facets = {"": dataset}
+    for dim in ("split", "reduction"):
+        if dim in dataset.dims:
+            facets = {f"{key}_{v}": facet.sel({dim: v}) for key, facet in facets.items() for v in dataset[dim].values}
+    for suffix, facet in facets.items():
+        for estimator in dataset.estimator.values.tolist():
+            figures[f"information_plane_{estimator}{suffix}"] = information_plane(facet, estimator)
+            figures[f"information_over_epochs_{estimator}{suffix}"] = information_over_epochs(facet, estimator)
+    dataset = next(iter(facets.values()))
     layer = default_comparison_layer(dataset) if plot.compare_layer == "auto" else plot.compare_layer
     if layer not in dataset.layer.values:
         raise InputError(

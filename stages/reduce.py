@@ -17,6 +17,7 @@ from ibpipe.infoplane import reduce as reducing
 from ibpipe.io.arrays import write_array
 from ibpipe.io.layers import (
     NONFINITE_ARRAY,
+    REDUCTIONS_ATTR,
     SHAPES_ATTR,
     WIDTHS_ATTR,
     LayerStoreWriter,
@@ -28,7 +29,10 @@ from ibpipe.io.layers import (
     layer_widths,
     open_layer_store,
     read_array,
+    reduction_prefix,
     samples_per_shard,
+    store_trials,
+    trial_prefix,
 )
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import new_store
@@ -43,56 +47,76 @@ def main(
     (choice,) = load_sections(params_file, ReduceParams)
     source = open_layer_store(activations)
     shapes = layer_shapes(source)
-    reductions = reducing.layer_reductions(
-        choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides()
-    )
-    reducers = reducing.layer_reducers(reductions, shapes)
+    # Named reductions (an ablation in one run) each code every trial under reductions/<name>/
+    named = choice.named_defaults() or {None: choice.layer_defaults()}
     epochs = read_array(source, "epoch")
     n_samples = source["labels"].shape[0]
     first = next(iter(shapes))
+    described = {}
     # Stores may be fsspec URLs (s3://bucket/run/codes.zarr) for workers that share no disk
     with new_store(out) as root:
         copy_header(source, root)
-        inputs = read_array(source, "inputs").reshape(n_samples, *input_shape(source))
-        write_array(root, "x_id", reducing.input_state_ids(inputs, reductions[INPUT_LAYER]), ("sample",))
-        code_shapes = {
-            layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape
-            for layer, reducer in reducers.items()
-        }
-        writer = LayerStoreWriter(
-            root,
-            "code",
-            code_shapes,
-            epochs,
-            n_samples,
-            epochs_per_shard(source, first, "activation"),
-            "int32",
-            samples_per_shard(source, first, "activation"),
-        )
-        slabs = list(writer.slabs())
-        for layer, reducer in tqdm(reducers.items(), desc="reduce", unit="layer"):
-            coded = reducing.code_layer(
-                reducer,
-                slabs,
-                lambda epochs, layer=layer: layer_chunks(source, layer, "activation", epochs),
-                lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
-                n_samples,
-                layer,
-            )
-            write_array(root[layer], "code_low", coded.low, ("unit",))
-            write_array(root[layer], "code_high", coded.high, ("unit",))
-            write_array(root[layer], NONFINITE_ARRAY, coded.nonfinite, ("epoch",))
+        for name, defaults in named.items():
+            reductions = reducing.layer_reductions(defaults, list(shapes), choice.preset_name, choice.layer_overrides())
+            reducers = reducing.layer_reducers(reductions, shapes)
+            code_shapes = {
+                layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape
+                for layer, reducer in reducers.items()
+            }
+            if not described:  # X's states and the code shapes come from the first reduction
+                inputs = read_array(source, "inputs").reshape(n_samples, *input_shape(source))
+                write_array(root, "x_id", reducing.input_state_ids(inputs, reductions[INPUT_LAYER]), ("sample",))
+                shapes_attrs = {
+                    SHAPES_ATTR: {layer: list(shape) for layer, shape in code_shapes.items()},
+                    WIDTHS_ATTR: {layer: int(reducer.n_units) for layer, reducer in reducers.items()},
+                }
+            for trial in range(store_trials(source)):
+                prefixes = (trial_prefix(trial), reduction_prefix(name) + trial_prefix(trial))
+                _reduce_trial(source, root, prefixes, reducers, code_shapes, epochs, n_samples, first)
+            described[name] = {
+                layer: _described(reducers.get(layer), reduction) for layer, reduction in reductions.items()
+            }
         root.attrs.update(
             {
                 "params": sections_json(choice, upstream=source.attrs.get("params")),
-                SHAPES_ATTR: {layer: list(shape) for layer, shape in code_shapes.items()},
-                WIDTHS_ATTR: {layer: int(reducer.n_units) for layer, reducer in reducers.items()},
+                **shapes_attrs,
                 "activation_widths": layer_widths(source),
-                "reductions": json.dumps(
-                    {layer: _described(reducers.get(layer), reduction) for layer, reduction in reductions.items()}
-                ),
+                "reductions": json.dumps(described.get(None, described)),
+                **({REDUCTIONS_ATTR: list(named)} if None not in named else {}),
             }
         )
+
+
+def _reduce_trial(
+    source, root, prefixes: tuple[str, str], reducers, code_shapes, epochs, n_samples: int, first: str
+) -> None:
+    """Code one trial's layer groups, read at ``prefixes[0]`` + layer and written at ``prefixes[1]`` + layer,
+    shard by shard; learnt bins come from that trial."""
+    source_prefix, prefix = prefixes
+    writer = LayerStoreWriter(
+        root,
+        "code",
+        code_shapes,
+        epochs,
+        n_samples,
+        epochs_per_shard(source, source_prefix + first, "activation"),
+        "int32",
+        samples_per_shard(source, source_prefix + first, "activation"),
+        prefix,
+    )
+    slabs = list(writer.slabs())
+    for layer, reducer in tqdm(reducers.items(), desc=f"reduce {prefix or 'trial0/'}", unit="layer"):
+        coded = reducing.code_layer(
+            reducer,
+            slabs,
+            lambda epochs, layer=layer: layer_chunks(source, source_prefix + layer, "activation", epochs),
+            lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
+            n_samples,
+            layer,
+        )
+        write_array(root[prefix + layer], "code_low", coded.low, ("unit",))
+        write_array(root[prefix + layer], "code_high", coded.high, ("unit",))
+        write_array(root[prefix + layer], NONFINITE_ARRAY, coded.nonfinite, ("epoch",))
 
 
 def _described(reducer, reduction) -> dict | None:

@@ -13,7 +13,7 @@ from ibpipe.data.datasets import load_dataset
 from ibpipe.io.stage import run_stage
 from ibpipe.io.weights import open_history, write_weights
 from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
-from ibpipe.nn.training import train_epochs
+from ibpipe.nn.trials import train_trials
 from ibpipe.training_log import write_training_log
 
 
@@ -22,7 +22,6 @@ def main(
 ) -> None:
     """``out`` may be an fsspec URL (s3://bucket/run/weights.zarr) as well as a path; ``live`` is DVCLive's folder."""
     data, net, fit = load_sections(params_file, DatasetParams, ModelParams, TrainParams)
-    torch.manual_seed(fit.seed)
     torch.set_num_threads(fit.torch_threads)
     # measure_on only chooses the measured rows; training never reads it, so it is not a train dep
     dataset = load_dataset(data.name, data.test_fraction, data.split_seed, root=data.root, download=data.download)
@@ -39,23 +38,28 @@ def main(
         net.noise_std,
         net.quantize,
     )
-    model = build_model(spec)
-    if net.checkpoint:
-        load_checkpoint(model, net.checkpoint)
+    prepare = (lambda model: load_checkpoint(model, net.checkpoint)) if net.checkpoint else None
     inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
     train_rows, test_rows = torch.from_numpy(dataset.train_rows), torch.from_numpy(dataset.test_rows)
-    records = train_epochs(
-        model,
+    streams = train_trials(
+        lambda: build_model(spec),
         train=(inputs[train_rows], labels[train_rows]),
         test=(inputs[test_rows], labels[test_rows]),
+        trials=range(fit.trials),
         epochs=fit.epochs,
         batch_size=fit.batch_size,
         learning_rate=fit.learning_rate,
         seed=fit.seed,
+        prepare=prepare,
     )
-    progress = tqdm(records, total=fit.epochs + 1, desc="train", unit="epoch", mininterval=1.0)
-    write_weights(out, progress, fit.epochs + 1, {"model": spec, "params": sections_json(data, net, fit)})
-    write_training_log(live, open_history(out))
+    progress = (
+        (trials, tqdm(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))
+        for trials, records in streams
+    )
+    attrs = {"model": spec, "params": sections_json(data, net, fit)}
+    write_weights(out, progress, fit.epochs + 1, fit.trials, attrs)
+    # DVCLive logs the mean curve over trials (the per-trial curves stay in weights.zarr/history)
+    write_training_log(live, open_history(out).mean("trial"))
 
 
 if __name__ == "__main__":

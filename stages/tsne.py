@@ -39,6 +39,9 @@ def main(
                 f"its estimators are {', '.join(dataset.estimator.values.tolist())}"
             )
         information = dataset["I_XT"].sel(estimator=choice.peak_estimator).reindex(epoch=measured)
+        for dim in ("split", "reduction", "trial"):  # the maps show trial 0's activations (the root groups)
+            if dim in information.dims:
+                information = information.isel({dim: 0}, drop=True)
     rows = seeded_rows(root["labels"].shape[0], choice.n_rows, choice.seed)
     layers = layer_names(root)
     embeddings, epochs, names = [], [], []

@@ -68,3 +68,17 @@ def test_standardised_and_noisy_mi_curves_bend_at_the_dimension_of_a_linear_mani
     assert curves.mse.sel(d=5) < 0.01 < curves.mse.sel(d=4)
     assert curves.corrdim_codes.sel(d=8) == pytest.approx(5, abs=0.8)
     assert curves.attrs["nn_dim_data"] == pytest.approx(5, abs=0.8)
+
+
+def test_restarts_keep_the_best_held_out_mse_per_code_size_and_every_restart():
+    measures = ("mse", "epochs", "H_raw", "H_std", "I_noise", "corrdim_codes")
+
+    def run(mse, h):
+        return {name: (mse if name == "mse" else h) for name in measures}
+
+    results = [[run(0.5, 1.0), run(0.2, 2.0)], [run(0.1, 3.0), run(0.3, 4.0)], [run(np.nan, 5.0), run(0.05, 6.0)]]
+    curves = curve_dataset([1, 2, 3], results, {"corrdim_data": 1.0, "nn_dim_data": 1.0}, {})
+    assert curves.best_restart.values.tolist() == [1, 0, 1]
+    assert curves.H_raw.values.tolist() == [2.0, 3.0, 6.0] and curves.H_raw.dims == ("d",)
+    assert curves.H_raw_restarts.dims == ("d", "restart")
+    assert curves.mse_restarts.values[1].tolist() == [0.1, 0.3]

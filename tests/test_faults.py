@@ -149,7 +149,7 @@ def test_a_missing_epoch_in_the_weights_is_one_line_naming_store_array_and_fix(t
     root, _ = tiny
     weights = zarr.open_group(root / "data/weights.zarr", mode="r+")
     name, array = next(iter(weights["weights"].arrays()))
-    array.resize((array.shape[0] - 1, *array.shape[1:]))
+    array.resize((array.shape[0], array.shape[1] - 1, *array.shape[2:]))  # (trial, epoch, ...): drop the last epoch
     line = _stage_error(root, "stages/dump_activations.py", "--out", str(tmp_path / "activations.zarr"))
     assert f"data/weights.zarr lacks epoch 5 in array 'weights/{name}'" in line
     assert "`dvc repro -f -s train`" in line

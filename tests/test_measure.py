@@ -69,8 +69,8 @@ def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
     assert dataset.bound.values.tolist() == ["lower", "upper"]
     assert dataset.I_TY_ci.attrs["units"] == "bit"
     assert dataset.attrs["bootstrap_resamples"] == 5
-    # compact for `dvc metrics show`: the main estimator only; the rest stays in metrics.nc
-    assert set(metrics_summary(dataset)) == {"epoch", "H_X", "H_Y", "plugin"}
+    # compact for `dvc metrics show`: the main estimator and the compression verdicts; the rest stays in metrics.nc
+    assert set(metrics_summary(dataset)) == {"epoch", "H_X", "H_Y", "plugin", "compression"}
 
 
 def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):

@@ -15,6 +15,7 @@ from ibpipe.io.weights import write_weights
 from ibpipe.neurons.pipeline import PipelineEvaluator, build_with, dense_layer_keys, load_state
 from ibpipe.nn.architectures import build_model, model_spec
 from ibpipe.nn.training import train_epochs
+from ibpipe.nn.trials import with_trial_axis
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "stages"))
@@ -37,7 +38,9 @@ def weights(tmp_path_factory) -> Path:
     x, y = torch.from_numpy(data.inputs), torch.from_numpy(data.labels)
     train, test = torch.from_numpy(data.train_rows), torch.from_numpy(data.test_rows)
     records = train_epochs(model, (x[train], y[train]), (x[test], y[test]), 3, 512, 1.0e-2, 0)
-    write_weights(path, records, 4, {"model": SPEC, "params": json.dumps(PIPELINE_PARAMS)})
+    write_weights(
+        path, [(range(1), with_trial_axis(records))], 4, 1, {"model": SPEC, "params": json.dumps(PIPELINE_PARAMS)}
+    )
     return path
 
 
@@ -59,12 +62,12 @@ def test_pipeline_source_reads_the_layer_of_the_last_epoch(weights, tmp_path):
     keys = dense_layer_keys(build_with(SPEC, final), SPEC, "hidden2")
     assert keys == ("layers.hidden2.0.weight", "layers.hidden2.0.bias", "layers.output.weight", "layers.output.bias")
     for key in keys:
-        assert np.array_equal(final[key], stored[key][-1])
-    assert np.array_equal(load_state(tmp_path / "source" / "initial")[keys.w_in], stored[keys.w_in][0])
+        assert np.array_equal(final[key], stored[key][0, -1])
+    assert np.array_equal(load_state(tmp_path / "source" / "initial")[keys.w_in], stored[keys.w_in][0, 0])
     bootstrap.main(params, tmp_path / "source", tmp_path / "bootstrap.nc")
     layers = open_netcdf(tmp_path / "bootstrap.nc")
-    assert np.array_equal(layers.reference_w_in.values, stored["layers.hidden2.0.weight"][-1])
-    assert np.array_equal(layers.reference_w_out.values, stored["layers.output.weight"][-1])
+    assert np.array_equal(layers.reference_w_in.values, stored["layers.hidden2.0.weight"][0, -1])
+    assert np.array_equal(layers.reference_w_out.values, stored["layers.output.weight"][0, -1])
     assert layers.replica_w_in.shape == (2, 4, 6)
 
 

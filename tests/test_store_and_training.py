@@ -20,6 +20,7 @@ from ibpipe.io.weights import open_history, read_weights, write_weights
 from ibpipe.nn.architectures import build_model, model_spec
 from ibpipe.nn.layers import layer_widths, load_weights, record_epochs
 from ibpipe.nn.training import HISTORY_METRICS, train_epochs
+from ibpipe.nn.trials import with_trial_axis
 
 
 def _tiny_run(epochs=3, seed=0):
@@ -79,12 +80,16 @@ def test_initial_weights_are_truncated_normal_with_std_one_over_sqrt_fan_in():
 
 def test_weights_store_round_trips_every_epoch_and_the_history(tmp_path):
     _model, records = _tiny_run(epochs=4)
+    _model, other = _tiny_run(epochs=4, seed=1)
     path = tmp_path / "weights.zarr"
-    write_weights(path, iter(records), 5, {"model": {"arch": "mlp"}}, epochs_per_chunk=2)
-    for epoch, weights in read_weights(path, [0, 3, 4]):
-        assert all(np.array_equal(weights[k], records[epoch].weights[k]) for k in weights)
+    streams = [(range(1), with_trial_axis(iter(records))), (range(1, 2), with_trial_axis(iter(other)))]
+    write_weights(path, streams, 5, 2, {"model": {"arch": "mlp"}}, epochs_per_chunk=2)
+    for trial, run in enumerate((records, other)):
+        for epoch, weights in read_weights(path, [0, 3, 4], trial):
+            assert all(np.array_equal(weights[k], run[epoch].weights[k]) for k in weights)
     history = open_history(path)
-    assert history.train_loss.values.tolist() == [r.metrics["train_loss"] for r in records]
+    assert history.train_loss.dims == ("trial", "epoch")
+    assert history.train_loss.sel(trial=1).values.tolist() == [r.metrics["train_loss"] for r in other]
     with pytest.raises(StoreError, match=r"holds epochs 0\.\.4"):
         next(read_weights(path, [7]))
 

@@ -14,7 +14,7 @@ STORES = ("data/weights.zarr", "data/activations.zarr", "data/codes.zarr")
 def tiny_project(root: Path) -> Path:
     """The pipeline at its smallest: 5 epochs, every epoch measured, shards of 2 epochs, in-process estimates."""
     new_project(root)
-    _edit_params(root, "train", epochs=5, learning_rate=1.0e-2)
+    _edit_params(root, "train", epochs=5, learning_rate=1.0e-2, trials=1)
     _edit_params(root, "select", method="all")
     _edit_params(root, "dump", epochs_per_shard=2)
     _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "kde-upper"])

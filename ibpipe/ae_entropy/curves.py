@@ -39,12 +39,23 @@ def code_measures(codes: np.ndarray, settings: CodeMeasureSettings) -> dict[str,
     }
 
 
+# Restart r of code size d is seeded ae.seed + d + RESTART_SEED_STEP * r: restart 0 is the single run of before.
+RESTART_SEED_STEP = 1000
+
+
 def code_size_measures(
-    code_dim: int, *, points: np.ndarray, training: AutoencoderSettings, measuring: CodeMeasureSettings
+    code_dim: int,
+    restart: int = 0,
+    *,
+    points: np.ndarray,
+    training: AutoencoderSettings,
+    measuring: CodeMeasureSettings,
 ) -> dict[str, float]:
-    """The Dask task of one code size: train (seeded by the settings and d), encode every point, measure."""
+    """The Dask task of one (code size, restart): train (seeded by the settings, d and the restart), encode
+    every point, measure."""
     torch.set_num_threads(1)
-    seeded = AutoencoderSettings(**{**training.__dict__, "seed": training.seed + code_dim})
+    seed = training.seed + code_dim + RESTART_SEED_STEP * restart
+    seeded = AutoencoderSettings(**{**training.__dict__, "seed": seed})
     model, val_mse, epochs = train_autoencoder(points, code_dim, seeded)
     return {"mse": val_mse, "epochs": float(epochs), **code_measures(encode(model, points), measuring)}
 
@@ -52,14 +63,28 @@ def code_size_measures(
 CURVES = ("H_raw", "H_std", "I_noise")
 
 
+def best_restarts(restarts: list[list[dict[str, float]]]) -> tuple[list[dict[str, float]], list[int]]:
+    """Per code size (outer list), the restart with the lowest held-out MSE (NaN MSEs lose), and its index."""
+    best = [int(np.argmin([r["mse"] if np.isfinite(r["mse"]) else np.inf for r in runs])) for runs in restarts]
+    return [runs[index] for runs, index in zip(restarts, best)], best
+
+
 def curve_dataset(
-    code_dims: list[int], results: list[dict[str, float]], data_dimensions: dict[str, float], attrs: dict
+    code_dims: list[int],
+    results: list[dict[str, float]] | list[list[dict[str, float]]],
+    data_dimensions: dict[str, float],
+    attrs: dict,
 ) -> xr.Dataset:
     """The curves over d as a Dataset, with the bend of each entropy curve and the MSE elbow in attrs.
 
+    ``results``: one dict per code size, or per code size a list of restarts. With restarts the (d,)
+    variables hold the restart with the best held-out MSE (the bends are taken on it), ``best_restart``
+    (d,) says which, and ``<measure>_restarts`` (d, restart) hold every restart (for mean +- sd bands).
     Bends are breakpoints of continuous two-segment fits (``two_segment_fit``); the
     MSE elbow is the bend of log10 MSE. With fewer than 3 code sizes they are NaN.
     """
+    restarts = [runs if isinstance(runs, list) else [runs] for runs in results]
+    results, best = best_restarts(restarts)
     dims = np.asarray(code_dims)
     units = {
         "mse": ("1", "held-out reconstruction MSE of standardised features"),
@@ -80,6 +105,15 @@ def curve_dataset(
         name: ("d", np.array([result[name] for result in results]), {"units": unit, "long_name": label})
         for name, (unit, label) in units.items()
     }
+    if len(restarts[0]) > 1:
+        for name, (unit, label) in units.items():
+            values = np.array([[run[name] for run in runs] for runs in restarts])
+            data[f"{name}_restarts"] = (
+                ("d", "restart"),
+                values,
+                {"units": unit, "long_name": f"{label}, every restart"},
+            )
+        data["best_restart"] = ("d", np.asarray(best), {"long_name": "restart with the lowest held-out MSE"})
     dataset = xr.Dataset(data, coords={"d": ("d", dims, {"long_name": "code size"})})
 
     def bend(values: np.ndarray) -> float:
@@ -101,28 +135,35 @@ def entropy_curves(
     measuring: CodeMeasureSettings,
     client,
     description: str | None = "ae-entropy",
+    restarts: int = 1,
 ) -> xr.Dataset:
-    """The whole curve for prepared ``points``: one autoencoder per d = 1..dmax on the Dask ``client``
-    (None: here, one after another), plus the points' own correlation and TwoNN dimensions."""
+    """The whole curve for prepared ``points``: ``restarts`` autoencoders per d = 1..dmax on the Dask
+    ``client`` (None: here, one after another), plus the points' own correlation and TwoNN dimensions."""
     from ibpipe.parallel import run_tasks
 
     if dmax > points.shape[1]:
         raise InputError(f"ae.dmax = {dmax} exceeds the {points.shape[1]} features of the points; lower ae.dmax")
     # Larger codes train longest: submit them first so the workers finish together.
-    order = list(range(dmax, 0, -1))
+    order = [(d, restart) for d in range(dmax, 0, -1) for restart in range(restarts)]
     results = run_tasks(
         client,
         code_size_measures,
-        [(d,) for d in order],
+        order,
         {"points": points, "training": training, "measuring": measuring},
         description,
     )
-    by_dim = dict(zip(order, results))
+    by_task = dict(zip(order, results))
+    by_dim = {d: [by_task[d, restart] for restart in range(restarts)] for d in range(1, dmax + 1)}
     data_dimensions = {
         "corrdim_data": correlation_dimension(
             points, measuring.corr_q_low, measuring.corr_q_high, max_pairs=measuring.max_pairs, seed=measuring.seed
         ),
         "nn_dim_data": twonn_dimension(points),
     }
-    attrs = {"n_points": len(points), "n_features": points.shape[1], "nn_dim_method": "TwoNN (Facco et al. 2017)"}
+    attrs = {
+        "n_points": len(points),
+        "n_features": points.shape[1],
+        "nn_dim_method": "TwoNN (Facco et al. 2017)",
+        "restarts": restarts,
+    }
     return curve_dataset(list(range(1, dmax + 1)), [by_dim[d] for d in range(1, dmax + 1)], data_dimensions, attrs)

@@ -7,6 +7,16 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 
+def _restart_band(axis, curves: xr.Dataset, name: str, colour: str) -> None:
+    """Mean +- one sd over restarts (when stored) behind the best restart's line."""
+    if f"{name}_restarts" not in curves:
+        return
+    runs = curves[f"{name}_restarts"]
+    mean, spread = runs.mean("restart").values, runs.std("restart", ddof=1).values
+    axis.plot(curves.d.values, mean, color=colour, linestyle="--", linewidth=0.8, alpha=0.7)
+    axis.fill_between(curves.d.values, mean - spread, mean + spread, color=colour, alpha=0.15, linewidth=0)
+
+
 def ae_entropy_curves(curves: xr.Dataset) -> Figure:
     """Entropy curves over code size with their bends, the MSE with its elbow, and the codes' correlation dimension."""
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
@@ -16,12 +26,14 @@ def ae_entropy_curves(curves: xr.Dataset) -> Figure:
             d, curves[name].values, marker="o", color=colour, label=f"{name} (bend {curves.attrs[f'bend_{name}']:.2f})"
         )
         axes[0].axvline(curves.attrs[f"bend_{name}"], color=colour, linestyle=":", linewidth=1)
+        _restart_band(axes[0], curves, name, colour)
     axes[0].set_ylabel("nats")
     axes[0].set_title("Entropy of the codes")
     axes[1].semilogy(d, curves.mse.values, marker="o", color="black")
     axes[1].axvline(
         curves.attrs["mse_elbow"], color="black", linestyle=":", label=f"elbow {curves.attrs['mse_elbow']:.2f}"
     )
+    _restart_band(axes[1], curves, "mse", "black")
     axes[1].set_ylabel("held-out MSE")
     axes[1].set_title("Reconstruction")
     axes[2].plot(d, curves.corrdim_codes.values, marker="o", label="codes")
@@ -43,5 +55,7 @@ def ae_entropy_curves(curves: xr.Dataset) -> Figure:
         if true_dim > 0:
             axis.axvline(true_dim, color="red", alpha=0.4, linewidth=2, label=f"true dimension {true_dim}")
         axis.legend(fontsize=8)
-    figure.suptitle(f"Autoencoder entropy curves: {curves.attrs.get('source', '')}")
+    restarts = int(curves.attrs.get("restarts", 1))
+    note = f" (lines: best of {restarts} restarts by held-out MSE; dashed and band: mean +- sd)" if restarts > 1 else ""
+    figure.suptitle(f"Autoencoder entropy curves: {curves.attrs.get('source', '')}{note}")
     return figure

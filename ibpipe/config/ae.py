@@ -44,6 +44,9 @@ class AeParams(Section):
         0.2, number(0.0, 0.9, open_low=True), "held-out share for early stopping and the reported MSE"
     )
     seed: int = key(0, integer(0), "seed of the data, the split and every autoencoder (d is added)")
+    restarts: int = key(
+        2, integer(1, 100), "autoencoders per code size (restart r adds 1000 r to the seed); bends use the best MSE"
+    )
     bandwidth: Any = key(
         "loo-ml",
         lambda v: (

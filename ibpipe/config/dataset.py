@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ibpipe.config.checks import Section, boolean, integer, key, number, one_of, text
+from ibpipe.config.checks import Section, boolean, integer, key, list_of, number, one_of, text
 from ibpipe.data.datasets import DATASETS, MEASURE_ON
+
+
+def measure_on_rows(value: Any) -> str | None:
+    """One of MEASURE_ON, or a list of them without repeats (measured split by split)."""
+    if isinstance(value, list | tuple):
+        return list_of(one_of(*MEASURE_ON), unique=True)(value)
+    problem = one_of(*MEASURE_ON)(value)
+    return None if problem is None else f"{problem}, or a list of them such as [train, test]"
 
 
 @dataclass(frozen=True)
@@ -20,4 +28,8 @@ class DatasetParams(Section):
     )
     test_fraction: float = key(0.2, number(0.0, 0.9, open_low=True), "share of rows held out for testing")
     split_seed: int = key(0, integer(0), "seed of the stratified train/test split")
-    measure_on: str = key("all", one_of(*MEASURE_ON), "rows the information is measured on")
+    measure_on: Any = key(
+        "all",
+        measure_on_rows,
+        "rows the information is measured on; a list (e.g. [train, test]) measures each (metrics dim 'split')",
+    )

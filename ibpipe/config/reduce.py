@@ -71,10 +71,23 @@ class ReduceParams(Section):
         mapping_of(layer_reduction, "layer name -> reduce settings"),
         "per-layer settings over the defaults and the preset ('input' codes X)",
     )
+    reductions: dict = key(
+        {},
+        mapping_of(layer_reduction, "reduction name -> reduce settings"),
+        "ablation in one run: named settings over the defaults, each coded and measured (metrics dim 'reduction'); "
+        "{} = the single reduction above",
+    )
 
     def layer_defaults(self) -> dict[str, Any]:
         """The settings every recorded layer starts from, as ``ibpipe.infoplane.reduce.LayerReduction`` keywords."""
         return {name: reduction_value(name, getattr(self, name)) for name in LAYER_REDUCTION_KEYS}
+
+    def named_defaults(self) -> dict[str, dict[str, Any]]:
+        """Per named reduction (``reductions``) its layer defaults: the section's, overridden by its settings."""
+        return {
+            name: {**self.layer_defaults(), **{key: reduction_value(key, value) for key, value in settings.items()}}
+            for name, settings in self.reductions.items()
+        }
 
     def layer_overrides(self) -> dict[str, dict[str, Any]]:
         return {
@@ -95,6 +108,11 @@ class ReduceParams(Section):
             q_low, q_high = settings.get("q_low", self.q_low), settings.get("q_high", self.q_high)
             if q_low >= q_high:
                 errors.append(f"{where}: q_low = {q_low} and q_high = {q_high}: q_low must be below q_high")
+        for name in self.reductions:
+            if not name.replace("-", "").replace("_", "").isalnum():
+                errors.append(
+                    f"reduce.reductions: name {name!r} is not allowed; use letters, digits, '-' and '_' (a group name)"
+                )
         return errors
 
 

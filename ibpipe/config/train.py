@@ -17,3 +17,8 @@ class TrainParams(Section):
     learning_rate: float = key(4.0e-4, number(0.0, 10.0, open_low=True), "Adam learning rate")
     seed: int = key(0, integer(0), "seed of initialisation and minibatch order")
     torch_threads: int = key(1, integer(1, 256), "torch intra-op threads (1 is fastest for small networks)")
+    trials: int = key(
+        3,
+        integer(1, 1000),
+        "seeds of the same configuration (trial s uses seed + s); plain MLPs train them as one batched model",
+    )

@@ -46,6 +46,8 @@ class Dataset:
     train_rows: np.ndarray  # indices into inputs
     test_rows: np.ndarray
     measured_rows: np.ndarray
+    # measure_on given as a list: per split, positions within measured_rows of its rows
+    measured_splits: dict[str, np.ndarray] | None = None
 
     @property
     def n_classes(self) -> int:
@@ -75,11 +77,14 @@ def load_dataset(
     name: str,
     test_fraction: float = 0.2,
     split_seed: int = 0,
-    measure_on: str = "all",
+    measure_on: str | list[str] = "all",
     root: str | Path | None = "auto",
     download: bool = False,
 ) -> Dataset:
     """Load ``name``, split it, and choose the measured rows (``all``, ``train`` or ``test``).
+
+    A list such as ``["train", "test"]`` measures the union of those rows and gives, per split, its
+    positions within them (``measured_splits``): the estimate stage measures each split on its own.
 
     The keywords are those of the ``dataset`` params section, so ``load_dataset(**section.to_dict())``
     loads what params.yaml names. mnist and fashion_mnist keep their official split (train rows
@@ -89,8 +94,9 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
-    if measure_on not in MEASURE_ON:
-        raise ValueError(f"measure_on must be one of {', '.join(MEASURE_ON)}, not {measure_on!r}")
+    splits = list(measure_on) if isinstance(measure_on, list | tuple) else [measure_on]
+    if not splits or any(split not in MEASURE_ON for split in splits):
+        raise ValueError(f"measure_on must be one of {', '.join(MEASURE_ON)} or a list of them, not {measure_on!r}")
     info = DATASETS[name]
     if info.official:
         directory = default_root(name) if root in (None, "auto") else root
@@ -98,5 +104,9 @@ def load_dataset(
     else:
         inputs, labels = info.rows()
         train, test = split_rows(labels, test_fraction, split_seed)
-    measured = {"all": np.arange(len(labels)), "train": train, "test": test}[measure_on]
-    return Dataset(name, inputs, labels, train, test, measured)
+    rows = {"all": np.arange(len(labels)), "train": train, "test": test}
+    if not isinstance(measure_on, list | tuple):
+        return Dataset(name, inputs, labels, train, test, rows[measure_on])
+    measured = np.unique(np.concatenate([rows[split] for split in splits]))
+    positions = {split: np.searchsorted(measured, rows[split]) for split in splits}
+    return Dataset(name, inputs, labels, train, test, measured, positions)

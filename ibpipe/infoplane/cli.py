@@ -37,6 +37,9 @@ def metrics(
     typer.echo(f"epoch {chosen}   H(X) = {dataset.attrs['H_X']:.4f} bits   H(Y) = {dataset.attrs['H_Y']:.4f} bits")
     typer.echo(f"{'estimator':<12} {'layer':<10} {'width':>5} {'H(T)':>8} {'I(X;T)':>8} {'I(T;Y)':>8} {'states/N':>8}")
     row = dataset.sel(epoch=chosen)
+    if "trial" in row.dims:
+        typer.echo(f"means over {row.sizes['trial']} trials")
+        row = row.mean("trial", keep_attrs=True)
     for name in estimators:
         for layer in dataset.layer.values.tolist():
             cell = row.sel(layer=layer, estimator=name)

@@ -144,14 +144,21 @@ def _run_attrs(
 
 
 def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
-    """Last-epoch I(X;T) and I(T;Y) per layer of the main estimator (plugin when measured), for ``dvc metrics show``.
+    """Last-epoch I(X;T) and I(T;Y) per layer of the main estimator (plugin when measured) and the compression
+    verdicts (``compression``: see ``ibpipe.infoplane.compression``), for ``dvc metrics show``.
 
-    Kept small enough to read as one table row (3 + 2 x layers columns); every estimator, epoch and
-    the saturation of the codes stay in metrics.nc. With a ``trial`` dim the values are trial means.
+    Kept small enough to read (3 + 2 x layers columns plus one verdict per layer); every estimator, epoch
+    and the saturation of the codes stay in metrics.nc. With a ``trial`` dim the values are trial means;
+    with ``split`` or ``reduction`` dims those of the first split and reduction (the verdicts cover all).
     """
+    from ibpipe.infoplane.compression import compression_summary
+
     last = metrics.isel(epoch=-1)
     if "trial" in last.dims:
-        last = last.mean("trial")
+        last = last.mean("trial", keep_attrs=True)
+    for dim in ("split", "reduction"):
+        if dim in last.dims:
+            last = last.isel({dim: 0})
     estimators = metrics.estimator.values.tolist()
     estimator = "plugin" if "plugin" in estimators else estimators[0]
     return {
@@ -162,4 +169,5 @@ def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
             layer: {q: round(float(last[q].sel(layer=layer, estimator=estimator)), 5) for q in ("I_XT", "I_TY")}
             for layer in metrics.layer.values.tolist()
         },
+        "compression": compression_summary(metrics),
     }

@@ -36,14 +36,34 @@ def _rug(axis, epochs) -> None:
     )
 
 
+def _trial_mean(data):
+    """The mean over the ``trial`` dim when there is one (the information plane shows trial means)."""
+    return data.mean("trial", keep_attrs=True) if "trial" in data.dims else data
+
+
+def _curve(axis, epochs, values: xr.DataArray, **style):
+    """One curve over epochs: with a ``trial`` dim, the trial mean and a band of +- one sd over trials
+    (sd with n - 1 degrees of freedom; no band for a single trial). Returns the line."""
+    (line,) = axis.plot(epochs, _trial_mean(values), **style)
+    if "trial" in values.dims and values.sizes["trial"] > 1:
+        mean, spread = values.mean("trial"), values.std("trial", ddof=1)
+        axis.fill_between(epochs, mean - spread, mean + spread, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+def _trials_note(data) -> str:
+    n_trials = data.sizes.get("trial", 1)
+    return f", mean +- sd of {n_trials} trials" if n_trials > 1 else ""
+
+
 def _window_note(metrics: xr.Dataset) -> str:
     window = int(metrics.attrs.get("window", 1))
     return f", {window}-epoch windows" if window > 1 else ""
 
 
 def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
-    """I(X;T) against I(T;Y): a line through the layers per epoch, points coloured by epoch."""
-    selected = metrics.sel(estimator=estimator)
+    """I(X;T) against I(T;Y): a line through the layers per epoch, points coloured by epoch (trial means)."""
+    selected = _trial_mean(metrics.sel(estimator=estimator)[["I_XT", "I_TY"]])
     epochs = selected.epoch.values
     norm = Normalize(vmin=epochs.min(), vmax=max(epochs.max(), epochs.min() + 1))
     colours = plt.get_cmap("viridis")(norm(epochs))
@@ -59,7 +79,7 @@ def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
     figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axis, label="epoch")
     axis.set_xlabel("I(X;T) [bits]")
     axis.set_ylabel("I(T;Y) [bits]")
-    axis.set_title(f"Information plane ({estimator}{_window_note(metrics)})")
+    axis.set_title(f"Information plane ({estimator}{_window_note(metrics)}{_trials_note(metrics)})")
     axis.grid(True, alpha=0.3)
     return figure
 
@@ -72,9 +92,10 @@ def _information_panels(metrics: xr.Dataset, title: str, draw) -> Figure:
         _rug(axis, metrics.epoch.values)
         _epoch_axis(axis)
         axis.set_ylabel(label)
-    axes[1].axhline(metrics.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label="H(Y)")
+    h_y = float(metrics["H_Y"]) if "H_Y" in metrics.data_vars else metrics.attrs["H_Y"]  # per split when measured so
+    axes[1].axhline(h_y, color="grey", linestyle=":", linewidth=1, label="H(Y)")
     axes[1].legend(fontsize=8)
-    figure.suptitle(title + _window_note(metrics))
+    figure.suptitle(title + _window_note(metrics) + _trials_note(metrics))
     return figure
 
 
@@ -84,7 +105,7 @@ def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
 
     def draw(axis, quantity):
         for layer in selected.layer.values.tolist():
-            axis.plot(selected.epoch, selected[quantity].sel(layer=layer), label=layer, linewidth=1.2)
+            _curve(axis, selected.epoch, selected[quantity].sel(layer=layer), label=layer, linewidth=1.2)
 
     return _information_panels(metrics, f"Information per layer over training ({estimator})", draw)
 
@@ -95,11 +116,9 @@ def estimator_comparison(metrics: xr.Dataset, layer: str) -> Figure:
 
     def draw(axis, quantity):
         for estimator in selected.estimator.values.tolist():
-            (line,) = axis.plot(
-                selected.epoch, selected[quantity].sel(estimator=estimator), label=estimator, linewidth=1.2
-            )
+            line = _curve(axis, selected.epoch, selected[quantity].sel(estimator=estimator), label=estimator)
             if f"{quantity}_ci" in selected:
-                band = selected[f"{quantity}_ci"].sel(estimator=estimator)
+                band = _trial_mean(selected[f"{quantity}_ci"].sel(estimator=estimator))
                 axis.fill_between(
                     selected.epoch,
                     band.sel(bound="lower"),
@@ -144,14 +163,14 @@ def training_curves(history: xr.Dataset) -> Figure:
     """Train and test loss and accuracy against epoch."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
     for split in ("train", "test"):
-        axes[0].plot(history.epoch, history[f"{split}_loss"], label=split)
-        axes[1].plot(history.epoch, history[f"{split}_accuracy"], label=split)
+        _curve(axes[0], history.epoch, history[f"{split}_loss"], label=split)
+        _curve(axes[1], history.epoch, history[f"{split}_accuracy"], label=split)
     axes[0].set_ylabel("cross-entropy [nats]")
     axes[1].set_ylabel("accuracy")
     for axis in axes:
         _epoch_axis(axis)
         axis.legend()
-    figure.suptitle("Training curves")
+    figure.suptitle("Training curves" + _trials_note(history))
     return figure
 
 
@@ -159,7 +178,7 @@ def state_saturation(metrics: xr.Dataset) -> Figure:
     """Distinct code states / rows per layer over epochs: at 1 every sample is its own state and I(X;T) = H(X)."""
     figure, axis = plt.subplots(figsize=(7, 4.2), layout="constrained")
     for layer in metrics.layer.values.tolist():
-        axis.plot(metrics.epoch.values, metrics.state_ratio.sel(layer=layer).values, marker=".", label=layer)
+        _curve(axis, metrics.epoch.values, metrics.state_ratio.sel(layer=layer), marker=".", label=layer)
     _epoch_axis(axis)
     _rug(axis, metrics.epoch.values)
     axis.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
@@ -179,9 +198,7 @@ def dimension_over_epochs(metrics: xr.Dataset) -> Figure:
     )
     for axis, name in zip(axes[0], names):
         for layer in metrics.layer.values.tolist():
-            axis.plot(
-                metrics.epoch.values, metrics[name].sel(layer=layer).values, marker=".", markersize=3, label=layer
-            )
+            _curve(axis, metrics.epoch.values, metrics[name].sel(layer=layer), marker=".", markersize=3, label=layer)
         _epoch_axis(axis)
         _rug(axis, metrics.epoch.values)
         axis.set_ylabel(titles[name])

@@ -17,7 +17,7 @@ import torch
 from ibpipe.data.datasets import Dataset
 from ibpipe.estimators.registry import ESTIMATORS, estimate_layer
 from ibpipe.infoplane import reduce as reducing
-from ibpipe.io.weights import open_weights_attrs, read_weights
+from ibpipe.io.weights import open_weights_attrs, read_weights, stored_trials
 from ibpipe.names import INPUT_LAYER
 from ibpipe.nn.architectures import build_model
 from ibpipe.nn.layers import layer_shapes, record_epochs
@@ -34,24 +34,25 @@ def probe_epochs(
     shapes: Mapping[str, Sequence[int]],
     estimator: str = "plugin",
 ) -> dict[int, np.ndarray]:
-    """``{epoch: array (n_layers, 2)}`` of I(X;T), I(T;Y) in bits, layers in forward order; NaN for a layer
-    whose activations hold NaN or inf (the estimate stage's rule)."""
+    """``{epoch: array (n_trials x n_layers, 2)}`` of I(X;T), I(T;Y) in bits, trial-major, layers in forward
+    order; NaN for a layer whose activations hold NaN or inf (the estimate stage's rule). Every trial's
+    rows side by side, so the delta-skip distance (a max over rows) is the largest over trials."""
     if ESTIMATORS[estimator].needs != "codes":
         raise ValueError(f"probes use a counting estimator; {estimator!r} reads activations")
     model = build_model(open_weights_attrs(weights_path)["model"])
     reducers = reducing.layer_reducers(reductions, shapes)
-    measured = {}
-    for epoch, activations in record_epochs(model, read_weights(weights_path, epochs), torch.from_numpy(inputs)):
-        rows = []
-        for layer, values in activations.items():
-            if not np.isfinite(values).all():  # diverged: NaN, which delta-skip bisects towards
-                rows.append((np.nan, np.nan))
-                continue
-            codes = reducers[layer].fit_transform_epoch(values)
-            information = estimate_layer([estimator], labels, codes=codes, x_ids=x_ids)[estimator]
-            rows.append((information["I_XT"], information["I_TY"]))
-        measured[int(epoch)] = np.array(rows)
-    return measured
+    measured: dict[int, list] = {int(epoch): [] for epoch in epochs}
+    for trial in range(stored_trials(weights_path)):
+        trial_weights = read_weights(weights_path, epochs, trial)
+        for epoch, activations in record_epochs(model, trial_weights, torch.from_numpy(inputs)):
+            for layer, values in activations.items():
+                if not np.isfinite(values).all():  # diverged: NaN, which delta-skip bisects towards
+                    measured[int(epoch)].append((np.nan, np.nan))
+                    continue
+                codes = reducers[layer].fit_transform_epoch(values)
+                information = estimate_layer([estimator], labels, codes=codes, x_ids=x_ids)[estimator]
+                measured[int(epoch)].append((information["I_XT"], information["I_TY"]))
+    return {epoch: np.array(rows) for epoch, rows in measured.items()}
 
 
 def probe_setup(

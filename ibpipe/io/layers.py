@@ -17,6 +17,11 @@ Layouts (all Zarr format 3, dimension names set so ``xarray.open_zarr`` reads th
                        epoch's activations were NaN or inf (such a cell is measured as NaN).
                        Root attrs name the layers in forward order with their widths and
                        per-sample shapes (an image layer's units are (C, H, W) flattened).
+                       Trials (root attr ``trials``, absent = 1): trial 0's layer groups sit at
+                       the root as above, trial s >= 1's in ``trial<s>/<layer>`` with the same
+                       arrays. One group per trial keeps each shard one trial's epoch slab and
+                       lets every reader that reads one trial (probes, t-SNE, ae-points) read
+                       trial 0 unchanged; the estimate stage fans out over (trial, layer, epochs).
 
 Every writer builds its output through ``ibpipe.io.stores.new_store`` (a temporary name
 renamed into place on a disk, a completion attr on an object store), so an interrupted
@@ -57,6 +62,64 @@ NOISE_STD_ATTR = "noise_std"
 PRE_NOISE_ARRAY = "pre_noise"
 
 
+TRIALS_ATTR = "trials"
+
+
+def trial_prefix(trial: int) -> str:
+    """Group prefix of a trial's layer groups: '' for trial 0 (the root), 'trial<s>/' otherwise."""
+    return "" if int(trial) == 0 else f"trial{int(trial)}/"
+
+
+def store_trials(root: zarr.Group) -> int:
+    """Trials in a layer store (1 for a store written without trials)."""
+    return int(root.attrs.get(TRIALS_ATTR, 1))
+
+
+REDUCTIONS_ATTR = "reduction_names"
+
+
+SPLITS_ATTR = "splits"
+
+
+def write_splits(root: zarr.Group, splits: Mapping[str, np.ndarray] | None) -> None:
+    """Per measured split (``dataset.measure_on`` as a list), root array ``split_<name>``: its sample positions."""
+    if not splits:
+        return
+    root.attrs[SPLITS_ATTR] = list(splits)
+    for name, positions in splits.items():
+        write_array(root, f"split_{name}", np.asarray(positions, dtype=np.int64), (f"{name}_sample",))
+
+
+def store_splits(root: zarr.Group) -> dict[str | None, np.ndarray | None]:
+    """{split: sample positions} of a layer store, or {None: None} when every sample is one measurement."""
+    names = list(root.attrs.get(SPLITS_ATTR, []))
+    return {name: np.asarray(root[f"split_{name}"][...]) for name in names} or {None: None}
+
+
+def reduction_prefix(name: str | None) -> str:
+    """Group prefix of a named reduction's codes ('reductions/<name>/'); '' without named reductions."""
+    return "" if name is None else f"reductions/{name}/"
+
+
+def activation_group(group: str) -> str:
+    """The activations group of a codes group: the codes' path without its reduction prefix."""
+    return group.split("/", 2)[2] if group.startswith("reductions/") else group
+
+
+def store_reductions(root: zarr.Group) -> list[str | None]:
+    """Named reductions of a codes store, or [None] for the single reduction (no prefix)."""
+    return list(root.attrs.get(REDUCTIONS_ATTR, [])) or [None]
+
+
+def group_prefixes(root: zarr.Group) -> list[str]:
+    """Every (reduction, trial) prefix of a layer store, reduction-major then trial."""
+    return [
+        reduction_prefix(name) + trial_prefix(trial)
+        for name in store_reductions(root)
+        for trial in range(store_trials(root))
+    ]
+
+
 def create_pre_noise_arrays(
     root: zarr.Group,
     widths: Mapping[str, int],
@@ -65,11 +128,12 @@ def create_pre_noise_arrays(
     n_draws: int,
     epochs_per_shard: int,
     samples_per_chunk: int,
+    prefix: str = "",
 ) -> dict[str, zarr.Array]:
     """Empty ``pre_noise`` arrays (epoch, sample, draw, unit) of the given layers, sharded like the activations."""
     samples_per_chunk = min(samples_per_chunk, n_samples)
     return {
-        layer: root.require_group(layer).create_array(
+        layer: root.require_group(prefix + layer).create_array(
             PRE_NOISE_ARRAY,
             shape=(n_epochs, n_samples, n_draws, width),
             chunks=(1, samples_per_chunk, n_draws, width),
@@ -106,7 +170,9 @@ class LayerStoreWriter:
         epochs_per_shard: int,
         dtype: str,
         samples_per_chunk: int | None = None,
+        prefix: str = "",
     ):
+        """``prefix``: the trial's group prefix (``trial_prefix``); arrays are keyed by layer name."""
         self.root = root
         self.variable = variable
         self.epochs_per_shard = epochs_per_shard
@@ -115,7 +181,7 @@ class LayerStoreWriter:
         shard_epochs = min(epochs_per_shard, len(epochs))
         for layer, shape in shapes.items():
             width = int(np.prod(shape))
-            group = root.require_group(layer)
+            group = root.require_group(prefix + layer)
             group.attrs["shape"] = [int(size) for size in shape]
             write_array(group, "epoch", np.asarray(epochs), ("epoch",))
             self.arrays[layer] = group.create_array(
@@ -239,11 +305,13 @@ def layer_slabs(
 
 
 def layer_tasks(root: zarr.Group, variable: str, epochs_per_task: int) -> list[tuple[str, int, int]]:
-    """(layer, start, stop) epoch ranges of at most ``epochs_per_task``, never crossing a shard."""
+    """(group, start, stop) epoch ranges of at most ``epochs_per_task``, never crossing a shard, in the order
+    of ``group_prefixes`` (reduction, trial) then layer-major; the group is the layer's path in the store."""
     return [
-        (layer, start, min(start + epochs_per_task, slab.stop))
+        (prefix + layer, start, min(start + epochs_per_task, slab.stop))
+        for prefix in group_prefixes(root)
         for layer in layer_names(root)
-        for slab, _ in layer_slabs(root, layer, variable, read=False)
+        for slab, _ in layer_slabs(root, prefix + layer, variable, read=False)
         for start in range(slab.start, slab.stop, epochs_per_task)
     ]
 

@@ -1,5 +1,5 @@
-"""The weights store: ``weights/<parameter>`` (epoch, ...) for every epoch of training,
-``history/<metric>`` (epoch,) training curves."""
+"""The weights store: ``weights/<parameter>`` (trial, epoch, ...) for every epoch of training,
+``history/<metric>`` (trial, epoch) training curves; root ``epoch`` and ``trial`` coordinates."""
 
 from __future__ import annotations
 
@@ -17,43 +17,60 @@ from ibpipe.io.stores import new_store, open_store, reading, rebuild_hint
 
 
 def write_weights(
-    path: str | Path, records: Iterable, n_epochs: int, attrs: Mapping[str, Any], epochs_per_chunk: int = 1024
+    path: str | Path,
+    streams: Iterable[tuple[range, Iterable]],
+    n_epochs: int,
+    n_trials: int,
+    attrs: Mapping[str, Any],
+    epochs_per_chunk: int = 1024,
 ) -> None:
-    """Stream ``EpochRecord``s for epochs 0..n_epochs-1 into a new weights store."""
+    """Stream ``EpochRecord``s into a new weights store, (trial, epoch, ...) per parameter.
+
+    ``streams`` yields (trials, records) pairs: the records of epochs 0..n_epochs-1 of those trials,
+    each weight and metric with a leading trial axis of ``len(trials)`` (one stream for a batched
+    run, one per trial for networks trained one after another).
+    """
     with new_store(path) as root:
         root.attrs.update(dict(attrs))
         write_array(root, "epoch", np.arange(n_epochs), ("epoch",))
+        write_array(root, "trial", np.arange(n_trials), ("trial",))
         arrays: dict[str, zarr.Array] = {}
-        buffer: list = []
-
-        def flush() -> None:
-            start = buffer[0].epoch
-            stop = start + len(buffer)
-            for name, array in arrays.items():
-                group, key = name.split("/", 1)
-                source = "weights" if group == "weights" else "metrics"
-                array[start:stop] = np.stack([getattr(r, source)[key] for r in buffer])
-            buffer.clear()
-
-        for record in records:
-            if not arrays:
-                arrays = _create_weight_arrays(root, record, n_epochs, epochs_per_chunk)
-            buffer.append(record)
-            if len(buffer) == epochs_per_chunk:
-                flush()
-        if buffer:
-            flush()
+        for trials, records in streams:
+            rows = slice(trials.start, trials.stop)
+            buffer: list = []
+            for record in records:
+                if not arrays:
+                    arrays = _create_weight_arrays(root, record, n_epochs, n_trials, epochs_per_chunk)
+                buffer.append(record)
+                if len(buffer) == epochs_per_chunk:
+                    _flush(arrays, rows, buffer)
+            if buffer:
+                _flush(arrays, rows, buffer)
 
 
-def _create_weight_arrays(root: zarr.Group, record, n_epochs: int, epochs_per_chunk: int) -> dict[str, zarr.Array]:
+def _flush(arrays: dict[str, zarr.Array], rows: slice, buffer: list) -> None:
+    """Write the buffered records' epochs of trials ``rows`` into every array, then empty the buffer."""
+    start = buffer[0].epoch
+    stop = start + len(buffer)
+    for name, array in arrays.items():
+        group, key = name.split("/", 1)
+        source = "weights" if group == "weights" else "metrics"
+        array[rows, start:stop] = np.stack([getattr(record, source)[key] for record in buffer], axis=1)
+    buffer.clear()
+
+
+def _create_weight_arrays(
+    root: zarr.Group, record, n_epochs: int, n_trials: int, epochs_per_chunk: int
+) -> dict[str, zarr.Array]:
     arrays = {}
     chunk = min(epochs_per_chunk, n_epochs)
     for name, value in record.weights.items():
-        dims = ("epoch", *(f"{name}_dim{i}" for i in range(value.ndim)))
+        shape = value.shape[1:]
+        dims = ("trial", "epoch", *(f"{name}_dim{i}" for i in range(len(shape))))
         arrays[f"weights/{name}"] = root.create_array(
             f"weights/{name}",
-            shape=(n_epochs, *value.shape),
-            chunks=(chunk, *value.shape),
+            shape=(n_trials, n_epochs, *shape),
+            chunks=(1, chunk, *shape),
             dtype=value.dtype,
             dimension_names=dims,
             compressors=COMPRESSORS,
@@ -61,17 +78,26 @@ def _create_weight_arrays(root: zarr.Group, record, n_epochs: int, epochs_per_ch
     for name in record.metrics:
         arrays[f"history/{name}"] = root.create_array(
             f"history/{name}",
-            shape=(n_epochs,),
-            chunks=(chunk,),
+            shape=(n_trials, n_epochs),
+            chunks=(1, chunk),
             dtype="float64",
-            dimension_names=("epoch",),
+            dimension_names=("trial", "epoch"),
             compressors=COMPRESSORS,
         )
     return arrays
 
 
-def read_weights(path: str | Path, epochs: Iterable[int]) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """Yield (epoch, parameters) for the requested epochs, reading each array once.
+def stored_trials(path: str | Path) -> int:
+    """Trials in a weights store."""
+    root = open_store(path)
+    with reading(path, "trial"):
+        return int(root["trial"].shape[0])
+
+
+def read_weights(
+    path: str | Path, epochs: Iterable[int], trial: int = 0
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yield (epoch, parameters) of one trial for the requested epochs, reading each array once.
 
     A store that lacks a requested epoch (a truncated or stale store) raises a ``StoreError``.
     """
@@ -81,14 +107,14 @@ def read_weights(path: str | Path, epochs: Iterable[int]) -> Iterator[tuple[int,
     with reading(path, "weights"):
         arrays = dict(root["weights"].arrays())
     for name, array in arrays.items():
-        if epochs.size and (epochs.min() < 0 or epochs.max() >= array.shape[0]):
-            missing = sorted(set(epochs.tolist()) - set(range(array.shape[0])))
+        if epochs.size and (epochs.min() < 0 or epochs.max() >= array.shape[1]):
+            missing = sorted(set(epochs.tolist()) - set(range(array.shape[1])))
             raise StoreError(
-                f"{path} lacks epoch {missing[0]} in array 'weights/{name}' (it holds epochs 0..{array.shape[0] - 1}); "
+                f"{path} lacks epoch {missing[0]} in array 'weights/{name}' (it holds epochs 0..{array.shape[1] - 1}); "
                 f"{rebuild_hint(path)}"
             )
         with reading(path, f"weights/{name}"):
-            stacked[name] = array.oindex[epochs]
+            stacked[name] = array.oindex[int(trial), epochs]
     for position, epoch in enumerate(epochs.tolist()):
         yield epoch, {name: values[position] for name, values in stacked.items()}
 
@@ -98,8 +124,8 @@ def open_weights_attrs(path: str | Path) -> dict[str, Any]:
 
 
 def open_history(path: str | Path) -> xr.Dataset:
-    """Training curves as a Dataset with dim ``epoch``."""
+    """Training curves as a Dataset with dims (trial, epoch)."""
     root = open_store(path)
     with reading(path, "history"):
-        data = {name: ("epoch", array[...]) for name, array in root["history"].arrays()}
-        return xr.Dataset(data, coords={"epoch": root["epoch"][...]})
+        data = {name: (("trial", "epoch"), array[...]) for name, array in root["history"].arrays()}
+        return xr.Dataset(data, coords={"epoch": root["epoch"][...], "trial": root["trial"][...]})

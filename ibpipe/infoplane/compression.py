@@ -1,0 +1,117 @@
+"""Compression statistics of I(X;T) over training, per (trial, layer, estimator), and their summary over trials.
+
+Shwartz-Ziv & Tishby (2017) read a compression phase as I(X;T) falling after a peak; Saxe et al.
+(ICLR 2018) found it with tanh and not with ReLU, averaging many trials. Per cell we keep:
+
+- ``peak_I_XT``: max over measured epochs of I(X;T) (bits);
+- ``peak_epoch``: the first measured epoch where that maximum is reached;
+- ``final_to_peak``: I(X;T) at the last measured epoch / ``peak_I_XT`` (1 = no compression; NaN when
+  the peak is 0 or the curve is all NaN).
+
+Over trials the summary gives the mean and a Student-t interval, mean +- t_{n-1,(1+level)/2} sd/sqrt(n)
+(sd with n - 1 degrees of freedom; NaN bounds for a single trial). Verdict rule on final/peak:
+"compresses" when the interval's upper end is below ``COMPRESSES_BELOW`` (0.9), "no compression" when
+its lower end is at or above it, "undecided" otherwise (and always with a single trial).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+COMPRESSES_BELOW = 0.9
+LEVEL = 0.95
+STATISTICS = ("peak_I_XT", "peak_epoch", "final_to_peak")
+HEADER = ("estimator", "interval", "rule")
+
+
+def compression_statistics(curve: xr.DataArray) -> xr.Dataset:
+    """Peak, its epoch and final/peak ratio of ``curve`` over its ``epoch`` dim (every other dim kept)."""
+    values = curve.transpose("epoch", ...).values
+    epochs = curve["epoch"].values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells give NaN, by design
+        peak = np.nanmax(values, axis=0)
+        filled = np.where(np.isnan(values), -np.inf, values)
+        peak_epoch = np.where(np.isnan(peak), np.nan, epochs[np.argmax(filled, axis=0)].astype(float))
+        ratio = np.where(peak > 0, values[-1] / np.where(peak > 0, peak, 1.0), np.nan)
+    dims = curve.transpose("epoch", ...).dims[1:]
+    coords = {name: coord for name, coord in curve.coords.items() if "epoch" not in coord.dims}
+    return xr.Dataset(
+        {
+            "peak_I_XT": (dims, peak, {"units": "bit", "long_name": "largest I(X;T) over the measured epochs"}),
+            "peak_epoch": (dims, peak_epoch, {"units": "epoch", "long_name": "first epoch of the largest I(X;T)"}),
+            "final_to_peak": (
+                dims,
+                ratio,
+                {"units": "1", "long_name": "I(X;T) at the last measured epoch / its peak (1 = no compression)"},
+            ),
+        },
+        coords=coords,
+    )
+
+
+def add_compression(metrics: xr.Dataset) -> xr.Dataset:
+    """The metrics Dataset with the compression statistics of its ``I_XT`` added."""
+    return metrics.merge(compression_statistics(metrics["I_XT"]))
+
+
+def trial_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean, low, high): the Student-t interval of the mean over trials; NaN values are left out."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (float("nan"),) * 3
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf((1 + level) / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+    return mean, mean - float(half), mean + float(half)
+
+
+def verdict(low: float, high: float) -> str:
+    if np.isfinite(high) and high < COMPRESSES_BELOW:
+        return "compresses"
+    if np.isfinite(low) and low >= COMPRESSES_BELOW:
+        return "no compression"
+    return "undecided"
+
+
+def compression_summary(metrics: xr.Dataset, estimator: str | None = None) -> dict[str, Any]:
+    """Mean and t-interval over trials of final/peak per layer, with a one-line verdict, for metrics.json.
+
+    ``estimator``: whose I(X;T) is judged (default: the first estimator of the Dataset).
+    """
+    estimator = estimator or str(metrics.estimator.values[0])
+    for dim in ("split", "reduction"):  # one summary per measured split, then per named reduction
+        if dim in metrics.dims:
+            nested = {}
+            for value in metrics[dim].values.tolist():
+                inner = compression_summary(metrics.sel({dim: value}), estimator)
+                nested[str(value)] = {key: item for key, item in inner.items() if key not in HEADER}
+            return {**{key: item for key, item in inner.items() if key in HEADER}, dim: nested}
+    cells = metrics.sel(estimator=estimator)
+    if "final_to_peak" not in cells:
+        cells = cells.merge(compression_statistics(cells["I_XT"]))
+    n_trials = int(cells.sizes.get("trial", 1))
+    layers = {}
+    for layer in cells.layer.values.tolist():
+        cell = cells.sel(layer=layer)
+        mean, low, high = trial_interval(np.atleast_1d(cell["final_to_peak"].values))
+        peak, _, _ = trial_interval(np.atleast_1d(cell["peak_I_XT"].values))
+        line = f"{layer}: {verdict(low, high)}, final/peak {mean:.2f} [{low:.2f}, {high:.2f}], {n_trials} trials"
+        layers[layer] = {
+            "final_to_peak": [round(mean, 4), round(low, 4), round(high, 4)],
+            "peak_I_XT": round(peak, 4),
+            "verdict": line,
+        }
+    return {
+        "estimator": estimator,
+        "interval": f"t {LEVEL:.0%} over trials",
+        "rule": f"compresses when the upper end < {COMPRESSES_BELOW}",
+        "layers": layers,
+    }

@@ -1,0 +1,103 @@
+"""Trials: a batched run equals single runs trial by trial; compression statistics on curves with known answers."""
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from ibpipe.infoplane.compression import compression_statistics, compression_summary, trial_interval, verdict
+from ibpipe.nn.mlp import MLP
+from ibpipe.nn.training import train_epochs
+from ibpipe.nn.trials import train_trials, trial_seed
+
+
+def _data():
+    generator = torch.Generator().manual_seed(5)
+    inputs = torch.randn(300, 12, generator=generator)
+    test = torch.randn(50, 12, generator=generator)
+    return (inputs, (inputs[:, 0] > 0).long()), (test, (test[:, 0] > 0).long())
+
+
+def _build():
+    return MLP(12, [10, 7, 5, 4, 3], 2, "tanh")
+
+
+def test_each_trial_of_a_batched_run_follows_the_single_run_of_its_seed():
+    train, test = _data()
+    ((covered, records),) = list(
+        train_trials(_build, train, test, trials=range(2), epochs=4, batch_size=64, learning_rate=1.0e-2, seed=7)
+    )
+    records = list(records)
+    assert covered == range(2) and records[0].weights["layers.hidden1.0.weight"].shape == (2, 10, 12)
+    for trial in range(2):
+        torch.manual_seed(trial_seed(7, trial))
+        single = list(train_epochs(_build(), train, test, 4, 64, 1.0e-2, trial_seed(7, trial)))
+        for mine, reference in zip(records, single):
+            for name, value in reference.weights.items():
+                np.testing.assert_allclose(mine.weights[name][trial], value, atol=1e-6)
+            for name, value in reference.metrics.items():
+                assert mine.metrics[name][trial] == pytest.approx(value, abs=1e-6)
+    # the two trials are different networks
+    assert not np.allclose(
+        records[-1].weights["layers.output.weight"][0], records[-1].weights["layers.output.weight"][1]
+    )
+
+
+def test_trial_zero_is_the_single_run_of_the_seed():
+    assert trial_seed(3, 0) == 3 and trial_seed(3, 4) == 7
+
+
+def _curves(finals):
+    """I(X;T) rising linearly to 2 bits at epoch 5, then falling linearly to 2 x final/peak at epoch 10."""
+    epochs = np.arange(11)
+    curves = [np.where(epochs <= 5, 0.4 * epochs, 2.0 + (2.0 * f - 2.0) * (epochs - 5) / 5) for f in finals]
+    values = np.stack(curves, axis=-1)[:, None, None, :]
+    return xr.Dataset(
+        {"I_XT": (("epoch", "layer", "estimator", "trial"), values)},
+        coords={"epoch": epochs, "layer": ["hidden1"], "estimator": ["plugin"], "trial": np.arange(len(finals))},
+    )
+
+
+def test_compression_statistics_give_peak_epoch_and_ratio_of_known_curves():
+    statistics = compression_statistics(_curves([0.4, 0.5, 1.0])["I_XT"])
+    assert statistics.peak_I_XT.dims == ("layer", "estimator", "trial")
+    np.testing.assert_allclose(statistics.peak_I_XT.values.ravel(), [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(statistics.peak_epoch.values.ravel(), [5, 5, 5])
+    np.testing.assert_allclose(statistics.final_to_peak.values.ravel(), [0.4, 0.5, 1.0])
+
+
+def test_a_curve_without_information_has_no_ratio():
+    flat = _curves([0.5]).assign(I_XT=lambda d: d.I_XT * 0)
+    assert np.isnan(compression_statistics(flat["I_XT"]).final_to_peak).all()
+
+
+def test_t_interval_over_trials_matches_the_textbook_formula():
+    values = np.array([0.3, 0.4, 0.5])
+    mean, low, high = trial_interval(values, level=0.95)
+    # t_{2, 0.975} = 4.302653; sd = 0.1
+    assert mean == pytest.approx(0.4)
+    assert high - mean == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-6)
+    assert mean - low == pytest.approx(high - mean)
+    assert np.isnan(trial_interval(np.array([0.4]))[1])
+
+
+def test_verdicts_follow_the_rule_on_the_interval():
+    assert verdict(0.3, 0.5) == "compresses"
+    assert verdict(0.95, 1.0) == "no compression"
+    assert verdict(0.5, 0.95) == "undecided"
+    assert verdict(float("nan"), float("nan")) == "undecided"
+
+
+def test_summary_line_names_layer_verdict_interval_and_trials():
+    summary = compression_summary(_curves([0.38, 0.40, 0.42]))
+    line = summary["layers"]["hidden1"]["verdict"]
+    assert line.startswith("hidden1: compresses, final/peak 0.40 [") and line.endswith("3 trials")
+    assert summary["layers"]["hidden1"]["final_to_peak"][0] == pytest.approx(0.40)
+
+
+def test_codes_groups_map_to_their_trials_activations():
+    from ibpipe.io.layers import activation_group, reduction_prefix, trial_prefix
+
+    assert activation_group(reduction_prefix("bins30") + trial_prefix(2) + "hidden1") == "trial2/hidden1"
+    assert activation_group(reduction_prefix("bins30") + trial_prefix(0) + "hidden1") == "hidden1"
+    assert activation_group(trial_prefix(1) + "output") == "trial1/output"
