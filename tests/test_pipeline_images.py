@@ -24,7 +24,7 @@ def digits_project(tmp_path_factory) -> Path:
     root = new_project(tmp_path_factory.mktemp("digits"))
     _edit_params(root, "dataset", name="digits")
     _edit_params(root, "model", arch="digits-cnn")
-    _edit_params(root, "train", epochs=10, batch_size=64, learning_rate=2.0e-3)
+    _edit_params(root, "train", epochs=10, batch_size=64, learning_rate=2.0e-3, trials=1)
     _edit_params(root, "select", method="all")
     _edit_params(root, "reduce", preset="thesis-1", n_bins=2)
     _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "miller-madow"], dimensions=[])
@@ -57,7 +57,7 @@ def test_digits_cnn_layers_are_pooled_as_the_preset_says_and_states_counted(digi
 
 
 def test_digits_cnn_output_learns_the_label(digits_project):
-    plugin = _metrics(digits_project).sel(estimator="plugin", layer="output")
+    plugin = _metrics(digits_project).sel(estimator="plugin", layer="output", trial=0)
     i_ty = plugin.I_TY.values
     assert i_ty[-1] > i_ty[0] + 1.0
     assert i_ty[-3:].mean() > i_ty[:3].mean()
@@ -116,7 +116,7 @@ def test_a_custom_model_from_a_test_module_is_measured_through_every_stage(tmp_p
     assert metrics.layer.values.tolist() == ["features", "output"]
     assert metrics.layer_width.values.tolist() == [4 * 4 * 4, 10] and metrics.code_width.values.tolist() == [16, 1]
     assert metrics.epoch.values.tolist() == [0, 1, 2, 3]
-    plugin = metrics.sel(estimator="plugin")
+    plugin = metrics.sel(estimator="plugin").isel(trial=0)
     assert (np.log2(1797) + 1e-9 >= plugin.I_XT).all() and (plugin.I_TY >= 0).all()
     assert float(plugin.I_TY.sel(layer="output")[-1]) > float(plugin.I_TY.sel(layer="output")[0])
     assert (tmp_path / "reports" / "figures" / "information_plane_plugin.png").exists()

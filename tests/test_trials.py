@@ -101,3 +101,21 @@ def test_codes_groups_map_to_their_trials_activations():
     assert activation_group(reduction_prefix("bins30") + trial_prefix(2) + "hidden1") == "trial2/hidden1"
     assert activation_group(reduction_prefix("bins30") + trial_prefix(0) + "hidden1") == "hidden1"
     assert activation_group(trial_prefix(1) + "output") == "trial1/output"
+
+
+def test_unbatchable_networks_train_their_trials_one_after_another_as_single_runs():
+    train, test = _data()
+
+    def build():
+        return MLP(12, [6, 4], 2, "tanh", noise_std=0.1)  # noisy: not batched
+
+    streams = list(
+        train_trials(build, train, test, trials=range(2), epochs=2, batch_size=64, learning_rate=1e-2, seed=3)
+    )
+    assert [covered for covered, _ in streams] == [range(1), range(1, 2)]
+    records = list(streams[1][1])
+    torch.manual_seed(trial_seed(3, 1))  # the single run: seed, build, train (noise from the global generator)
+    model = build()
+    single = list(train_epochs(model, train, test, 2, 64, 1e-2, trial_seed(3, 1)))
+    for name, value in single[-1].weights.items():
+        np.testing.assert_array_equal(records[-1].weights[name][0], value)
