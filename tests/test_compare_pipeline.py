@@ -33,9 +33,10 @@ def test_compare_aligns_two_experiments_on_the_union_of_their_epochs(experiments
     _run(experiments, sys.executable, "-m", "ibpipe", "compare", "tanh", "relu", "--out", "cmp")
     with xr.open_dataset(experiments / "cmp" / "compare.nc") as compared:
         assert compared.run.values.tolist() == ["tanh", "relu"]
-        assert compared.I_XT.dims == ("run", "epoch", "layer", "estimator")
+        # the default run has trials: compare keeps them as a dim
+        assert compared.I_XT.dims == ("run", "epoch", "layer", "estimator", "trial")
         assert compared.epoch.values.tolist() == list(range(9))
-        relu = compared.I_XT.sel(run="relu", estimator="plugin", layer="hidden1")
+        relu = compared.I_XT.sel(run="relu", estimator="plugin", layer="hidden1").isel(trial=0)
         assert relu.notnull().values.tolist() == [e in (0, 3, 6, 8) for e in range(9)]
         assert compared.I_XT.sel(run="tanh").notnull().all()
         assert compared["model.activation"].values.tolist() == ["tanh", "relu"]
