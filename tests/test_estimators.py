@@ -1,4 +1,5 @@
-"""Oracles of REFERENCE 5.1-5.3 for Miller-Madow, KDE bounds, k-NN and bootstrap intervals."""
+"""Closed-form oracles for Miller-Madow (Miller 1955), the KDE bounds (Kolchinsky & Tracey 2017), k-NN
+(Kozachenko & Leonenko 1987; Ross 2014) and bootstrap intervals."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Epoch schedules of REFERENCE 6: stepped, and delta-skip against a run where every epoch is known."""
+"""Epoch schedules: Saxe et al.'s stepped schedule, and delta-skip against a run where every epoch is known."""
 
 import numpy as np
 import pytest
