@@ -3,7 +3,8 @@
 The curve H(d) of the codes' entropy bends near the intrinsic dimension of the data, and the
 correlation dimension of the codes rises to the data's own (Grassberger & Procaccia, Physica D 9,
 1983; leave-one-out KDE entropy after Silverman, Density Estimation, 1986). Per code size
-``code_size_measures`` returns the held-out reconstruction MSE and, in nats, the leave-one-out KDE entropy of the raw codes (``H_raw``), of the
+``code_size_measures`` returns the held-out reconstruction MSE and, in nats, the leave-one-out
+KDE entropy of the raw codes (``H_raw``), of the
 standardised codes (``H_std``: the autoencoder leaves the code scale free, and differential
 entropy shifts by ln|det A| under a linear map), the KDE upper bound on I(X; Z + noise) with
 noise variance ``noise_factor`` x the mean code variance (``I_noise``: scale-free), and the
