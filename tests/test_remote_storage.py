@@ -97,7 +97,7 @@ def test_dump_reduce_and_estimate_read_and_write_stores_on_s3_with_identical_res
     with xr.open_dataset(out) as metrics:
         found = {f"reports/metrics.nc/{name}": variable.values for name, variable in metrics.variables.items()}
     assert_bitwise_equal(
-        found, {name: values for name, values in expected.items() if name.startswith("reports/metrics.nc/")}
+        found, {name: values for name, values in expected.items() if name.startswith("reports/metrics.nc/")}, 1e-9
     )
 
 
@@ -116,5 +116,5 @@ def test_a_second_clone_pulls_every_output_from_a_dvc_remote_and_is_up_to_date_w
     with xr.open_dataset(clone / "reports" / "metrics.nc") as metrics:
         found = {f"reports/metrics.nc/{name}": variable.values for name, variable in metrics.variables.items()}
     assert_bitwise_equal(
-        found, {name: values for name, values in expected.items() if name.startswith("reports/metrics.nc/")}
+        found, {name: values for name, values in expected.items() if name.startswith("reports/metrics.nc/")}, 1e-9
     )
