@@ -17,7 +17,7 @@ from ibpipe.io.stage import run_stage
 from ibpipe.neurons.circle import circle_structure, input_plane
 from ibpipe.neurons.compression import compression_curves, curves_of, smallest_parameters_at
 from ibpipe.neurons.pipeline import PipelineEvaluator, load_state, pipeline_rows
-from ibpipe.neurons.tasks import load_task
+from ibpipe.neurons.tasks import task_of
 
 
 def main(
@@ -40,14 +40,7 @@ def main(
         evaluator = PipelineEvaluator(described["model"], load_state(source / "final"), trained.layer, test_x, test_y)
         curves = curves_of(evaluator, means, covs, ks, choice.restarts, choice.seed, choice.metrics, "classification")
     else:
-        task = load_task(
-            trained.dataset,
-            trained.test_fraction,
-            trained.split_seed,
-            trained.window,
-            trained.horizon,
-            trained.series_length,
-        )
+        task = task_of(trained)
         reference = tuple(layers[f"reference_{name}"].values for name in ("w_in", "b_in", "w_out", "b_out"))
         curves = compression_curves(
             means,

@@ -19,7 +19,7 @@ from ibpipe.config.neurons import NeuronGaussiansParams, NeuronsBootstrapParams
 from ibpipe.errors import ParamsError
 from ibpipe.neurons.covariances import neuron_gaussians, sandwich_from_moments
 from ibpipe.neurons.network import HiddenLayerNet, hidden_sandwich_terms
-from ibpipe.neurons.tasks import load_task
+from ibpipe.neurons.tasks import task_of
 from ibpipe.neurons.variational import fit_lowrank_posterior, hidden_layer_log_likelihood
 
 LAYERS = ("w_in", "b_in", "w_out", "b_out")
@@ -40,14 +40,7 @@ def gaussians_from(layers: xr.Dataset, choice: NeuronGaussiansParams, covariance
             "(a one-hidden-layer net); a pipeline layer supports covariance: bootstrap"
         )
     trained = NeuronsBootstrapParams(**json.loads(layers.attrs["params"])[NeuronsBootstrapParams.section])
-    task = load_task(
-        trained.dataset,
-        trained.test_fraction,
-        trained.split_seed,
-        trained.window,
-        trained.horizon,
-        trained.series_length,
-    )
+    task = task_of(trained)
     reference = tuple(layers[f"reference_{name}"].values.astype(np.float64) for name in LAYERS)
     if covariance == "sandwich":
         net = HiddenLayerNet.from_arrays(*reference, activation=trained.activation)

@@ -115,3 +115,15 @@ def scores(net: torch.nn.Module, inputs: np.ndarray, targets: np.ndarray, kind: 
         return {"accuracy": float(np.mean(outputs.argmax(axis=1) == np.asarray(targets)))}
     errors = (outputs - np.asarray(targets, dtype=np.float64)) ** 2
     return {"mse": float(errors.mean()), "one_step_mse": float(errors[:, 0].mean())}
+
+
+def task_of(bootstrap) -> NeuronTask:
+    """The task a validated ``neurons.bootstrap`` section names (as stored in bootstrap.nc's params)."""
+    return load_task(
+        bootstrap.dataset,
+        bootstrap.test_fraction,
+        bootstrap.split_seed,
+        bootstrap.window,
+        bootstrap.horizon,
+        bootstrap.series_length,
+    )
