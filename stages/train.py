@@ -51,6 +51,7 @@ def main(
         learning_rate=fit.learning_rate,
         seed=fit.seed,
         prepare=prepare,
+        processes=fit.processes,
     )
     progress = (
         (trials, tqdm(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))

@@ -8,7 +8,7 @@ import xarray as xr
 from ibpipe.infoplane.compression import compression_statistics, compression_summary, trial_interval, verdict
 from ibpipe.nn.mlp import MLP
 from ibpipe.nn.training import train_epochs
-from ibpipe.nn.trials import train_trials, trial_seed
+from ibpipe.nn.trials import split_trials, train_trials, trial_seed
 
 
 def _data():
@@ -41,6 +41,43 @@ def test_each_trial_of_a_batched_run_follows_the_single_run_of_its_seed():
     assert not np.allclose(
         records[-1].weights["layers.output.weight"][0], records[-1].weights["layers.output.weight"][1]
     )
+
+
+def test_trials_split_over_processes_give_the_numbers_of_one_batched_process_to_rounding():
+    # batched kernels of another batch size may sum in another order: last bits only
+    train, test = _data()
+
+    def run(processes):
+        streams = train_trials(
+            _build,
+            train,
+            test,
+            trials=range(5, 8),
+            epochs=3,
+            batch_size=64,
+            learning_rate=1e-2,
+            seed=2,
+            processes=processes,
+        )
+        return [(covered, list(records)) for covered, records in streams]
+
+    (one,) = run(1)
+    shares = run(2)
+    assert [covered for covered, _ in shares] == [range(5, 7), range(7, 8)]
+    for covered, records in shares:
+        rows = slice(covered.start - 5, covered.stop - 5)
+        assert [record.epoch for record in records] == [0, 1, 2, 3]
+        for mine, reference in zip(records, one[1]):
+            for name, value in reference.weights.items():
+                np.testing.assert_allclose(mine.weights[name], value[rows], rtol=0, atol=1e-7)
+            for name, value in reference.metrics.items():
+                np.testing.assert_allclose(mine.metrics[name], value[rows], rtol=0, atol=1e-7)
+
+
+def test_trials_are_shared_out_contiguously_larger_shares_first():
+    assert split_trials(range(5), 2) == [range(3), range(3, 5)]
+    assert split_trials(range(2, 4), 8) == [range(2, 3), range(3, 4)]
+    assert split_trials(range(4), 1) == [range(4)]
 
 
 def test_trial_zero_is_the_single_run_of_the_seed():

@@ -22,3 +22,8 @@ class TrainParams(Section):
         integer(1, 1000),
         "seeds of the same configuration (trial s uses seed + s); plain MLPs train them as one batched model",
     )
+    processes: int = key(
+        2,
+        integer(1, 256),
+        "processes sharing a batched run's trials (2 uses both cores of a laptop; the split changes no number)",
+    )
