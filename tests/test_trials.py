@@ -118,6 +118,13 @@ def test_t_interval_over_trials_matches_the_textbook_formula():
     assert np.isnan(trial_interval(np.array([0.4]))[1])
 
 
+def test_t_interval_stays_inside_the_range_of_the_quantity():
+    values = np.array([0.05, 0.9, 0.95])  # t-interval [-0.28, 1.55] unclipped
+    mean, low, high = trial_interval(values, level=0.95, bounds=(0.0, 1.0))
+    assert (low, high) == (0.0, 1.0) and mean == pytest.approx(0.6333333)
+    assert trial_interval(values, level=0.95)[1] < 0
+
+
 def test_verdicts_follow_the_rule_on_the_interval():
     assert verdict(0.3, 0.5) == "compresses"
     assert verdict(0.95, 1.0) == "no compression"

@@ -60,8 +60,14 @@ def add_compression(metrics: xr.Dataset) -> xr.Dataset:
     return metrics.merge(compression_statistics(metrics["I_XT"]))
 
 
-def trial_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
-    """(mean, low, high): the Student-t interval of the mean over trials; NaN values are left out."""
+def trial_interval(
+    values: np.ndarray, level: float = LEVEL, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float, float, float]:
+    """(mean, low, high): the Student-t interval of the mean over trials; NaN values are left out.
+
+    The interval is clipped to ``bounds``, the range the quantity cannot leave (final/peak lies in
+    [0, 1]): with few trials the symmetric t-interval would otherwise promise impossible values.
+    """
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -70,7 +76,7 @@ def trial_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, flo
     if values.size < 2:
         return mean, float("nan"), float("nan")
     half = stats.t.ppf((1 + level) / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
-    return mean, mean - float(half), mean + float(half)
+    return mean, max(mean - float(half), bounds[0]), min(mean + float(half), bounds[1])
 
 
 def verdict(low: float, high: float) -> str:
@@ -101,7 +107,7 @@ def compression_summary(metrics: xr.Dataset, estimator: str | None = None) -> di
     layers = {}
     for layer in cells.layer.values.tolist():
         cell = cells.sel(layer=layer)
-        mean, low, high = trial_interval(np.atleast_1d(cell["final_to_peak"].values))
+        mean, low, high = trial_interval(np.atleast_1d(cell["final_to_peak"].values), bounds=(0.0, 1.0))
         peak, _, _ = trial_interval(np.atleast_1d(cell["peak_I_XT"].values))
         line = f"{layer}: {verdict(low, high)}, final/peak {mean:.2f} [{low:.2f}, {high:.2f}], {n_trials} trials"
         layers[layer] = {
