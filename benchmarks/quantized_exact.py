@@ -35,7 +35,8 @@ def run(
 ) -> xr.Dataset:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["model"].update(activation=activation, quantize={"bits": bits})
-    params["train"].update(epochs=epochs, seed=seed, learning_rate=learning_rate)
+    # one trial per working directory: the seeds are the repeats here
+    params["train"].update(epochs=epochs, seed=seed, learning_rate=learning_rate, trials=1)
     params["select"].update(method="log", n_points=n_points)
     params["reduce"].update(method="exact", bits=bits)
     params["estimate"].update(estimators=["plugin"], dimensions=[], scheduler="synchronous", workers=1)
@@ -44,7 +45,8 @@ def run(
     if not (workdir / "reports/metrics.nc").exists():
         for stage in STAGES:
             subprocess.run([sys.executable, str(ROOT / "stages" / stage[0]), *stage[1:]], cwd=workdir, check=True)
-    return xr.load_dataset(workdir / "reports/metrics.nc")
+    metrics = xr.load_dataset(workdir / "reports/metrics.nc")
+    return metrics.isel(trial=0, drop=True) if "trial" in metrics.dims else metrics
 
 
 def summary(metrics: xr.Dataset) -> list[str]:

@@ -126,7 +126,9 @@ def test_ebab_pools_the_units_of_a_layer_and_counts_distinct_values():
 
 
 def test_adaptive_is_refused_with_the_names_to_use_instead():
-    with pytest.raises(ParamsError, match=r"reduce\.method = 'adaptive'.*'equal-mass'.*'ebab'"):
+    with pytest.raises(
+        ParamsError, match=r"reduce\.method = 'adaptive': expected one of 'fixed-width'.*'equal-mass'.*'ebab'"
+    ):
         build_sections({"reduce": {"method": "adaptive"}}, (ReduceParams,))
     with pytest.raises(ParamsError, match="equal-mass"):
         build_sections({"reduce": {"layers": {"h1": {"method": "adaptive"}}}}, (ReduceParams,))

@@ -13,7 +13,7 @@ from ibpipe.infoplane.reduce import POOLING_KINDS, PRESETS, REDUCE_METHODS, RENA
 def reduce_method(value: Any) -> str | None:
     """One of REDUCE_METHODS; a renamed method says what to write instead."""
     if value in RENAMED_METHODS:
-        return f"accepted any more: {RENAMED_METHODS[value]}"
+        return f"one of {', '.join(map(repr, REDUCE_METHODS))} ({RENAMED_METHODS[value]})"
     return one_of(*REDUCE_METHODS)(value)
 
 

@@ -10,6 +10,9 @@ import typer
 
 from ibpipe.estimators.registry import ESTIMATORS
 
+# sample-propagation needs repeated noisy passes of a network, which a saved activation array is not
+ARRAY_ESTIMATORS = [name for name, info in ESTIMATORS.items() if info.needs != "pre_noise"]
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
 
@@ -58,7 +61,7 @@ def information(
     low: Annotated[float, typer.Option(help="lowest bin edge")] = -1.0,
     high: Annotated[float, typer.Option(help="highest bin edge")] = 1.0,
     bin_size: Annotated[float | None, typer.Option(help="Saxe bins: floor(t / bin_size)")] = None,
-    estimator: Annotated[str, typer.Option(help=f"estimator: {', '.join(ESTIMATORS)}")] = "plugin",
+    estimator: Annotated[str, typer.Option(help=f"estimator: {', '.join(ARRAY_ESTIMATORS)}")] = "plugin",
 ) -> None:
     """Estimate H(T), I(X;T), I(T;Y) in bits for one saved layer, outside the pipeline."""
     from ibpipe.infoplane.measure import information as measure
