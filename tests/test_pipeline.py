@@ -308,3 +308,24 @@ def test_delta_skip_selection_reruns_from_select_on_never_training(project):
     epochs, distances = selection["epochs"], selection["distances"]
     assert epochs[0] == 0 and epochs[-1] == 12 and set(epochs) <= set(selection["probed"])
     assert all(d <= 0.05 or b - a == 1 for a, b, d in zip(epochs, epochs[1:], distances))
+
+
+def test_a_noisy_network_runs_end_to_end_with_sample_propagation(tmp_path):
+    """Goldfeld et al.'s noisy net through train, dump (pre-noise draws), reduce and estimate: sample
+    propagation on every hidden layer, NaN on the noiseless output, plug-in on the noisy T alongside."""
+    root = new_project(tmp_path)
+    _edit_params(root, "model", noise_std=0.1)
+    _edit_params(root, "train", epochs=3, learning_rate=1.0e-2, trials=1)
+    _edit_params(root, "select", method="all")
+    _edit_params(root, "dump", noise_draws=4)
+    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "sample-propagation"], dimensions=[])
+    assert _repro(root, "estimate") == {"train", "select", "dump-activations", "reduce", "estimate"}
+    with xr.open_dataset(root / "reports" / "metrics.nc") as metrics:
+        propagated = metrics.sel(estimator="sample-propagation", trial=0)
+        hidden = propagated.drop_sel(layer="output")
+        assert np.isfinite(hidden.I_XT).all() and np.isfinite(hidden.I_TY).all()
+        assert (hidden.I_XT >= 0).all() and (hidden.I_XT <= metrics.H_X + 1e-9).all()
+        assert np.isnan(propagated.I_XT.sel(layer="output")).all()
+        assert int(metrics.capped.sel(estimator="sample-propagation", layer="output").sum()) == 0
+        # noise of std 0.1 on tanh units: the width-3 layer cannot keep all 12 bits of its 4096 inputs
+        assert float(hidden.I_XT.sel(layer="hidden5").max()) < 11.0

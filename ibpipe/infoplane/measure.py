@@ -97,7 +97,7 @@ class EstimateOptions(FromParams):
             else {}
         )
         if without_draws:
-            results["sample-propagation"] = dict.fromkeys(QUANTITIES, np.nan)
+            results["sample-propagation"] = {**dict.fromkeys(QUANTITIES, np.nan), "capped": 0}
         return {name: results[name] for name in names}
 
 
