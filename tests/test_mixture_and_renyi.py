@@ -32,6 +32,37 @@ def test_kde_mc_lies_between_the_pairwise_bounds(rng):
         assert bounds["lower"]["I_XT"] - 0.02 <= mc["I_XT"] <= bounds["upper"]["I_XT"] + 0.02
 
 
+def _every_pair_kde_mc_bits(points, labels, variance, n_draws, seed):
+    """kde-mc with every centre in every sum (no reach): the few-line definition, same noise draws."""
+    from scipy.special import logsumexp
+
+    n, d = points.shape
+    noise = np.random.default_rng(seed).normal(scale=np.sqrt(variance), size=(n, n_draws, d))
+    noisy = (points[:, None, :] + noise).reshape(-1, d)
+    exponent = -((noisy[:, None, :] - points[None, :, :]) ** 2).sum(-1) / (2 * variance)
+    log_all = logsumexp(exponent, axis=1) - np.log(n)
+    own_class = np.repeat(labels, n_draws)[:, None] == labels[None, :]
+    log_class = logsumexp(np.where(own_class, exponent, -np.inf), axis=1) - np.log(own_class.sum(1))
+    log_own = -(noise**2).sum(-1).ravel() / (2 * variance)
+    h = -log_all.mean() + 0.5 * d * np.log(2 * np.pi * variance)
+    return {
+        "H_T": h / np.log(2),
+        "I_XT": (log_own - log_all).mean() / np.log(2),
+        "I_TY": (log_class - log_all).mean() / np.log(2),
+    }
+
+
+@pytest.mark.parametrize("variance", [1e-4, 1e-3, 1e-1])
+def test_kde_mc_skipping_far_centres_changes_no_digit_of_the_every_pair_sum(rng, variance):
+    # spread along one axis, so that most centres lie out of reach of a block at small variances
+    points = np.c_[np.linspace(-3, 3, 700), 0.05 * rng.normal(size=(700, 2))]
+    labels = rng.integers(0, 3, 700)
+    found = kde_mc_information(points, labels, variance, n_draws=3, random_state=9)
+    expected = _every_pair_kde_mc_bits(points - points.mean(0), labels, variance, 3, 9)
+    for name, value in expected.items():
+        assert found[name] == pytest.approx(value, rel=1e-11, abs=1e-11)
+
+
 def test_kde_mc_of_far_apart_components_is_ln_k_plus_the_gaussian_entropy():
     # K = 2 components, d = 2, beta = 0.1: h = ln 2 + ln(2 pi e 0.01) = -1.0741 nats.
     points = np.array([[0.0, 0.0], [10.0, 0.0]])
