@@ -25,5 +25,6 @@ class TrainParams(Section):
     processes: int = key(
         2,
         integer(1, 256),
-        "processes sharing a batched run's trials (2 uses both cores of a laptop; the split changes no number)",
+        "processes sharing a batched run's trials, each with torch_threads threads (2 x 1 uses both cores of "
+        "a laptop); the split changes the numbers by float rounding only",
     )
