@@ -45,7 +45,7 @@ class AeParams(Section):
     )
     seed: int = key(0, integer(0), "seed of the data, the split and every autoencoder (d is added)")
     restarts: int = key(
-        1, integer(1, 100), "autoencoders per code size (restart r adds 1000 r to the seed); bends use the best MSE"
+        3, integer(1, 100), "autoencoders per code size (restart r adds 1000 r to the seed); bends use the best MSE"
     )
     bandwidth: Any = key(
         "loo-ml",
