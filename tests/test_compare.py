@@ -10,13 +10,13 @@ import xarray as xr
 from ibpipe.infoplane.compare import (
     Run,
     compare_dataset,
-    compression_statistics,
     compression_table,
     differing_params,
     flatten_params,
     permutation_test,
     table_markdown,
 )
+from ibpipe.infoplane.compression import compression_statistics
 from ibpipe.infoplane.lagrangian import ib_lagrangian
 from ibpipe.infoplane.plot_data import information_rows
 
@@ -99,6 +99,9 @@ def test_compression_table_tests_final_to_peak_over_trials():
     assert rows[("b", "h1")]["p_vs_first"] == pytest.approx(2 / 6)
     assert math.isnan(rows[("a", "h1")]["p_vs_first"])
     assert "| b | h1 | 2 |" in table_markdown(list(rows.values()), "plugin", "a")
+    # run b's two trials both end at their peak: the interval [1, 1]; run a's t-interval clipped to [0, 1]
+    assert (rows[("b", "h1")]["final_to_peak_low"], rows[("b", "h1")]["final_to_peak_high"]) == (1.0, 1.0)
+    assert 0.0 <= rows[("a", "h1")]["final_to_peak_low"] < rows[("a", "h1")]["final_to_peak"]
 
 
 def test_ib_lagrangian_on_known_values():

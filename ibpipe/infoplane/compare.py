@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from ibpipe.errors import InputError
+from ibpipe.infoplane.compression import compression_statistics, trial_interval
 
 WORKSPACE_NAMES = ("workspace", ".")
 METRICS_PATH = "reports/metrics.nc"
@@ -140,37 +141,6 @@ def focus(dataset: xr.Dataset) -> tuple[xr.Dataset, str]:
     return reduced, note
 
 
-def compression_statistics(information: xr.DataArray) -> xr.Dataset:
-    """Peak I(X;T), its epoch, the final value and final/peak along ``epoch``, NaN epochs skipped.
-
-    ``information`` is I(X;T) in bits with an ``epoch`` dim (any others are kept). The final value is
-    the one at the last epoch with a finite value; final/peak < 1 means the layer compressed after
-    its peak (Shwartz-Ziv & Tishby 2017; Saxe et al., ICLR 2018). All-NaN curves give NaN.
-    """
-    values = information.transpose(..., "epoch")
-    epochs = values.epoch.values
-    array = values.values
-    finite = np.isfinite(array)
-    has_any = finite.any(axis=-1)
-    peak_index = np.argmax(np.where(finite, array, -np.inf), axis=-1)
-    last_index = array.shape[-1] - 1 - np.argmax(finite[..., ::-1], axis=-1)
-    peak = np.where(has_any, np.take_along_axis(array, peak_index[..., None], -1)[..., 0], np.nan)
-    final = np.where(has_any, np.take_along_axis(array, last_index[..., None], -1)[..., 0], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(peak > 0, final / peak, np.nan)
-    dims = values.dims[:-1]
-    coords = {name: coord for name, coord in values.coords.items() if "epoch" not in coord.dims}
-    return xr.Dataset(
-        {
-            "peak_I_XT": (dims, peak, {"units": "bit", "long_name": "largest I(X;T) over the measured epochs"}),
-            "peak_epoch": (dims, np.where(has_any, epochs[peak_index], -1), {"long_name": "epoch of the peak"}),
-            "final_I_XT": (dims, final, {"units": "bit", "long_name": "I(X;T) at the last measured epoch"}),
-            "final_to_peak": (dims, ratio, {"units": "1", "long_name": "final / peak I(X;T); < 1: compression"}),
-        },
-        coords=coords,
-    )
-
-
 def permutation_test(first: np.ndarray, second: np.ndarray, seed: int = 0) -> float:
     """Two-sided p-value of a difference of means between two samples (trials), by permutation.
 
@@ -206,7 +176,6 @@ def compression_table(compared: xr.Dataset, estimator: str) -> list[dict[str, An
     trials (NaN with fewer than two trials on either side, and for the first run itself).
     """
     statistics = compression_statistics(compared.I_XT.sel(estimator=estimator))
-    has_trials = "trial" in statistics.dims
     rows = []
     baseline = str(compared.run.values[0])
     for run in compared.run.values.tolist():
@@ -218,16 +187,19 @@ def compression_table(compared: xr.Dataset, estimator: str) -> list[dict[str, An
             if trials == 0:
                 continue
             spread = float(np.nanstd(ratios, ddof=1)) if trials > 1 else math.nan
+            _, low, high = trial_interval(ratios, bounds=(0.0, 1.0))
             rows.append(
                 {
                     "run": run,
                     "layer": layer,
                     "trials": trials,
                     "peak_I_XT": float(np.nanmean(cell.peak_I_XT.values)),
-                    "peak_epoch": float(np.nanmedian(cell.peak_epoch.values)) if has_trials else int(cell.peak_epoch),
+                    "peak_epoch": float(np.nanmedian(cell.peak_epoch.values)),
                     "final_I_XT": float(np.nanmean(cell.final_I_XT.values)),
                     "final_to_peak": float(np.nanmean(ratios)),
                     "final_to_peak_sd": spread,
+                    "final_to_peak_low": low,
+                    "final_to_peak_high": high,
                     "p_vs_first": math.nan if run == baseline else permutation_test(ratios, reference),
                 }
             )
@@ -243,6 +215,8 @@ TABLE_COLUMNS = {
     "final_I_XT": "final I(X;T) [bit]",
     "final_to_peak": "final/peak",
     "final_to_peak_sd": "sd over trials",
+    "final_to_peak_low": "95 % t-interval low",
+    "final_to_peak_high": "high",
     "p_vs_first": "p (vs first run)",
 }
 
@@ -259,7 +233,8 @@ def table_markdown(rows: Sequence[Mapping[str, Any]], estimator: str, baseline: 
     lines = [
         f"# Compression statistics ({estimator}, I(X;T) in bits)",
         "",
-        "Peak and final I(X;T) are trial means (median epoch); final/peak < 1 means compression after the peak.",
+        "Peak and final I(X;T) are trial means (median epoch); final/peak < 1 means compression after the peak;",
+        "its 95 % Student-t interval over trials is clipped to [0, 1], as in metrics.json's verdicts.",
         f"p: two-sided permutation test of mean final/peak over trials against the first run ({baseline});",
         "n/a with one trial per run (no spread to test a difference against).",
         "",

@@ -16,7 +16,6 @@ its lower end is at or above it, "undecided" otherwise (and always with a single
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -30,26 +29,33 @@ HEADER = ("estimator", "interval", "rule")
 
 
 def compression_statistics(curve: xr.DataArray) -> xr.Dataset:
-    """Peak, its epoch and final/peak ratio of ``curve`` over its ``epoch`` dim (every other dim kept)."""
-    values = curve.transpose("epoch", ...).values
-    epochs = curve["epoch"].values
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells give NaN, by design
-        peak = np.nanmax(values, axis=0)
-        filled = np.where(np.isnan(values), -np.inf, values)
-        peak_epoch = np.where(np.isnan(peak), np.nan, epochs[np.argmax(filled, axis=0)].astype(float))
-        ratio = np.where(peak > 0, values[-1] / np.where(peak > 0, peak, 1.0), np.nan)
-    dims = curve.transpose("epoch", ...).dims[1:]
-    coords = {name: coord for name, coord in curve.coords.items() if "epoch" not in coord.dims}
+    """Peak I(X;T), its epoch, the final value and final/peak along ``epoch`` (every other dim kept).
+
+    ``curve`` is I(X;T) in bits. NaN epochs are skipped: the final value is the one at the last
+    epoch with a finite value (runs compared side by side measured different epochs, and a run
+    that diverged ends in NaN); final/peak < 1 means the layer compressed after its peak
+    (Shwartz-Ziv & Tishby 2017; Saxe et al., ICLR 2018). All-NaN curves, and curves whose peak
+    is not above 0, give NaN.
+    """
+    values = curve.transpose(..., "epoch")
+    array = values.values
+    finite = np.isfinite(array)
+    has_any = finite.any(axis=-1)
+    peak_index = np.argmax(np.where(finite, array, -np.inf), axis=-1)
+    last_index = array.shape[-1] - 1 - np.argmax(finite[..., ::-1], axis=-1)
+    peak = np.where(has_any, np.take_along_axis(array, peak_index[..., None], -1)[..., 0], np.nan)
+    final = np.where(has_any, np.take_along_axis(array, last_index[..., None], -1)[..., 0], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(peak > 0, final / peak, np.nan)
+    peak_epoch = np.where(has_any, values.epoch.values[peak_index].astype(float), np.nan)
+    dims = values.dims[:-1]
+    coords = {name: coord for name, coord in values.coords.items() if "epoch" not in coord.dims}
     return xr.Dataset(
         {
             "peak_I_XT": (dims, peak, {"units": "bit", "long_name": "largest I(X;T) over the measured epochs"}),
             "peak_epoch": (dims, peak_epoch, {"units": "epoch", "long_name": "first epoch of the largest I(X;T)"}),
-            "final_to_peak": (
-                dims,
-                ratio,
-                {"units": "1", "long_name": "I(X;T) at the last measured epoch / its peak (1 = no compression)"},
-            ),
+            "final_I_XT": (dims, final, {"units": "bit", "long_name": "I(X;T) at the last epoch with a value"}),
+            "final_to_peak": (dims, ratio, {"units": "1", "long_name": "final / peak I(X;T) (1 = no compression)"}),
         },
         coords=coords,
     )
