@@ -27,6 +27,12 @@ from ibpipe.estimators.sample_propagation import sample_propagation_information
 QUANTITIES = ("H_T", "I_XT", "I_TY")
 
 
+def unmeasured() -> dict[str, float]:
+    """The result of a layer no estimate is defined for (non-finite values, no noisy passes): NaN
+    quantities, nothing clipped."""
+    return {**dict.fromkeys(QUANTITIES, np.nan), "capped": 0}
+
+
 @dataclass(frozen=True)
 class EstimatorSettings:
     """Settings every estimator may read (each reads only its own)."""

@@ -17,7 +17,7 @@ from ibpipe.estimators.bootstrap import bootstrap_interval
 from ibpipe.estimators.counting import count_states
 from ibpipe.estimators.inputs import class_labels
 from ibpipe.estimators.plugin import state_ids
-from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES, EstimatorSettings, estimate_layer
+from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES, EstimatorSettings, estimate_layer, unmeasured
 from ibpipe.settings import FromParams
 
 
@@ -97,7 +97,7 @@ class EstimateOptions(FromParams):
             else {}
         )
         if without_draws:
-            results["sample-propagation"] = {**dict.fromkeys(QUANTITIES, np.nan), "capped": 0}
+            results["sample-propagation"] = unmeasured()
         return {name: results[name] for name in names}
 
 
@@ -174,7 +174,7 @@ def information(
             RuntimeWarning,
             stacklevel=2,
         )
-        return {"H_T": np.nan, "I_XT": np.nan, "I_TY": np.nan, "capped": 0}
+        return unmeasured()
     options = EstimateOptions(
         (estimator,),
         noise_variance,
