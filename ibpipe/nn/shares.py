@@ -40,10 +40,9 @@ def _train_share_to_files(folder: str, parent: int) -> None:
     job = torch.load(Path(folder, "share.pt"), weights_only=False)  # written by our own parent process
     Path(folder, "share.pt").unlink()
     torch.set_num_threads(job["threads"])
+    epochs = job["arguments"]["epochs"]
     arrays: dict[str, np.ndarray] = {}
-    records = train_batched(
-        job["models"], job["train"], job["test"], job["epochs"], job["batch_size"], job["learning_rate"], job["seeds"]
-    )
+    records = train_batched(**job["arguments"])
     for record in records:
         if os.getppid() != parent:  # the stage was killed: stop instead of training for nobody
             shutil.rmtree(Path(folder).parent, ignore_errors=True)
@@ -51,7 +50,7 @@ def _train_share_to_files(folder: str, parent: int) -> None:
         values = {**{f"{PREFIX}{k}": v for k, v in record.weights.items()}, **record.metrics}
         for name, value in values.items():
             if name not in arrays:
-                shape = (job["epochs"] + 1, *np.shape(value))
+                shape = (epochs + 1, *np.shape(value))
                 arrays[name] = np.lib.format.open_memmap(f"{folder}/{name}.npy", "w+", np.asarray(value).dtype, shape)
             arrays[name][record.epoch] = value
     for array in arrays.values():
@@ -118,7 +117,7 @@ def train_in_processes(
                 folder = Path(folder_root, f"share{number}")
                 folder.mkdir()
                 picked = slice(starts[number], starts[number + 1])
-                job = {
+                arguments = {
                     "models": models[picked],
                     "train": train,
                     "test": test,
@@ -126,8 +125,8 @@ def train_in_processes(
                     "batch_size": batch_size,
                     "learning_rate": learning_rate,
                     "seeds": seeds[picked],
-                    "threads": torch.get_num_threads(),
                 }
+                job = {"arguments": arguments, "threads": torch.get_num_threads()}  # train_batched's keywords
                 torch.save(job, folder / "share.pt")
                 worker = context.Process(target=_train_share_to_files, args=(str(folder), os.getpid()), daemon=True)
                 worker.start()
