@@ -81,6 +81,7 @@ def kde_mc_information(
     noise = np.random.default_rng(random_state).normal(
         scale=np.sqrt(noise_variance), size=(n_samples, n_draws, dimension)
     )
+    squared_noise = np.einsum("ijk,ijk->ij", noise, noise)  # |C_ij|^2: each block's reach, and h(T|X)
     sizes = np.bincount(classes)
     axis = principal_axis(points)
     projection = points @ axis
@@ -95,14 +96,14 @@ def kde_mc_information(
         rows = order[start : start + block_rows]
         noisy = (points[rows, None, :] + noise[rows]).reshape(-1, dimension)
         noisy_projection = noisy @ axis
-        reach = np.sqrt(np.max(np.einsum("ijk,ijk->ij", noise[rows], noise[rows])) + own_reach)
+        reach = np.sqrt(np.max(squared_noise[rows]) + own_reach)
         low = int(np.searchsorted(centre_projection, noisy_projection.min() - reach, side="left"))
         high = int(np.searchsorted(centre_projection, noisy_projection.max() + reach, side="right"))
         shift, by_class = _log_kernel_sums(noisy, centres[low:high], class_columns[low:high], noise_variance)
         own = np.repeat(classes[rows], n_draws)
         log_all[rows] = (shift + np.log(by_class.sum(axis=1) / n_samples)).reshape(len(rows), n_draws)
         log_class[rows] = (shift + np.log(by_class[np.arange(len(own)), own] / sizes[own])).reshape(len(rows), n_draws)
-    log_input = _log_own_input_means(points, noise, x_ids, noise_variance)
+    log_input = _log_own_input_means(points, noise, squared_noise, x_ids, noise_variance)
     entropy = -float(np.mean(log_all)) + 0.5 * dimension * np.log(2 * np.pi * noise_variance)
     return {
         "H_T": from_nats(entropy, base),
@@ -111,10 +112,12 @@ def kde_mc_information(
     }
 
 
-def _log_own_input_means(points: np.ndarray, noise: np.ndarray, x_ids, noise_variance: float) -> np.ndarray:
+def _log_own_input_means(
+    points: np.ndarray, noise: np.ndarray, squared_noise: np.ndarray, x_ids, noise_variance: float
+) -> np.ndarray:
     """ln mean_{j: x_j = x_i} exp(-|s_i + C - s_j|^2 / (2 s2)) per row i and draw (j = i alone for distinct inputs)."""
     if x_ids is None or len(np.unique(x_ids)) == len(points):
-        return -np.sum(noise**2, axis=-1) / (2.0 * noise_variance)
+        return -squared_noise / (2.0 * noise_variance)
     result = np.empty(noise.shape[:2])
     n_draws = noise.shape[1]
     for rows in equal_size_groups(x_ids, rows_per_member=n_draws):
