@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from ibpipe.errors import InputError
-from ibpipe.infoplane.compression import compression_statistics, trial_interval
+from ibpipe.infoplane.compression import FINAL_TO_PEAK_RANGE, compression_statistics, trial_interval
 
 WORKSPACE_NAMES = ("workspace", ".")
 METRICS_PATH = "reports/metrics.nc"
@@ -187,7 +187,7 @@ def compression_table(compared: xr.Dataset, estimator: str) -> list[dict[str, An
             if trials == 0:
                 continue
             spread = float(np.nanstd(ratios, ddof=1)) if trials > 1 else math.nan
-            _, low, high = trial_interval(ratios, bounds=(0.0, 1.0))
+            _, low, high = trial_interval(ratios, bounds=FINAL_TO_PEAK_RANGE)
             rows.append(
                 {
                     "run": run,

@@ -28,6 +28,10 @@ STATISTICS = ("peak_I_XT", "peak_epoch", "final_to_peak")
 HEADER = ("estimator", "interval", "rule")
 
 
+# final/peak lies in [0, 1] by definition: intervals of it are clipped to this range
+FINAL_TO_PEAK_RANGE = (0.0, 1.0)
+
+
 def compression_statistics(curve: xr.DataArray) -> xr.Dataset:
     """Peak I(X;T), its epoch, the final value and final/peak along ``epoch`` (every other dim kept).
 
@@ -113,7 +117,7 @@ def compression_summary(metrics: xr.Dataset, estimator: str | None = None) -> di
     layers = {}
     for layer in cells.layer.values.tolist():
         cell = cells.sel(layer=layer)
-        mean, low, high = trial_interval(np.atleast_1d(cell["final_to_peak"].values), bounds=(0.0, 1.0))
+        mean, low, high = trial_interval(np.atleast_1d(cell["final_to_peak"].values), bounds=FINAL_TO_PEAK_RANGE)
         peak, _, _ = trial_interval(np.atleast_1d(cell["peak_I_XT"].values))
         line = f"{layer}: {verdict(low, high)}, final/peak {mean:.2f} [{low:.2f}, {high:.2f}], {n_trials} trials"
         layers[layer] = {
