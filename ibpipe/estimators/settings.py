@@ -1,0 +1,24 @@
+"""The settings the estimators read, each declared once: constraint, default, unit and doc.
+
+The ``estimate`` section of params.yaml is built on these, and ``ibpipe.information`` takes them
+as keyword arguments under the same names.
+"""
+
+from __future__ import annotations
+
+from ibpipe.schema import Settings, setting
+
+
+class EstimatorSettings(Settings):
+    """Settings every estimator may read (each reads only its own)."""
+
+    noise_variance: float = setting(
+        1.0e-3, "s2 of the Gaussian noise added to T by kde-* and knn", unit="activation units squared", gt=0
+    )
+    n_neighbors: int = setting(3, "k of the knn estimator", ge=1, le=1000)
+    noise_draws: int = setting(8, "noise draws per row of kde-mc and knn (knn uses at least k + 1)", ge=1, le=1000)
+    renyi_alpha: float = setting(1.01, "alpha of the matrix-based Renyi entropy (renyi)", gt=0)
+    renyi_batch: int = setting(
+        256, "rows per mini-batch of renyi (every quantity <= log2 of it)", unit="rows", ge=2, le=100_000
+    )
+    seed: int = setting(0, "seed of bootstrap resampling and of the noise of kde-mc, knn and renyi", ge=0)
