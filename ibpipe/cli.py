@@ -15,7 +15,16 @@ from ibpipe.config.params import load_params
 from ibpipe.errors import ParamsError
 from ibpipe.infoplane.cli import app as infoplane_app
 from ibpipe.infoplane.cli import compare as compare_runs
-from ibpipe.pipeline import code_dependencies, declared_code, read_pipeline, stage_names, stage_script
+from ibpipe.pipeline import (
+    PIPELINE_FILE,
+    code_dependencies,
+    declared_code,
+    read_pipeline,
+    stage_names,
+    stage_script,
+)
+from ibpipe.pipeline import difference as pipeline_difference
+from ibpipe.pipeline import write as write_pipeline
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 app.add_typer(infoplane_app, name="infoplane", help="the information-plane experiment: metrics table, one layer")
@@ -81,9 +90,22 @@ def main() -> None:  # pragma: no cover - console entry point
 
 @app.command()
 def stages(
-    deps: Annotated[bool, typer.Option(help="print the code each stage imports: what dvc.yaml must list")] = False,
+    deps: Annotated[
+        bool, typer.Option(help="print the code each stage imports, marked where dvc.yaml differs")
+    ] = False,
+    write: Annotated[bool, typer.Option(help="write dvc.yaml from the stage graph in ibpipe/pipeline.py")] = False,
+    check: Annotated[
+        bool, typer.Option(help="exit 1, showing the difference, if dvc.yaml is not what --write writes")
+    ] = False,
 ) -> None:
-    """List the stages of dvc.yaml with the command each runs (or, with --deps, the code files each imports)."""
+    """List the stages of dvc.yaml and their commands; --write writes the file from the code, --check compares."""
+    if write:
+        typer.echo(f"{PIPELINE_FILE} {'written' if write_pipeline('.') else 'already up to date'}")
+        return
+    if check:
+        difference = pipeline_difference(".")
+        typer.echo("\n".join(difference) if difference else f"{PIPELINE_FILE} is up to date")
+        raise typer.Exit(1 if difference else 0)
     for name, stage in read_pipeline(".").items():
         if not deps:
             typer.echo(f"{name:<18} {' '.join(stage['cmd'].split())}")
