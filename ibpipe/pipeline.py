@@ -61,6 +61,7 @@ class Stage:
     script: str
     args: Mapping[str, str | Read | Write]
     params: tuple[str, ...]
+    reads: tuple[str, ...] = ()  # files it reads that no flag names (a custom model's module)
     writes: tuple[Write, ...] = ()  # outputs no flag names (DVCLive's files under --live)
     note: str = ""
 
@@ -69,8 +70,8 @@ class Stage:
         flags = (f"{flag} {value if isinstance(value, str) else value.path}" for flag, value in self.args.items())
         return " ".join(["python", self.script, *flags])
 
-    def reads(self) -> list[str]:
-        return [value.path for value in self.args.values() if isinstance(value, Read)]
+    def inputs(self) -> list[str]:
+        return [*(value.path for value in self.args.values() if isinstance(value, Read)), *self.reads]
 
     def outputs(self, kind: str) -> list[Write]:
         named = [value for value in self.args.values() if isinstance(value, Write)]
@@ -385,7 +386,7 @@ def stage_code(stage: Stage, project: str | Path = ".") -> list[str]:
 
 def _stage_document(stage: Stage, project: str | Path) -> dict[str, Any]:
     entry: dict[str, Any] = {"cmd": Noted(stage.cmd, stage.note)}
-    entry["deps"] = [*stage.reads(), stage.script, *stage_code(stage, project)]
+    entry["deps"] = [*stage.inputs(), stage.script, *stage_code(stage, project)]
     entry["params"] = list(stage.params)
     for kind in ("outs", "metrics", "plots"):
         written = [
