@@ -11,7 +11,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.reduce import ReduceParams
 from ibpipe.infoplane import reduce as reducing
 from ibpipe.io.arrays import write_array
@@ -37,6 +36,7 @@ from ibpipe.io.layers import (
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import new_store
 from ibpipe.names import INPUT_LAYER
+from ibpipe.schema import load_sections, sections_json
 
 
 def main(

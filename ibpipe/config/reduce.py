@@ -2,78 +2,86 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+import math
+from typing import Annotated, Any, ClassVar, Literal
 
-from ibpipe.config.checks import Section, integer, is_int, is_number, key, mapping_of, none_or, number, one_of
+from pydantic import AfterValidator, BeforeValidator, Field
+
 from ibpipe.infoplane.reduce import POOLING_KINDS, PRESETS, REDUCE_METHODS, RENAMED_METHODS
+from ibpipe.schema import Allowed, Section, allowed_by, describe, one_of, problems_of, setting
 
 
-def reduce_method(value: Any) -> str | None:
-    """One of REDUCE_METHODS; a renamed method says what to write instead."""
-    if value in RENAMED_METHODS:
-        return f"one of {', '.join(map(repr, REDUCE_METHODS))} ({RENAMED_METHODS[value]})"
-    return one_of(*REDUCE_METHODS)(value)
+def _refuse_renamed(value: Any) -> Any:
+    """A renamed method says what to write instead."""
+    if isinstance(value, str) and value in RENAMED_METHODS:
+        raise ValueError(f"one of {', '.join(map(repr, REDUCE_METHODS))} ({RENAMED_METHODS[value]})")
+    return value
 
 
-def value_range_or_data(value: Any) -> str | None:
-    allowed = "'data' or a list [low, high] of two numbers with low < high"
-    if value == "data":
-        return None
-    if isinstance(value, list | tuple) and len(value) == 2 and all(map(is_number, value)):
-        return None if value[0] < value[1] else allowed
-    return allowed
+def _low_below_high(value: Any) -> bool:
+    return value == "data" or (len(value) == 2 and all(map(math.isfinite, value)) and value[0] < value[1])
 
 
-def pooling_window(value: Any) -> str | None:
-    wanted = "a (channel, height, width) window such as [1, 4, 4]"
-    if isinstance(value, list | tuple) and len(value) == 3 and all(is_int(size) and size >= 1 for size in value):
-        return None
-    return wanted
+def _window(value: Any) -> bool:
+    return value == "none" or len(value) == 3
 
 
-def layer_reduction(value: Any) -> str | None:
-    """One entry of reduce.layers: any of the per-layer reduce keys, each with its own check."""
-    allowed = {name: spec for name, spec in ReduceParams.__dataclass_fields__.items() if name in LAYER_REDUCTION_KEYS}
-    if not isinstance(value, Mapping):
-        return "a mapping of reduce settings (" + ", ".join(allowed) + ")"
-    for name, item in value.items():
-        if name not in allowed:
-            return f"a mapping of reduce settings; {name!r} is not one (allowed: {', '.join(allowed)})"
-        problem = allowed[name].metadata["check"](item)
-        if problem:
-            return f"valid: its {name} = {item!r} is not {problem}"
-    return None
+RANGE_ALLOWED = "'data' or a list [low, high] of two numbers with low < high"
+POOL_ALLOWED = "'none' or a (channel, height, width) window such as [1, 4, 4]"
+Method = Annotated[one_of(REDUCE_METHODS), BeforeValidator(_refuse_renamed)]
+ValueRange = Annotated[
+    Literal["data"] | list[float], allowed_by(_low_below_high, RANGE_ALLOWED), Allowed(RANGE_ALLOWED)
+]
+Pool = Annotated[
+    Literal["none"] | list[Annotated[int, Field(ge=1)]], allowed_by(_window, POOL_ALLOWED), Allowed(POOL_ALLOWED)
+]
 
 
-@dataclass(frozen=True)
+def _layer_settings(what: str) -> Any:
+    """reduce.layers / reduce.reductions: names -> a mapping of some of the per-layer keys, each checked."""
+
+    def check(value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        allowed = {name: ReduceParams.model_fields[name] for name in LAYER_REDUCTION_KEYS}
+        for entry in value.values():
+            unknown = [name for name in entry if name not in allowed]
+            if unknown:
+                raise ValueError(f"a mapping of {what}; {unknown[0]!r} is not one (allowed: {', '.join(allowed)})")
+            try:
+                ReduceParams.model_validate(entry)
+            except ValueError as error:
+                problems = problems_of(ReduceParams, entry, error, "")
+                name = next((name for name in entry if f".{name} = " in problems[0]), None)
+                if name is None:
+                    continue  # a rule across keys: ReduceParams.errors words it with the layer's name
+                raise ValueError(f"valid: its {name} = {entry[name]!r} is not {describe(allowed[name])}") from None
+        return value
+
+    return Annotated[dict[str, dict[str, Any]], AfterValidator(check), Allowed(f"a mapping of {what}")]
+
+
 class ReduceParams(Section):
     section: ClassVar[str] = "reduce"
 
-    method: str = key("fixed-width", reduce_method, "how activations become integer codes")
-    n_bins: int = key(
-        30, integer(2, 1_000_000), "edges of 'fixed-width' (Tishby: 30); bins of 'quantile', 'equal-mass' and 'ebab'"
+    method: Method = setting("fixed-width", "how activations become integer codes")
+    n_bins: int = setting(
+        30, "edges of 'fixed-width' (Tishby: 30); bins of 'quantile', 'equal-mass' and 'ebab'", ge=2, le=1_000_000
     )
-    value_range: Any = key([-1.0, 1.0], value_range_or_data, "range of 'fixed-width' bins, or 'data'")
-    bin_size: float = key(0.07, number(0.0, open_low=True), "bin size of 'fixed-size' (Saxe: 0.07)")
-    q_low: float = key(0.01, number(0.0, 1.0), "lower per-unit quantile of 'quantile' bins")
-    q_high: float = key(0.99, number(0.0, 1.0), "upper per-unit quantile of 'quantile' bins")
-    threshold: float = key(0.5, number(), "'threshold': code 1 where x > threshold")
-    pool: Any = key("none", none_or("none", pooling_window), "(channel, h, w) pooling before coding, or 'none'")
-    pool_kind: str = key("max", one_of(*POOLING_KINDS), "pooling: max or avg")
-    bits: int = key(8, integer(1, 16), "'exact': bits of the quantized network (model.quantize.bits)")
-    preset: str = key(
-        "none", one_of("none", *PRESETS), "named per-layer settings (thesis-1..5 for the CNNs' input, z1, z2, output)"
+    value_range: ValueRange = setting([-1.0, 1.0], "range of 'fixed-width' bins, or 'data'", unit="activation units")
+    bin_size: float = setting(0.07, "bin size of 'fixed-size' (Saxe: 0.07)", unit="activation units", gt=0.0)
+    q_low: float = setting(0.01, "lower per-unit quantile of 'quantile' bins", ge=0.0, le=1.0)
+    q_high: float = setting(0.99, "upper per-unit quantile of 'quantile' bins", ge=0.0, le=1.0)
+    threshold: float = setting(0.5, "'threshold': code 1 where x > threshold", unit="activation units")
+    pool: Pool = setting("none", "(channel, h, w) pooling before coding, or 'none'")
+    pool_kind: one_of(POOLING_KINDS) = setting("max", "pooling: max or avg")
+    bits: int = setting(8, "'exact': bits of the quantized network (model.quantize.bits)", ge=1, le=16)
+    preset: one_of(("none", *PRESETS)) = setting(
+        "none", "named per-layer settings (thesis-1..5 for the CNNs' input, z1, z2, output)"
     )
-    layers: dict = key(
+    layers: _layer_settings("reduce settings") = setting(
+        {}, "per-layer settings over the defaults and the preset ('input' codes X)"
+    )
+    reductions: _layer_settings("reduce settings") = setting(
         {},
-        mapping_of(layer_reduction, "layer name -> reduce settings"),
-        "per-layer settings over the defaults and the preset ('input' codes X)",
-    )
-    reductions: dict = key(
-        {},
-        mapping_of(layer_reduction, "reduction name -> reduce settings"),
         "ablation in one run: named settings over the defaults, each coded and measured (metrics dim 'reduction'); "
         "{} = the single reduction above",
     )
