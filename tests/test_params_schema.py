@@ -59,7 +59,7 @@ def test_every_object_in_the_schema_refuses_unknown_keys():
 
 def test_the_committed_schema_and_reference_are_what_the_declarations_generate():
     assert json.loads((PROJECT / "params.schema.json").read_text()) == params_schema()
-    assert (PROJECT / "docs/reference/params.md").read_text() == params_reference(), (
+    assert (PROJECT / "docs/reference/params.md").read_text() == params_reference(PROJECT), (
         "run: python -m ibpipe params --reference docs/reference/params.md"
     )
     first_line = (PROJECT / "params.yaml").read_text().splitlines()[0]

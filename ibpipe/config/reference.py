@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic.fields import FieldInfo
 
 from ibpipe.config.params import SECTIONS
@@ -32,22 +35,46 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _row(name: str, spec: FieldInfo) -> str:
-    unit = (spec.json_schema_extra or {}).get("unit", "") if isinstance(spec.json_schema_extra, dict) else ""
-    default = "null" if spec.default is None else repr(spec.default)
-    cells = (f"`{name}`", f"`{default}`", describe(spec), unit, spec.description or "")
+def _readers(root: Path) -> dict[str, list[str]]:
+    """Dotted key or section -> the stages of dvc.yaml that declare it in their params."""
+    readers: dict[str, list[str]] = {}
+    stages = yaml.safe_load((root / "dvc.yaml").read_text()).get("stages", {})
+    for stage, spec in stages.items():
+        for entry in spec.get("params", []):
+            if isinstance(entry, str):
+                readers.setdefault(entry, []).append(stage)
+    return readers
+
+
+def _row(name: str, spec: FieldInfo, default: Any, stages: list[str]) -> str:
+    unit = spec.json_schema_extra.get("unit", "") if isinstance(spec.json_schema_extra, dict) else ""
+    default = json.dumps(default)
+    cells = (f"`{name}`", f"`{default}`", describe(spec), unit, spec.description or "", ", ".join(stages))
     return "| " + " | ".join(map(_cell, cells)) + " |"
 
 
-def params_reference() -> str:
-    """Markdown: one table per section, one row per key (default, allowed values, unit, doc)."""
-    lines = [HEADER]
+def _stages(readers: dict[str, list[str]], section: str, top: str, name: str) -> list[str]:
+    found = readers.get(f"{section}.{name}", []) + readers.get(section, []) + readers.get(top, [])
+    return sorted(set(found), key=found.index)
+
+
+def params_reference(root: Path = Path(".")) -> str:
+    """Markdown: one table per section, one row per key (default, allowed, unit, doc, stages reading it).
+
+    ``root`` is the project whose dvc.yaml says which stage reads which key.
+    """
+    lines, readers = [HEADER], _readers(root)
     for cls in SECTIONS:
         lines += [f"## `{cls.section}`", ""]
         doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
         if doc:
             lines += [doc[0], ""]
-        lines += ["| key | default | allowed | unit | meaning |", "|---|---|---|---|---|"]
-        lines += [_row(name, spec) for name, spec in cls.model_fields.items()]
+        lines += ["| key | default | allowed | unit | meaning | read by |", "|---|---|---|---|---|---|"]
+        defaults = cls().model_dump(mode="json")
+        top = cls.section.partition(".")[0]
+        lines += [
+            _row(name, spec, defaults[name], _stages(readers, cls.section, top, name))
+            for name, spec in cls.model_fields.items()
+        ]
         lines.append("")
     return "\n".join(lines)
