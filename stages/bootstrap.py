@@ -62,7 +62,7 @@ def _own_net(choice: NeuronsBootstrapParams):
     task = load_task(
         choice.dataset, choice.test_fraction, choice.split_seed, choice.window, choice.horizon, choice.series_length
     )
-    settings = NetSettings.from_params(choice, loss=task.loss, n_out=task.n_out)
+    settings = NetSettings.for_task(choice, loss=task.loss, n_out=task.n_out)
     start = initial_state(task.train_x.shape[1], task.n_out, settings)
     reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
     shared = {

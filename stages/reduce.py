@@ -123,7 +123,7 @@ def _described(reducer, reduction) -> dict | None:
     """What was done to a layer, with the effective pooling window and the learnt ranges."""
     if reduction is None:
         return None
-    description = {name: getattr(reduction, name) for name in reduction.__dataclass_fields__}
+    description = {name: getattr(reduction, name) for name in type(reduction).model_fields}
     if reducer is not None:
         description.update(
             pool=None if reducer.window is None else list(reducer.window),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ibpipe.nn.activations import ACTIVATIONS
-from ibpipe.schema import Scheduler, Section, one_of, setting
+from ibpipe.schema import Scheduler, Section, Settings, one_of, setting
 
 CLASSIFICATION_DATASETS = ("iris", "wine", "digits")
 SERIES_DATASETS = ("gait",)
@@ -22,7 +22,17 @@ COVARIANCE_SOURCES = ("bootstrap", "sandwich", "variational")
 NEURON_SOURCES = ("own", "pipeline")
 
 
-class NeuronsBootstrapParams(Section):
+class NetTraining(Settings):
+    """How a one-hidden-layer net of the experiment is trained (``ibpipe.neurons.replicas.train_net``)."""
+
+    hidden: int = setting(32, "neurons of the hidden layer", ge=1, le=4096)
+    activation: one_of(ACTIVATIONS) = setting("tanh", "hidden nonlinearity (odd ones align with sign flips)")
+    epochs: int = setting(1000, "full-batch Adam steps per network", ge=1)
+    learning_rate: float = setting(1.0e-2, "Adam learning rate", gt=0.0, le=10.0)
+    seed: int = setting(0, "seed of the reference, the resamples and the replicas", ge=0)
+
+
+class NeuronsBootstrapParams(Section, NetTraining):
     section: ClassVar[str] = "neurons.bootstrap"
 
     source: one_of(NEURON_SOURCES) = setting(
@@ -39,11 +49,6 @@ class NeuronsBootstrapParams(Section):
     series_length: int = setting(3000, "gait: samples of the signal (50 Hz)", unit="samples", ge=10, le=10_000_000)
     test_fraction: float = setting(0.3, "stratified test share (accuracy is measured on it)", gt=0.0, le=0.9)
     split_seed: int = setting(0, "seed of the split", ge=0)
-    hidden: int = setting(32, "neurons of the hidden layer", ge=1, le=4096)
-    activation: one_of(ACTIVATIONS) = setting("tanh", "hidden nonlinearity (odd ones align with sign flips)")
-    epochs: int = setting(1000, "full-batch Adam steps per network", ge=1)
-    learning_rate: float = setting(1.0e-2, "Adam learning rate", gt=0.0, le=10.0)
-    seed: int = setting(0, "seed of the reference, the resamples and the replicas", ge=0)
     replicas: int = setting(30, "bootstrap replicas B", ge=2, le=10_000)
     init: one_of(("same", "independent")) = setting(
         "same", "replicas start from the reference's initial weights or their own"
