@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -71,8 +72,23 @@ def run(
 def params(
     params_file: Annotated[Path, typer.Argument(help="params file to check")] = Path("params.yaml"),
     show: Annotated[bool, typer.Option(help="print every key with its value and meaning")] = True,
+    schema: Annotated[bool, typer.Option("--schema", help="print the JSON Schema of params.yaml and stop")] = False,
+    reference: Annotated[
+        Path | None, typer.Option(help="write the params reference (Markdown) to this file and stop")
+    ] = None,
 ) -> None:
-    """Check a params file; print every key, its value and what it means."""
+    """Check a params file; print every key, its value and what it means (or the schema, or the reference)."""
+    from ibpipe.config.params import params_schema
+
+    if schema:
+        typer.echo(json.dumps(params_schema(), indent=2))
+        return
+    if reference is not None:
+        from ibpipe.config.reference import params_reference
+
+        reference.parent.mkdir(parents=True, exist_ok=True)
+        reference.write_text(params_reference())
+        return
     try:
         validated = load_params(params_file)
     except ParamsError as error:
@@ -80,8 +96,8 @@ def params(
     if not show:
         return
     for name, section in validated.items():
-        for spec in section.key_fields():
-            typer.echo(f"{name}.{spec.name:<18} {getattr(section, spec.name)!s:<22} {spec.metadata['doc']}")
+        for key, spec in type(section).model_fields.items():
+            typer.echo(f"{name}.{key:<18} {getattr(section, key)!s:<22} {spec.description}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -4,13 +4,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings
 from ibpipe.ae_entropy.curves import entropy_curves
-from ibpipe.config.ae import AeParams
-from ibpipe.config.checks import load_sections, sections_json
+from ibpipe.ae_entropy.params import AeParams
 from ibpipe.io.files import read_json, write_metrics
 from ibpipe.io.stage import run_stage
 from ibpipe.parallel import dask_client
+from ibpipe.schema import load_sections, sections_json
 
 
 def main(
@@ -24,8 +23,8 @@ def main(
         dataset = entropy_curves(
             np.load(points / "points.npy"),
             ae.dmax,
-            AutoencoderSettings.from_params(ae),
-            CodeMeasureSettings.from_params(ae),
+            ae,
+            ae,
             client,
             restarts=ae.restarts,
         )

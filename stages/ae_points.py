@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ibpipe.ae_entropy.params import AeParams
 from ibpipe.ae_entropy.points import prepare_points
-from ibpipe.config.ae import AeParams
-from ibpipe.config.checks import load_sections
 from ibpipe.data.datasets import DATASETS, load_dataset
 from ibpipe.data.manifolds import MANIFOLDS, make_manifold
 from ibpipe.errors import InputError
 from ibpipe.io.files import atomic_path, write_json
 from ibpipe.io.layers import layer_names, open_layer_store
 from ibpipe.io.stage import run_stage
+from ibpipe.schema import load_sections
 
 
 def main(

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ibpipe.config.checks import load_sections, sections_json
-from ibpipe.config.neurons import NeuronsBootstrapParams
 from ibpipe.io.files import read_json, write_metrics
 from ibpipe.io.stage import run_stage
 from ibpipe.neurons.network import layer_arrays
+from ibpipe.neurons.params import NeuronsBootstrapParams
 from ibpipe.neurons.pipeline import (
     PipelineTraining,
     build_with,
@@ -31,6 +30,7 @@ from ibpipe.neurons.pipeline import (
 from ibpipe.neurons.replicas import NetSettings, align_arrays, align_replicas, initial_state, replica_arrays, train_net
 from ibpipe.neurons.tasks import load_task
 from ibpipe.parallel import dask_client, run_tasks
+from ibpipe.schema import load_sections, sections_json
 
 LAYER_DIMS = {"w_in": ("neuron", "input"), "b_in": ("neuron",), "w_out": ("output", "neuron"), "b_out": ("output",)}
 
@@ -62,7 +62,7 @@ def _own_net(choice: NeuronsBootstrapParams):
     task = load_task(
         choice.dataset, choice.test_fraction, choice.split_seed, choice.window, choice.horizon, choice.series_length
     )
-    settings = NetSettings.from_params(choice, loss=task.loss, n_out=task.n_out)
+    settings = NetSettings.for_task(choice, loss=task.loss, n_out=task.n_out)
     start = initial_state(task.train_x.shape[1], task.n_out, settings)
     reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
     shared = {

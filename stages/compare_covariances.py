@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ibpipe.config.checks import load_sections
-from ibpipe.config.neurons import COVARIANCE_SOURCES, NeuronGaussiansParams
 from ibpipe.config.plot import PlotParams
 from ibpipe.io.files import atomic_path, open_netcdf, write_json
 from ibpipe.io.stage import run_stage
 from ibpipe.neurons.gaussians import w2_squared
+from ibpipe.neurons.params import COVARIANCE_SOURCES, NeuronGaussiansParams
 from ibpipe.neurons.plots import covariance_sources_ellipses
 from ibpipe.neurons.sources import gaussians_from
+from ibpipe.schema import load_sections
 
 
 def main(

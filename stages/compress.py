@@ -10,14 +10,14 @@ import json
 import math
 from pathlib import Path
 
-from ibpipe.config.checks import load_sections, sections_json
-from ibpipe.config.neurons import NeuronsBootstrapParams, NeuronsCompressParams
 from ibpipe.io.files import open_netcdf, read_json, write_json, write_metrics
 from ibpipe.io.stage import run_stage
 from ibpipe.neurons.circle import circle_structure, input_plane
 from ibpipe.neurons.compression import compression_curves, curves_of, smallest_parameters_at
+from ibpipe.neurons.params import NeuronsBootstrapParams, NeuronsCompressParams
 from ibpipe.neurons.pipeline import PipelineEvaluator, load_state, pipeline_rows
 from ibpipe.neurons.tasks import task_of
+from ibpipe.schema import load_sections, sections_json, validate_section
 
 
 def main(
@@ -31,7 +31,7 @@ def main(
     (choice,) = load_sections(params_file, NeuronsCompressParams)
     layers, gaussians = open_netcdf(bootstrap), open_netcdf(neurons)
     upstream = gaussians.attrs["params"]
-    trained = NeuronsBootstrapParams(**json.loads(upstream)[NeuronsBootstrapParams.section])
+    trained = validate_section(NeuronsBootstrapParams, json.loads(upstream)[NeuronsBootstrapParams.section])
     means, covs = gaussians["mean"].values, gaussians.covariance.values
     ks = list(range(1, (choice.k_max or len(layers.neuron)) + 1))
     if trained.source == "pipeline":

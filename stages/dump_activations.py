@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.dataset import DatasetParams
 from ibpipe.config.dump import DumpParams
 from ibpipe.data.datasets import load_dataset
@@ -30,6 +29,7 @@ from ibpipe.io.weights import open_weights_attrs, read_weights, stored_trials
 from ibpipe.names import OUTPUT_LAYER
 from ibpipe.nn.architectures import build_model
 from ibpipe.nn.layers import layer_shapes, record_pre_noise_slab, record_slab
+from ibpipe.schema import load_sections, sections_json
 
 
 def main(

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.errors import InputError
 from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
@@ -27,6 +26,7 @@ from ibpipe.io.layers import (
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import store_location
 from ibpipe.parallel import dask_client, run_tasks
+from ibpipe.schema import load_sections, sections_json
 
 # Small tasks balance the workers (a KDE task costs ~0.1 s per epoch on the 12-bit network);
 # each still reads whole epochs, the unit a shard stores as one chunk.

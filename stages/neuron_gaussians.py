@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ibpipe.config.checks import load_sections, sections_json
-from ibpipe.config.neurons import NeuronGaussiansParams
 from ibpipe.io.files import open_netcdf, write_metrics
 from ibpipe.io.stage import run_stage
+from ibpipe.neurons.params import NeuronGaussiansParams
 from ibpipe.neurons.sources import gaussians_from
+from ibpipe.schema import load_sections, sections_json
 
 
 def main(

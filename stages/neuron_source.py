@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from ibpipe.config.checks import load_sections
-from ibpipe.config.neurons import NeuronsBootstrapParams
 from ibpipe.errors import MissingFileError
 from ibpipe.io.files import atomic_path, write_json
 from ibpipe.io.stage import run_stage
 from ibpipe.io.weights import open_weights_attrs, read_weights
+from ibpipe.neurons.params import NeuronsBootstrapParams
+from ibpipe.schema import load_sections
 
 
 def main(

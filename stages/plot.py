@@ -3,7 +3,6 @@ per-epoch information curves as a JSON data file for `dvc plots show` / `dvc plo
 
 from pathlib import Path
 
-from ibpipe.config.checks import load_sections
 from ibpipe.config.plot import PlotParams
 from ibpipe.errors import InputError
 from ibpipe.infoplane.lagrangian import ib_lagrangian
@@ -22,6 +21,7 @@ from ibpipe.infoplane.plots import (
 from ibpipe.io.files import open_metrics, read_json, write_figures, write_json
 from ibpipe.io.stage import run_stage
 from ibpipe.io.weights import open_history
+from ibpipe.schema import load_sections
 
 
 def main(

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from ibpipe.ae_entropy.plots import ae_entropy_curves
-from ibpipe.config.checks import load_sections
 from ibpipe.config.plot import PlotParams
 from ibpipe.io.files import open_netcdf, write_figures
 from ibpipe.io.stage import run_stage
+from ibpipe.schema import load_sections
 
 
 def main(

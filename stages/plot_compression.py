@@ -3,11 +3,11 @@ and for a series task the neurons in the plane of the input's fundamental."""
 
 from pathlib import Path
 
-from ibpipe.config.checks import load_sections
 from ibpipe.config.plot import PlotParams
 from ibpipe.io.files import open_netcdf, write_figures
 from ibpipe.io.stage import run_stage
 from ibpipe.neurons.plots import accuracy_against_parameters, alignment_quality, neuron_circle, neuron_ellipses
+from ibpipe.schema import load_sections
 
 
 def main(

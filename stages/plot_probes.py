@@ -9,11 +9,11 @@ from pathlib import Path
 
 import xarray as xr
 
-from ibpipe.config.checks import load_sections
 from ibpipe.config.plot import PlotParams
 from ibpipe.infoplane.seeing_plots import probe_accuracy_figure, separation_under_information
 from ibpipe.io.files import atomic_path, open_metrics, open_netcdf
 from ibpipe.io.stage import run_stage
+from ibpipe.schema import load_sections
 
 
 def main(

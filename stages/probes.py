@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.probes import ProbesParams
 from ibpipe.infoplane.layer_probes import probe_layers, probe_split, spread_positions
 from ibpipe.io.files import write_metrics
 from ibpipe.io.layers import layer_names, open_layer_store
 from ibpipe.io.stage import run_stage
+from ibpipe.schema import load_sections, sections_json
 
 
 def main(

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.reduce import ReduceParams
 from ibpipe.infoplane import reduce as reducing
 from ibpipe.io.arrays import write_array
@@ -37,6 +36,7 @@ from ibpipe.io.layers import (
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import new_store
 from ibpipe.names import INPUT_LAYER
+from ibpipe.schema import load_sections, sections_json
 
 
 def main(
@@ -123,7 +123,7 @@ def _described(reducer, reduction) -> dict | None:
     """What was done to a layer, with the effective pooling window and the learnt ranges."""
     if reduction is None:
         return None
-    description = {name: getattr(reduction, name) for name in reduction.__dataclass_fields__}
+    description = {name: getattr(reduction, name) for name in type(reduction).model_fields}
     if reducer is not None:
         description.update(
             pool=None if reducer.window is None else list(reducer.window),

@@ -7,7 +7,6 @@ network (from data/weights.zarr) at the epochs they consider, on Dask workers.
 
 from pathlib import Path
 
-from ibpipe.config.checks import load_sections
 from ibpipe.config.dataset import DatasetParams
 from ibpipe.config.reduce import ReduceParams
 from ibpipe.config.select import SelectParams
@@ -18,6 +17,7 @@ from ibpipe.infoplane.selection import delta_skip_approximate, delta_skip_exact,
 from ibpipe.io.files import write_json
 from ibpipe.io.stage import run_stage
 from ibpipe.parallel import dask_client
+from ibpipe.schema import load_sections
 
 SEARCHES = {"delta-exact": delta_skip_exact, "delta-approx": delta_skip_approximate}
 

@@ -5,7 +5,6 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.dataset import DatasetParams
 from ibpipe.config.model import ModelParams
 from ibpipe.config.train import TrainParams
@@ -14,6 +13,7 @@ from ibpipe.io.stage import run_stage
 from ibpipe.io.weights import open_history, write_weights
 from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
 from ibpipe.nn.trials import train_trials
+from ibpipe.schema import load_sections, sections_json
 from ibpipe.training_log import write_training_log
 
 

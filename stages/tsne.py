@@ -10,7 +10,6 @@ import numpy as np
 import typer
 import xarray as xr
 
-from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.plot import PlotParams
 from ibpipe.config.tsne import TsneParams
 from ibpipe.errors import InputError
@@ -19,6 +18,7 @@ from ibpipe.infoplane.tsne import embed_sequence, seeded_rows, sequence_epochs
 from ibpipe.io.files import atomic_path, open_metrics
 from ibpipe.io.layers import layer_names, open_layer_store
 from ibpipe.io.stage import run_stage
+from ibpipe.schema import load_sections, sections_json
 
 
 def main(

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings, encode, train_autoencoder
+from ibpipe.ae_entropy.autoencoder import encode, train_autoencoder
 from ibpipe.ae_entropy.curves import curve_dataset, entropy_curves
+from ibpipe.ae_entropy.params import AutoencoderSettings, CodeMeasureSettings
 from ibpipe.ae_entropy.points import prepare_points
 from ibpipe.data.manifolds import make_manifold
 
 # Settings that train the 20-dimensional linear data in a few seconds per code size.
-FAST = AutoencoderSettings(widths=(32, 16), batch_size=800, learning_rate=1.0e-2, patience=15, max_epochs=300)
+FAST = AutoencoderSettings(widths=[32, 16], batch_size=800, learning_rate=1.0e-2, patience=15, max_epochs=300)
 
 
 def test_prepare_points_merges_duplicates_subsamples_and_standardises():
@@ -22,7 +23,7 @@ def test_prepare_points_merges_duplicates_subsamples_and_standardises():
 
 def test_training_is_seeded_and_stops_early():
     points = prepare_points(make_manifold("linear", 400, 6, intrinsic_dim=2, seed=3)[0], 400, 0)
-    settings = AutoencoderSettings(widths=(8,), batch_size=100, learning_rate=1.0e-2, patience=5, max_epochs=400)
+    settings = AutoencoderSettings(widths=[8], batch_size=100, learning_rate=1.0e-2, patience=5, max_epochs=400)
     first = train_autoencoder(points, 2, settings)
     again = train_autoencoder(points, 2, settings)
     assert first[1] == again[1] and first[2] == again[2]

@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 import pytest
 
-from ibpipe.config.checks import build_sections
 from ibpipe.config.reduce import ReduceParams
 from ibpipe.data.tishby12 import load_tishby12
 from ibpipe.dimension.correlation import correlation_dimension
@@ -16,6 +15,7 @@ from ibpipe.infoplane.binning import ebab_codes, ebab_edges
 from ibpipe.infoplane.reduce import LayerReducer, LayerReduction, code_layer
 from ibpipe.neurons.gaussians import gaussian_barycentre, w2_squared
 from ibpipe.neurons.kmeans import kmeans
+from ibpipe.schema import build_sections
 
 
 def plugin_bits(codes):

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from ibpipe.config.checks import build_sections
 from ibpipe.config.model import ModelParams
 from ibpipe.errors import InputError, ParamsError
 from ibpipe.estimators.plugin import entropy_bits
@@ -12,6 +11,7 @@ from ibpipe.infoplane.exact import exact_grid_codes
 from ibpipe.infoplane.reduce import LayerReducer, LayerReduction
 from ibpipe.nn.architectures import build_model, model_spec
 from ibpipe.nn.quantize import fake_quantize
+from ibpipe.schema import build_sections
 
 
 def entropy_of_distinct_rows(values: np.ndarray) -> float:

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from ibpipe.config.checks import build_sections
 from ibpipe.config.model import ModelParams
 from ibpipe.errors import ParamsError
 from ibpipe.estimators.registry import estimate_layer
@@ -18,6 +17,7 @@ from ibpipe.estimators.sample_propagation import (
 )
 from ibpipe.nn.architectures import build_model, model_spec
 from ibpipe.nn.mlp import MLP
+from ibpipe.schema import build_sections
 
 
 def test_far_apart_equal_components_have_entropy_ln_k_plus_the_gaussian_entropy():

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ibpipe.ae_entropy.autoencoder import Autoencoder, AutoencoderSettings, split_rows, train_autoencoder
+from ibpipe.ae_entropy.autoencoder import Autoencoder, split_rows, train_autoencoder
+from ibpipe.ae_entropy.params import AutoencoderSettings
 from ibpipe.data.datasets import load_dataset
 from ibpipe.neurons.network import HiddenLayerNet
 from ibpipe.neurons.replicas import NetSettings, initial_state, train_net
@@ -114,7 +115,7 @@ def test_pipeline_training_matches_the_former_loop_bitwise():
 def test_autoencoder_training_with_early_stopping_matches_the_former_loop_bitwise():
     rng = np.random.default_rng(0)
     points = rng.normal(size=(150, 2)) @ rng.normal(size=(2, 5))
-    settings = AutoencoderSettings(widths=(6,), batch_size=32, learning_rate=3.0e-2, patience=3, max_epochs=200, seed=1)
+    settings = AutoencoderSettings(widths=[6], batch_size=32, learning_rate=3.0e-2, patience=3, max_epochs=200, seed=1)
     model, best, epochs = train_autoencoder(points, 2, settings)
     old_model, old_best, old_epochs = _old_train_autoencoder(points, 2, settings)
     assert epochs < settings.max_epochs, "early stopping must trigger for this test to cover it"
@@ -124,7 +125,7 @@ def test_autoencoder_training_with_early_stopping_matches_the_former_loop_bitwis
 
 def test_autoencoder_training_to_max_epochs_matches_the_former_loop_bitwise():
     points = np.random.default_rng(1).normal(size=(60, 4))
-    settings = AutoencoderSettings(widths=(5,), batch_size=16, patience=1000, max_epochs=5, seed=2)
+    settings = AutoencoderSettings(widths=[5], batch_size=16, patience=1000, max_epochs=5, seed=2)
     model, best, epochs = train_autoencoder(points, 2, settings)
     old_model, old_best, old_epochs = _old_train_autoencoder(points, 2, settings)
     assert epochs == old_epochs == settings.max_epochs and best == old_best

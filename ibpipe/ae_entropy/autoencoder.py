@@ -15,37 +15,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from ibpipe.ae_entropy.params import AutoencoderSettings
 from ibpipe.nn.activations import activation as get_activation
 from ibpipe.nn.training import fit
-from ibpipe.settings import FromParams
-
-
-@dataclass(frozen=True)
-class AutoencoderSettings(FromParams):
-    widths: tuple[int, ...] = (64, 32)
-    activation: str = "elu"
-    learning_rate: float = 1.0e-3
-    batch_size: int = 128
-    max_epochs: int = 2000
-    patience: int = 200
-    val_fraction: float = 0.2
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class CodeMeasureSettings(FromParams):
-    bandwidth: str = "loo-ml"
-    noise_factor: float = 0.1
-    corr_q_low: float = 0.001
-    corr_q_high: float = 0.05
-    max_pairs: int = 500_000
-    seed: int = 0
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:

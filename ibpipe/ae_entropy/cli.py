@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ibpipe.config.ae import AeParams
-from ibpipe.config.checks import load_sections
+from ibpipe.ae_entropy.params import AeParams
 from ibpipe.errors import ParamsError
+from ibpipe.schema import load_sections
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
@@ -33,7 +33,6 @@ def validate(
     """Autoencoder curves on synthetic manifolds of known dimension: estimated against true dimension, every curve."""
     import csv
 
-    from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings
     from ibpipe.ae_entropy.validation import validate_on_manifolds, validation_markdown
     from ibpipe.io.files import atomic_path
     from ibpipe.parallel import dask_client
@@ -42,9 +41,8 @@ def validate(
         (ae,) = load_sections(params_file, AeParams)
     except ParamsError as error:
         _fail(str(error))
-    training, measuring = AutoencoderSettings.from_params(ae), CodeMeasureSettings.from_params(ae)
     with dask_client(ae.scheduler, ae.workers) as client:
-        rows = validate_on_manifolds(dmax, n_samples, ae.noise, ae.seed, training, measuring, client)
+        rows = validate_on_manifolds(dmax, n_samples, ae.noise, ae.seed, ae, ae, client)
     table = validation_markdown(rows)
     with atomic_path(out) as temporary:
         temporary.write_text(table)

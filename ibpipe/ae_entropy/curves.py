@@ -9,7 +9,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings, encode, train_autoencoder
+from ibpipe.ae_entropy.autoencoder import encode, train_autoencoder
+from ibpipe.ae_entropy.params import AutoencoderSettings, CodeMeasureSettings
 from ibpipe.dimension.bends import two_segment_fit
 from ibpipe.dimension.correlation import correlation_dimension
 from ibpipe.dimension.loo_kde import loo_kde_entropy
@@ -55,7 +56,7 @@ def code_size_measures(
     every point, measure."""
     torch.set_num_threads(1)
     seed = training.seed + code_dim + RESTART_SEED_STEP * restart
-    seeded = AutoencoderSettings(**{**training.__dict__, "seed": seed})
+    seeded = training.model_copy(update={"seed": seed})
     model, val_mse, epochs = train_autoencoder(points, code_dim, seeded)
     return {"mse": val_mse, "epochs": float(epochs), **code_measures(encode(model, points), measuring)}
 

@@ -3,8 +3,8 @@ curve and estimator."""
 
 from __future__ import annotations
 
-from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettings
 from ibpipe.ae_entropy.curves import entropy_curves
+from ibpipe.ae_entropy.params import AutoencoderSettings, CodeMeasureSettings
 from ibpipe.ae_entropy.points import prepare_points
 
 # (manifold, ambient dimension D, k) of the validation run: the usual test manifolds of the

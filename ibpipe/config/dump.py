@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from ibpipe.config.checks import Section, integer, key
+from ibpipe.schema import Section, setting
 
 
-@dataclass(frozen=True)
 class DumpParams(Section):
     section: ClassVar[str] = "dump"
 
-    epochs_per_shard: int = key(16, integer(1, 4096), "epochs stored together in one Zarr shard")
-    torch_threads: int = key(1, integer(1, 256), "torch intra-op threads of the forward passes")
-    samples_per_chunk: int = key(
-        10000, integer(1), "samples per shard; memory ~ epochs_per_shard x samples_per_chunk x units x 4 bytes"
+    epochs_per_shard: int = setting(16, "epochs stored together in one Zarr shard", ge=1, le=4096)
+    torch_threads: int = setting(1, "torch intra-op threads of the forward passes", ge=1, le=256)
+    samples_per_chunk: int = setting(
+        10000,
+        "samples per shard; memory ~ epochs_per_shard x samples_per_chunk x units x 4 bytes",
+        unit="rows",
+        ge=1,
     )
-    noise_draws: int = key(
+    noise_draws: int = setting(
         16,
-        integer(1, 4096),
         "noisy networks (model.noise_std > 0): noisy forward passes per input whose noiseless layer outputs are "
         "stored for the sample-propagation estimator",
+        ge=1,
+        le=4096,
     )

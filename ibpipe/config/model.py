@@ -2,62 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, NotRequired
 
-from ibpipe.config.checks import Section, anything, integer, key, list_of, mapping_of, number, one_of, text
+from pydantic import ConfigDict, Field
+from typing_extensions import TypedDict
+
 from ibpipe.names import INPUT_LAYER
 from ibpipe.nn.activations import ACTIVATIONS
 from ibpipe.nn.architectures import ARCHITECTURES
+from ibpipe.schema import Allowed, Section, one_of, setting
 
-QUANTIZE_KEYS = {"bits": integer(1, 16), "momentum": number(0.0, 1.0, open_low=True)}
-
-
-def quantize_settings(value: Any) -> str | None:
-    """null, or {bits: 1..16, momentum: (0, 1]} (momentum of the running range of unbounded activations)."""
-    wanted = "null (off) or a mapping {bits: 1..16, momentum: (0, 1]} with bits required"
-    if value is None:
-        return None
-    if not isinstance(value, Mapping) or "bits" not in value or set(value) - set(QUANTIZE_KEYS):
-        return wanted
-    for name, item in value.items():
-        problem = QUANTIZE_KEYS[name](item)
-        if problem:
-            return f"{wanted}; its {name} = {item!r} is not {problem}"
-    return None
+DEFAULT_WIDTHS = [10, 7, 5, 4, 3]
 
 
-@dataclass(frozen=True)
+class Quantize(TypedDict):
+    """Quantization-aware training: bits per value, momentum of the running range of unbounded activations."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    bits: Annotated[int, Field(ge=1, le=16)]
+    momentum: NotRequired[Annotated[float, Field(gt=0.0, le=1.0)]]
+
+
+QUANTIZE_ALLOWED = "null (off) or a mapping {bits: 1..16, momentum: (0, 1]} with bits required"
+ModulePath = Annotated[str, Field(min_length=1), Allowed("a module path")]
+
+
 class ModelParams(Section):
     section: ClassVar[str] = "model"
 
-    arch: str = key("mlp", one_of(*ARCHITECTURES), "network family")
-    widths: list[int] = key([10, 7, 5, 4, 3], list_of(integer(1, 4096)), "hidden layer widths, input to output")
-    activation: str = key("tanh", one_of(*ACTIVATIONS), "hidden-layer nonlinearity")
-    factory: str = key(
-        "", text, "custom: import path 'package.module:factory' of a function returning a torch.nn.Module"
+    arch: one_of(ARCHITECTURES) = setting("mlp", "network family")
+    widths: list[Annotated[int, Field(ge=1, le=4096)]] = setting(
+        DEFAULT_WIDTHS, "hidden layer widths, input to output", unit="units", min_length=1
     )
-    kwargs: dict = key({}, mapping_of(anything, "keyword arguments"), "custom: keyword arguments of the factory")
-    layers: dict = key(
-        {},
-        mapping_of(lambda v: None if isinstance(v, str) and v else "a module path", "layer name -> module path"),
-        "custom: layers to record, name -> module path (e.g. hidden: encoder.2)",
+    activation: one_of(ACTIVATIONS) = setting("tanh", "hidden-layer nonlinearity")
+    factory: str = setting("", "custom: import path 'package.module:factory' of a function returning a torch.nn.Module")
+    kwargs: Annotated[dict[str, Any], Allowed("a mapping of keyword arguments")] = setting(
+        {}, "custom: keyword arguments of the factory"
     )
-    softmax: str = key(
-        "output", text, "custom: recorded layer whose output is logits, recorded as softmax ('' for none)"
+    layers: Annotated[dict[str, ModulePath], Allowed("a mapping of layer name -> module path")] = setting(
+        {}, "custom: layers to record, name -> module path (e.g. hidden: encoder.2)"
     )
-    noise_std: float = key(
+    softmax: str = setting("output", "custom: recorded layer whose output is logits, recorded as softmax ('' for none)")
+    noise_std: float = setting(
         0.0,
-        number(0.0),
         "noisy network (mlp only): std of the Gaussian noise added after every hidden layer, in training and "
         "measurement (Goldfeld et al. 2019); 0 = deterministic",
+        unit="activation units",
+        ge=0.0,
     )
-    checkpoint: str = key(
-        "", text, "optional state_dict file (torch.save) the network starts from, loaded with weights_only=True"
+    checkpoint: str = setting(
+        "", "optional state_dict file (torch.save) the network starts from, loaded with weights_only=True"
     )
-    quantize: Any = key(
-        None, quantize_settings, "mlp: quantization-aware training, e.g. {bits: 8, momentum: 0.01}; null = off"
+    quantize: Annotated[Quantize | None, Allowed(QUANTIZE_ALLOWED)] = setting(
+        None, "mlp: quantization-aware training, e.g. {bits: 8, momentum: 0.01}; null = off"
     )
 
     def errors(self) -> list[str]:
@@ -87,8 +85,7 @@ def custom_model_errors(model: ModelParams) -> list[str]:
             f"model.{name} = {getattr(model, name)!r}: only used with model.arch custom (arch is {model.arch!r})"
             for name in given
         ]
-        default_widths = next(field.default_factory() for field in fields(model) if field.name == "widths")
-        if model.arch != "mlp" and list(model.widths) != list(default_widths):
+        if model.arch != "mlp" and list(model.widths) != DEFAULT_WIDTHS:
             errors.append(
                 f"model.widths = {model.widths!r}: only used with model.arch mlp (arch is {model.arch!r}); "
                 "remove it or set arch: mlp"

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from ibpipe.config.checks import Section, integer, key, list_of, number
+from pydantic import Field
+
+from ibpipe.schema import Allowed, Section, setting
 
 
-@dataclass(frozen=True)
 class PlotParams(Section):
     section: ClassVar[str] = "plot"
 
-    dpi: int = key(120, integer(30, 600), "resolution of the PNG figures")
-    compare_layer: str = key(
-        "auto",
-        lambda v: None if isinstance(v, str) and v else "a layer name such as 'hidden5', or 'auto'",
-        "layer of the estimator comparison ('auto': last hidden layer)",
+    dpi: int = setting(120, "resolution of the PNG figures", unit="dots per inch", ge=30, le=600)
+    compare_layer: Annotated[str, Field(min_length=1), Allowed("a layer name such as 'hidden5', or 'auto'")] = setting(
+        "auto", "layer of the estimator comparison ('auto': last hidden layer)"
     )
-    betas: list[float] = key(
+    betas: list[Annotated[float, Field(ge=0.0)]] = setting(
         [0.5, 1.0, 2.0],
-        list_of(number(minimum=0.0), unique=True),
         "beta values of the IB Lagrangian figure I(X;T) - beta I(T;Y) (Tishby, Pereira & Bialek 1999)",
+        unique=True,
+        min_length=1,
     )

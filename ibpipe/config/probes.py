@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from ibpipe.config.checks import Section, integer, key, number
+from ibpipe.schema import Section, setting
 
 
-@dataclass(frozen=True)
 class ProbesParams(Section):
     section: ClassVar[str] = "probes"
 
-    test_fraction: float = key(
-        0.3, number(0.0, 1.0, open_low=True, open_high=True), "held-out share of the measured rows (stratified)"
+    test_fraction: float = setting(0.3, "held-out share of the measured rows (stratified)", gt=0.0, lt=1.0)
+    seed: int = setting(0, "seed of the probe split and of the separation subsample", ge=0)
+    l2_c: float = setting(1.0, "inverse L2 strength C of the logistic regression", gt=0.0)
+    max_iter: int = setting(100, "L-BFGS iterations per (epoch, layer); warm-started across epochs", ge=1)
+    max_epochs: int = setting(
+        40, "measured epochs probed, evenly spread over the measured ones, first and last kept (0 = all)", ge=0
     )
-    seed: int = key(0, integer(0), "seed of the probe split and of the separation subsample")
-    l2_c: float = key(1.0, number(0.0, open_low=True), "inverse L2 strength C of the logistic regression")
-    max_iter: int = key(100, integer(1), "L-BFGS iterations per (epoch, layer); warm-started across epochs")
-    max_epochs: int = key(
-        40, integer(0), "measured epochs probed, evenly spread over the measured ones, first and last kept (0 = all)"
-    )
-    separation_rows: int = key(1000, integer(10), "rows of the silhouette subsample (class_separation)")
+    separation_rows: int = setting(1000, "rows of the silhouette subsample (class_separation)", unit="rows", ge=10)

@@ -2,98 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from ibpipe.config.checks import Section, integer, is_int, is_number, key, mapping_of, none_or, number, one_of
-from ibpipe.infoplane.reduce import POOLING_KINDS, PRESETS, REDUCE_METHODS, RENAMED_METHODS
+from pydantic import AfterValidator
 
-
-def reduce_method(value: Any) -> str | None:
-    """One of REDUCE_METHODS; a renamed method says what to write instead."""
-    if value in RENAMED_METHODS:
-        return f"one of {', '.join(map(repr, REDUCE_METHODS))} ({RENAMED_METHODS[value]})"
-    return one_of(*REDUCE_METHODS)(value)
+from ibpipe.infoplane.reduce import PRESETS, LayerReduction
+from ibpipe.schema import Allowed, Section, describe, one_of, problems_of, setting
 
 
-def value_range_or_data(value: Any) -> str | None:
-    allowed = "'data' or a list [low, high] of two numbers with low < high"
-    if value == "data":
-        return None
-    if isinstance(value, list | tuple) and len(value) == 2 and all(map(is_number, value)):
-        return None if value[0] < value[1] else allowed
-    return allowed
+def _layer_settings(what: str) -> Any:
+    """reduce.layers / reduce.reductions: names -> a mapping of some of the per-layer keys, each checked."""
+
+    def check(value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        allowed = LayerReduction.model_fields
+        for entry in value.values():
+            unknown = [name for name in entry if name not in allowed]
+            if unknown:
+                raise ValueError(f"a mapping of {what}; {unknown[0]!r} is not one (allowed: {', '.join(allowed)})")
+            try:
+                LayerReduction.model_validate(entry)
+            except ValueError as error:
+                problems = problems_of(LayerReduction, entry, error, "")
+                name = next(name for name in entry if f".{name} = " in problems[0])
+                raise ValueError(f"valid: its {name} = {entry[name]!r} is not {describe(allowed[name])}") from None
+        return value
+
+    return Annotated[dict[str, dict[str, Any]], AfterValidator(check), Allowed(f"a mapping of {what}")]
 
 
-def pooling_window(value: Any) -> str | None:
-    wanted = "a (channel, height, width) window such as [1, 4, 4]"
-    if isinstance(value, list | tuple) and len(value) == 3 and all(is_int(size) and size >= 1 for size in value):
-        return None
-    return wanted
+def _settings(entry: dict[str, Any]) -> dict[str, Any]:
+    """The keys an entry of reduce.layers / reduce.reductions sets, as LayerReduction holds them."""
+    validated = LayerReduction.model_validate(entry)
+    return {name: getattr(validated, name) for name in entry}
 
 
-def layer_reduction(value: Any) -> str | None:
-    """One entry of reduce.layers: any of the per-layer reduce keys, each with its own check."""
-    allowed = {name: spec for name, spec in ReduceParams.__dataclass_fields__.items() if name in LAYER_REDUCTION_KEYS}
-    if not isinstance(value, Mapping):
-        return "a mapping of reduce settings (" + ", ".join(allowed) + ")"
-    for name, item in value.items():
-        if name not in allowed:
-            return f"a mapping of reduce settings; {name!r} is not one (allowed: {', '.join(allowed)})"
-        problem = allowed[name].metadata["check"](item)
-        if problem:
-            return f"valid: its {name} = {item!r} is not {problem}"
-    return None
+class ReduceParams(Section, LayerReduction):
+    """The per-layer settings (``LayerReduction``) as every layer's defaults, then presets and overrides."""
 
-
-@dataclass(frozen=True)
-class ReduceParams(Section):
     section: ClassVar[str] = "reduce"
 
-    method: str = key("fixed-width", reduce_method, "how activations become integer codes")
-    n_bins: int = key(
-        30, integer(2, 1_000_000), "edges of 'fixed-width' (Tishby: 30); bins of 'quantile', 'equal-mass' and 'ebab'"
+    preset: one_of(("none", *PRESETS)) = setting(
+        "none", "named per-layer settings (thesis-1..5 for the CNNs' input, z1, z2, output)"
     )
-    value_range: Any = key([-1.0, 1.0], value_range_or_data, "range of 'fixed-width' bins, or 'data'")
-    bin_size: float = key(0.07, number(0.0, open_low=True), "bin size of 'fixed-size' (Saxe: 0.07)")
-    q_low: float = key(0.01, number(0.0, 1.0), "lower per-unit quantile of 'quantile' bins")
-    q_high: float = key(0.99, number(0.0, 1.0), "upper per-unit quantile of 'quantile' bins")
-    threshold: float = key(0.5, number(), "'threshold': code 1 where x > threshold")
-    pool: Any = key("none", none_or("none", pooling_window), "(channel, h, w) pooling before coding, or 'none'")
-    pool_kind: str = key("max", one_of(*POOLING_KINDS), "pooling: max or avg")
-    bits: int = key(8, integer(1, 16), "'exact': bits of the quantized network (model.quantize.bits)")
-    preset: str = key(
-        "none", one_of("none", *PRESETS), "named per-layer settings (thesis-1..5 for the CNNs' input, z1, z2, output)"
+    layers: _layer_settings("reduce settings") = setting(
+        {}, "per-layer settings over the defaults and the preset ('input' codes X)"
     )
-    layers: dict = key(
+    reductions: _layer_settings("reduce settings") = setting(
         {},
-        mapping_of(layer_reduction, "layer name -> reduce settings"),
-        "per-layer settings over the defaults and the preset ('input' codes X)",
-    )
-    reductions: dict = key(
-        {},
-        mapping_of(layer_reduction, "reduction name -> reduce settings"),
         "ablation in one run: named settings over the defaults, each coded and measured (metrics dim 'reduction'); "
         "{} = the single reduction above",
     )
 
     def layer_defaults(self) -> dict[str, Any]:
         """The settings every recorded layer starts from, as ``ibpipe.infoplane.reduce.LayerReduction`` keywords."""
-        return {name: reduction_value(name, getattr(self, name)) for name in LAYER_REDUCTION_KEYS}
+        return {name: getattr(self, name) for name in LayerReduction.model_fields}
 
     def named_defaults(self) -> dict[str, dict[str, Any]]:
         """Per named reduction (``reductions``) its layer defaults: the section's, overridden by its settings."""
-        return {
-            name: {**self.layer_defaults(), **{key: reduction_value(key, value) for key, value in settings.items()}}
-            for name, settings in self.reductions.items()
-        }
+        return {name: {**self.layer_defaults(), **_settings(settings)} for name, settings in self.reductions.items()}
 
     def layer_overrides(self) -> dict[str, dict[str, Any]]:
-        return {
-            layer: {name: reduction_value(name, value) for name, value in settings.items()}
-            for layer, settings in self.layers.items()
-        }
+        return {layer: _settings(settings) for layer, settings in self.layers.items()}
 
     @property
     def preset_name(self) -> str | None:
@@ -114,25 +83,3 @@ class ReduceParams(Section):
                     f"reduce.reductions: name {name!r} is not allowed; use letters, digits, '-' and '_' (a group name)"
                 )
         return errors
-
-
-LAYER_REDUCTION_KEYS = (
-    "method",
-    "n_bins",
-    "value_range",
-    "bin_size",
-    "q_low",
-    "q_high",
-    "threshold",
-    "pool",
-    "pool_kind",
-    "bits",
-)
-
-
-def reduction_value(name: str, value: Any) -> Any:
-    if name == "pool":
-        return None if value == "none" else tuple(value)
-    if name == "value_range" and value != "data":
-        return tuple(value)
-    return value

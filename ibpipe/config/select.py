@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from ibpipe.config.checks import Section, integer, key, list_of, number, one_of
+from pydantic import Field
+
 from ibpipe.estimators.registry import COUNTING_ESTIMATORS
+from ibpipe.schema import Section, one_of, setting
 
 SELECT_METHODS = ("all", "every", "log", "stepped", "delta-exact", "delta-approx")
+Epochs = list[Annotated[int, Field(ge=1)]]
 
 
-@dataclass(frozen=True)
 class SelectParams(Section):
     section: ClassVar[str] = "select"
 
-    method: str = key("log", one_of(*SELECT_METHODS), "which epochs are measured")
-    every: int = key(100, integer(1), "step of the 'every' schedule")
-    n_points: int = key(400, integer(2), "points of the 'log' schedule before duplicates are dropped")
-    step_bounds: list[int] = key(
-        [20, 100, 2000], list_of(integer(1), unique=True), "epochs where the 'stepped' schedule changes step"
+    method: one_of(SELECT_METHODS) = setting("log", "which epochs are measured")
+    every: int = setting(100, "step of the 'every' schedule", unit="epochs", ge=1)
+    n_points: int = setting(400, "points of the 'log' schedule before duplicates are dropped", ge=2)
+    step_bounds: Epochs = setting(
+        [20, 100, 2000], "epochs where the 'stepped' schedule changes step", unique=True, min_length=1
     )
-    step_sizes: list[int] = key(
-        [1, 5, 20, 100], list_of(integer(1)), "steps of 'stepped': one below each bound, one after the last"
+    step_sizes: Epochs = setting(
+        [1, 5, 20, 100], "steps of 'stepped': one below each bound, one after the last", unit="epochs", min_length=1
     )
-    delta: float = key(
-        0.02, number(0.0, 1.0, open_low=True), "delta-*: largest change of I(.;T)/H(.) between measured epochs"
+    delta: float = setting(0.02, "delta-*: largest change of I(.;T)/H(.) between measured epochs", gt=0.0, le=1.0)
+    factor: float = setting(2.0, "delta-*: growth of the skip after a small change (> 1)", gt=1.0, le=100.0)
+    probe: one_of(COUNTING_ESTIMATORS) = setting(
+        "plugin", "delta-*: counting estimator of the probes, on the reduce settings in force"
     )
-    factor: float = key(
-        2.0, number(1.0, 100.0, open_low=True), "delta-*: growth of the skip after a small change (> 1)"
-    )
-    probe: str = key(
-        "plugin",
-        one_of(*COUNTING_ESTIMATORS),
-        "delta-*: counting estimator of the probes, on the reduce settings in force",
-    )
-    workers: int = key(2, integer(1, 256), "delta-*: Dask workers that measure probe epochs")
+    workers: int = setting(2, "delta-*: Dask workers that measure probe epochs", ge=1, le=256)
 
     def errors(self) -> list[str]:
         bounds, sizes = self.step_bounds, self.step_sizes

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from ibpipe.config.checks import Section, integer, key, number
+from ibpipe.schema import Section, setting
 
 
-@dataclass(frozen=True)
 class TrainParams(Section):
     section: ClassVar[str] = "train"
 
-    epochs: int = key(8000, integer(1, 1_000_000), "number of training epochs")
-    batch_size: int = key(256, integer(1), "minibatch size")
-    learning_rate: float = key(4.0e-4, number(0.0, 10.0, open_low=True), "Adam learning rate")
-    seed: int = key(0, integer(0), "seed of initialisation and minibatch order")
-    torch_threads: int = key(1, integer(1, 256), "torch intra-op threads (1 is fastest for small networks)")
-    trials: int = key(
+    epochs: int = setting(8000, "number of training epochs", ge=1, le=1_000_000)
+    batch_size: int = setting(256, "minibatch size", unit="rows", ge=1)
+    learning_rate: float = setting(4.0e-4, "Adam learning rate", gt=0.0, le=10.0)
+    seed: int = setting(0, "seed of initialisation and minibatch order", ge=0)
+    torch_threads: int = setting(1, "torch intra-op threads (1 is fastest for small networks)", ge=1, le=256)
+    trials: int = setting(
         3,
-        integer(1, 1000),
         "seeds of the same configuration (trial s uses seed + s); plain MLPs train them as one batched model",
+        ge=1,
+        le=1000,
     )
-    processes: int = key(
+    processes: int = setting(
         2,
-        integer(1, 256),
         "processes sharing a batched run's trials, each with torch_threads threads (2 x 1 uses both cores of "
         "a laptop); the split changes the numbers by float rounding only",
+        ge=1,
+        le=256,
     )

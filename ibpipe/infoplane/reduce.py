@@ -3,7 +3,8 @@
 The binning functions themselves (fixed-width, fixed-size, quantile, equal-mass, EBAB, threshold,
 argmax, pooling) live in ``ibpipe.infoplane.binning`` and are re-exported here.
 
-``LayerReduction`` is one layer's choice (pooling + method + its settings); ``layer_reductions``
+``LayerReduction`` is one layer's choice (pooling + method + its settings, each declared once:
+the ``reduce`` params section is built on it); ``layer_reductions``
 resolves defaults, a named preset (``PRESETS``, the thesis's five) and per-layer overrides;
 ``LayerReducer`` applies one, fitting learnt bins in a streaming pass over chunks.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ibpipe.errors import InputError
 from ibpipe.infoplane.binning import (
@@ -41,6 +42,7 @@ from ibpipe.infoplane.binning import (
 from ibpipe.infoplane.binning import equal_mass_codes as equal_mass_codes
 from ibpipe.infoplane.exact import epoch_value_range, exact_grid_codes
 from ibpipe.names import INPUT_LAYER
+from ibpipe.schema import Allowed, Settings, allowed_by, one_of, setting
 
 REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "equal-mass", "ebab", "threshold", "argmax", "exact")
 # Codings that need a statistic of each whole epoch first (its bins, or exact's value range).
@@ -58,32 +60,81 @@ CLIP_WARNING_SHARE = 0.05
 MAX_FIT_VALUES = 2**24
 
 
-@dataclass(frozen=True)
-class LayerReduction:
-    """How one layer's activations become codes: optional (channel, h, w) pooling, then a discretisation."""
+def _tuple(value: Any) -> Any:
+    """YAML writes lists; a reduction keeps tuples (hashable, as the presets write them)."""
+    return tuple(value) if isinstance(value, list) else value
 
-    method: str = "fixed-width"
-    n_bins: int = 30
-    value_range: tuple[float, float] | str = (-1.0, 1.0)
-    bin_size: float = 0.07
-    q_low: float = 0.01
-    q_high: float = 0.99
-    threshold: float = 0.5
-    pool: tuple[int, int, int] | None = None
-    pool_kind: str = "max"
-    bits: int = 8
 
-    def __post_init__(self) -> None:
-        if self.method in RENAMED_METHODS:
-            raise ValueError(f"reduce method {self.method!r} is no longer accepted: {RENAMED_METHODS[self.method]}")
-        if self.method not in REDUCE_METHODS:
-            raise ValueError(f"unknown reduce method {self.method!r}; known: {', '.join(REDUCE_METHODS)}")
-        if self.pool_kind not in POOLING_KINDS:
-            raise ValueError(f"pooling kind {self.pool_kind!r} is not one of {', '.join(POOLING_KINDS)}")
-        if isinstance(self.value_range, list):
-            object.__setattr__(self, "value_range", tuple(self.value_range))
-        if self.pool is not None:
-            object.__setattr__(self, "pool", tuple(int(size) for size in self.pool))
+def _none(value: Any) -> Any:
+    """params.yaml writes ``none`` for no pooling."""
+    return None if value == "none" else _tuple(value)
+
+
+def _refuse_renamed(value: Any) -> Any:
+    if isinstance(value, str) and value in RENAMED_METHODS:
+        raise ValueError(f"one of {', '.join(map(repr, REDUCE_METHODS))} ({RENAMED_METHODS[value]})")
+    return value
+
+
+def _low_below_high(value: Any) -> bool:
+    return value == "data" or (bool(np.isfinite(value).all()) and value[0] < value[1])
+
+
+RANGE_ALLOWED = "'data' or a list [low, high] of two numbers with low < high"
+POOL_ALLOWED = "'none' or a (channel, height, width) window such as [1, 4, 4]"
+Method = Annotated[one_of(REDUCE_METHODS), BeforeValidator(_refuse_renamed)]
+ValueRange = Annotated[
+    Literal["data"] | tuple[float, float],
+    BeforeValidator(_tuple),
+    allowed_by(_low_below_high, RANGE_ALLOWED),
+    Allowed(RANGE_ALLOWED),
+    WithJsonSchema(
+        {"anyOf": [{"const": "data"}, {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}]}
+    ),
+]
+Window = tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
+Pool = Annotated[
+    Window | None,
+    BeforeValidator(_none),
+    PlainSerializer(lambda window: "none" if window is None else list(window)),
+    Allowed(POOL_ALLOWED),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"const": "none"},
+                {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 3, "maxItems": 3},
+            ]
+        }
+    ),
+]
+
+
+class LayerReduction(Settings):
+    """How one layer's activations become codes: optional (channel, h, w) pooling, then a discretisation.
+
+    The same settings are the ``reduce`` section of params.yaml (its defaults for every layer) and
+    each entry of ``reduce.layers`` / ``reduce.reductions``.
+    """
+
+    method: Method = setting("fixed-width", "how activations become integer codes")
+    n_bins: int = setting(
+        30, "edges of 'fixed-width' (Tishby: 30); bins of 'quantile', 'equal-mass' and 'ebab'", ge=2, le=1_000_000
+    )
+    # defaults are written as params.yaml writes them, and validated like any value
+    model_config = ConfigDict(validate_default=True)
+
+    value_range: ValueRange = setting([-1.0, 1.0], "range of 'fixed-width' bins, or 'data'", unit="activation units")
+    bin_size: float = setting(0.07, "bin size of 'fixed-size' (Saxe: 0.07)", unit="activation units", gt=0.0)
+    q_low: float = setting(0.01, "lower per-unit quantile of 'quantile' bins", ge=0.0, le=1.0)
+    q_high: float = setting(0.99, "upper per-unit quantile of 'quantile' bins", ge=0.0, le=1.0)
+    threshold: float = setting(0.5, "'threshold': code 1 where x > threshold", unit="activation units")
+    pool: Pool = setting("none", "(channel, h, w) pooling before coding, or 'none'")
+    pool_kind: one_of(POOLING_KINDS) = setting("max", "pooling: max or avg")
+    bits: int = setting(8, "'exact': bits of the quantized network (model.quantize.bits)", ge=1, le=16)
+
+    def __init__(self, *method: str, **settings: Any) -> None:
+        # LayerReduction("quantile", n_bins=4): the method reads first, as in the presets
+        super().__init__(**dict(zip(("method",), method)), **settings)
 
     @property
     def learns_ranges(self) -> bool:

@@ -11,8 +11,8 @@ import xarray as xr
 
 from ibpipe.neurons.kmeans import kmeans
 from ibpipe.neurons.merge import sign_test
-from ibpipe.neurons.names import METRICS
 from ibpipe.neurons.network import HiddenLayerNet, merged_net, parameter_count
+from ibpipe.neurons.params import METRICS
 from ibpipe.neurons.statistics import area_under_curve, paired_comparison, verdict
 from ibpipe.neurons.tasks import scores
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ibpipe.neurons.gaussians import _GaussianSet, gaussian_barycentre, pairwise_sq_euclidean
-from ibpipe.neurons.names import METRICS
+from ibpipe.neurons.params import METRICS
 
 
 @dataclass

@@ -5,28 +5,27 @@ Full-batch training (seeded), replicas on resamples (Dask tasks), their neurons 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from ibpipe.neurons.alignment import align_by_weights, align_to_reference, apply_alignment
 from ibpipe.neurons.network import HiddenLayerNet, layer_arrays
+from ibpipe.neurons.params import NetTraining
 from ibpipe.neurons.tasks import LOSSES
 from ibpipe.nn.activations import ACTIVATIONS
 from ibpipe.nn.training import fit
-from ibpipe.settings import FromParams
+from ibpipe.schema import one_of, setting
 
 
-@dataclass(frozen=True)
-class NetSettings(FromParams):
-    hidden: int = 32
-    activation: str = "tanh"
-    epochs: int = 1000
-    learning_rate: float = 1.0e-2
-    seed: int = 0
-    loss: str = "cross_entropy"  # a key of ibpipe.neurons.tasks.LOSSES: cross_entropy (labels) or mse (targets)
-    n_out: int = 0  # outputs; 0: one per class of the labels
+class NetSettings(NetTraining):
+    """``NetTraining`` plus what the task decides: its loss and its number of outputs."""
+
+    loss: one_of(LOSSES) = setting("cross_entropy", "loss: cross_entropy (labels) or mse (float targets)")
+    n_out: int = setting(0, "outputs; 0: one per class of the labels", ge=0)
+
+    @classmethod
+    def for_task(cls, training: NetTraining, loss: str, n_out: int) -> NetSettings:
+        return cls(**{name: getattr(training, name) for name in NetTraining.model_fields}, loss=loss, n_out=n_out)
 
 
 def train_net(

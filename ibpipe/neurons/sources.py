@@ -15,12 +15,13 @@ import json
 import numpy as np
 import xarray as xr
 
-from ibpipe.config.neurons import NeuronGaussiansParams, NeuronsBootstrapParams
 from ibpipe.errors import ParamsError
 from ibpipe.neurons.covariances import neuron_gaussians, sandwich_from_moments
 from ibpipe.neurons.network import HiddenLayerNet, hidden_sandwich_terms
+from ibpipe.neurons.params import NeuronGaussiansParams, NeuronsBootstrapParams
 from ibpipe.neurons.tasks import task_of
 from ibpipe.neurons.variational import fit_lowrank_posterior, hidden_layer_log_likelihood
+from ibpipe.schema import validate_section
 
 LAYERS = ("w_in", "b_in", "w_out", "b_out")
 
@@ -39,7 +40,9 @@ def gaussians_from(layers: xr.Dataset, choice: NeuronGaussiansParams, covariance
             f"neurons.gaussians.covariance = {covariance} needs neurons.bootstrap.source = own "
             "(a one-hidden-layer net); a pipeline layer supports covariance: bootstrap"
         )
-    trained = NeuronsBootstrapParams(**json.loads(layers.attrs["params"])[NeuronsBootstrapParams.section])
+    trained = validate_section(
+        NeuronsBootstrapParams, json.loads(layers.attrs["params"])[NeuronsBootstrapParams.section]
+    )
     task = task_of(trained)
     reference = tuple(layers[f"reference_{name}"].values.astype(np.float64) for name in LAYERS)
     if covariance == "sandwich":

@@ -25,7 +25,7 @@ import torch
 
 from ibpipe.data.datasets import load_dataset
 from ibpipe.neurons.gait import autoregressive_windows, gait_signal
-from ibpipe.neurons.names import SERIES_DATASETS
+from ibpipe.neurons.params import SERIES_DATASETS
 from ibpipe.nn.training import classification_loss
 
 
