@@ -38,22 +38,12 @@ def information(
     **settings : ``ibpipe.estimators.settings.EstimatorSettings`` by name (``noise_variance``,
         ``n_neighbors``, ``noise_draws``, ``renyi_alpha``, ``renyi_batch``, ``seed``), validated there.
 
-    Returns
-    -------
-    ``{"H_T", "I_XT", "I_TY", "capped"}``: I_XT in [0, H(X)], I_TY in [0, H(Y)] of the rows
-    given; ``capped`` how many of the two were clipped to a ceiling. Non-finite activations
-    give NaN for all three and one ``RuntimeWarning``.
+    Returns ``{"H_T", "I_XT", "I_TY", "capped"}``: I_XT in [0, H(X)], I_TY in [0, H(Y)] of the rows
+    given, ``capped`` how many of the two were clipped to a ceiling; NaN for all three (and one
+    ``RuntimeWarning``) when ``t`` holds NaN or inf. Raises TypeError for an unknown setting (naming the
+    closest), ValueError for an unknown estimator, no rows, labels that are not 1-D class indices, row
+    counts that differ, float ``t`` for a counting estimator without binning, or a setting out of range.
 
-    Raises
-    ------
-    TypeError : an unknown setting (with the closest name).
-    ValueError : unknown estimator, no rows, labels that are not 1-D class indices, rows of
-        ``t``, ``y`` and ``x_ids`` that differ in number, float ``t`` for a counting estimator
-        without a binning option, or a setting out of range.
-
-    Examples
-    --------
-    >>> import numpy as np
     >>> info = information(np.array([[0], [1], [2], [3]]), np.array([0, 0, 1, 1]))
     >>> info["H_T"], info["I_TY"]
     (2.0, 1.0)
