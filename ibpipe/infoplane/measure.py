@@ -27,7 +27,7 @@ def run_estimators(
     params: Any, estimators: Sequence[str], labels, codes=None, activations=None, x_ids=None, pre_noise=None, **run
 ) -> dict[str, dict[str, float]]:
     """``{estimator: {quantity: bits, capped}}``; sample propagation is NaN for a layer without pre-noise
-    draws (the output layer). ``run``: ``noise_std`` of a noisy network."""
+    draws (the output layer). ``run``: ``noise_std`` of a noisy network (``estimate_layer``)."""
     without_draws = "sample-propagation" in estimators and pre_noise is None
     wanted = tuple(name for name in estimators if not (without_draws and name == "sample-propagation"))
     data = {"codes": codes, "activations": activations, "x_ids": x_ids, "pre_noise": pre_noise}
@@ -65,13 +65,21 @@ def _as_row(values: Mapping[str, Mapping[str, float]], estimators: Sequence[str]
 
 
 def epoch_information(
-    params: Any, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None, pre_noise=None, **run
+    params: Any,
+    labels: np.ndarray,
+    x_ids: np.ndarray,
+    codes=None,
+    activations=None,
+    pre_noise=None,
+    *,
+    estimators: Sequence[str] | None = None,
+    noise_std: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Point estimates (n_estimators, n_quantities), with bootstrap on intervals (..., 2) (else None), and
     how many informations each estimator had clipped to a ceiling (n_estimators,).
 
-    ``run``: ``estimators`` (default ``params.estimators``) and ``noise_std`` of a noisy network."""
-    estimators = tuple(run.pop("estimators", None) or params.estimators)
+    ``estimators``: default ``params.estimators``; ``noise_std``: a noisy network's noise."""
+    estimators, run = tuple(estimators or params.estimators), {"noise_std": noise_std}
     values = run_estimators(params, estimators, labels, codes, activations, x_ids, pre_noise, **run)
     point = _as_row(values, estimators)
     capped = np.array([values[name]["capped"] for name in estimators], dtype=np.int64)
@@ -111,7 +119,9 @@ def slab_information(
     lead: int = 0,
     nonfinite: np.ndarray | None = None,
     pre_noise_slab: np.ndarray | None = None,
-    **run,
+    estimators: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    noise_std: float = 0.0,
 ) -> xr.Dataset:
     """Every epoch of an (epoch, sample, unit) slab but the first ``lead``, as a Dataset over (epoch, estimator).
 
@@ -129,19 +139,17 @@ def slab_information(
     (the reduce stage's count); an epoch with any, or with non-finite ``activations_slab``, makes
     every measure of the positions whose window holds it NaN, flagged ``NONFINITE``.
     ``pre_noise_slab`` (epoch, sample, draw, unit): a noisy network's noiseless outputs of repeated
-    noisy passes, for ``sample-propagation`` (window 1 only). ``run``: ``estimators`` and ``dimensions``
-    (default: the params'), ``noise_std``.
+    noisy passes, for ``sample-propagation`` (window 1 only). ``estimators`` and ``dimensions``: those
+    of ``params`` unless given; ``noise_std``: a noisy network's noise.
     """
-    estimators = tuple(run.pop("estimators", None) or params.estimators)
-    dimensions = tuple(params.dimensions if run.get("dimensions") is None else run["dimensions"])
-    run.pop("dimensions", None)
+    estimators = tuple(estimators or params.estimators)
+    dimensions = tuple(params.dimensions if dimensions is None else dimensions)
+    run = {"estimators": estimators, "noise_std": noise_std}
     slab = codes_slab if codes_slab is not None else activations_slab
     positions = range(lead, len(slab))
     bad = _nonfinite_epochs(len(slab), activations_slab, nonfinite)
     slabs = {"codes": codes_slab, "activations": activations_slab, "pre_noise": pre_noise_slab}
-    cells = [
-        _window_information(params, labels, x_ids, slabs, position, bad, estimators, run) for position in positions
-    ]
+    cells = [_window_information(params, labels, x_ids, slabs, position, bad, run) for position in positions]
     measured = [activation_dimensions(activations_slab[p], params, dimensions) for p in positions] if dimensions else []
     return _slab_dataset(cells, measured, estimators, dimensions, list(positions))
 
@@ -153,9 +161,10 @@ def _nonfinite_epochs(n_epochs: int, activations_slab, nonfinite) -> np.ndarray:
     return bad
 
 
-def _window_information(params, labels, x_ids, slabs: dict, position: int, bad, estimators, run) -> tuple:
-    """(point, intervals, n_states, capped, flagged) of the window of epochs ending at ``position``."""
-    first = position - params.window + 1
+def _window_information(params, labels, x_ids, slabs: dict, position: int, bad, run: dict) -> tuple:
+    """(point, intervals, n_states, capped, flagged) of the window of epochs ending at ``position``;
+    ``run``: the ``estimators`` and ``noise_std`` for ``epoch_information``."""
+    estimators, first = run["estimators"], position - params.window + 1
     flagged = bool(bad[max(first, 0) : position + 1].any())
     if first < 0 or flagged:
         point = np.full((len(estimators), len(QUANTITIES)), np.nan)
@@ -167,9 +176,7 @@ def _window_information(params, labels, x_ids, slabs: dict, position: int, bad, 
 
     codes, draws = pool(slabs["codes"]), None if slabs["pre_noise"] is None else slabs["pre_noise"][position]
     pooled = (np.tile(labels, params.window), np.tile(x_ids, params.window))
-    point, intervals, capped = epoch_information(
-        params, *pooled, codes, pool(slabs["activations"]), draws, estimators=estimators, **run
-    )
+    point, intervals, capped = epoch_information(params, *pooled, codes, pool(slabs["activations"]), draws, **run)
     return point, intervals, np.nan if codes is None else distinct_states(codes), capped, flagged
 
 
