@@ -17,13 +17,16 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from ibpipe.infoplane.measure import EstimateOptions
+from ibpipe.config.estimate import EstimateParams
 from ibpipe.infoplane.reduce import fixed_width_codes
-from ibpipe.infoplane.tasks import stored_slab_information
-from ibpipe.io.layers import LayerStoreWriter, layer_tasks, open_layer_store, write_layer_store_header
+from ibpipe.infoplane.tasks import estimate_cells, stored_slab_information
+from ibpipe.io.arrays import write_array
+from ibpipe.io.layers import LayerStoreWriter, open_layer_store, write_layer_store_header
 from ibpipe.parallel import dask_client, run_tasks
 
 WIDTHS = {"hidden1": 10, "hidden2": 7, "hidden3": 5, "hidden4": 4, "hidden5": 3, "output": 2}
+SHAPES = {layer: (width,) for layer, width in WIDTHS.items()}
+N_BINS = 30
 
 
 def build_stores(directory: Path, n_epochs: int, n_samples: int = 4096) -> tuple[Path, Path]:
@@ -33,9 +36,9 @@ def build_stores(directory: Path, n_epochs: int, n_samples: int = 4096) -> tuple
     paths = directory / "activations.zarr", directory / "codes.zarr"
     roots = [zarr.open_group(path, mode="w") for path in paths]
     for root in roots:
-        write_layer_store_header(root, epochs, np.arange(n_samples), np.eye(n_samples, 1), labels, WIDTHS, {})
+        write_layer_store_header(root, epochs, np.arange(n_samples), np.eye(n_samples, 1), labels, SHAPES, {})
     writers = [
-        LayerStoreWriter(root, variable, WIDTHS, epochs, n_samples, 16, dtype)
+        LayerStoreWriter(root, variable, SHAPES, epochs, n_samples, 16, dtype)
         for root, variable, dtype in zip(roots, ("activation", "code"), ("float32", "int32"))
     ]
     for slab in writers[0].slabs():
@@ -45,8 +48,12 @@ def build_stores(directory: Path, n_epochs: int, n_samples: int = 4096) -> tuple
         }
         writers[0].write(slab, activations)
         writers[1].write(
-            slab, {layer: fixed_width_codes(values, 30, (-1.0, 1.0)) for layer, values in activations.items()}
+            slab, {layer: fixed_width_codes(values, N_BINS, (-1.0, 1.0)) for layer, values in activations.items()}
         )
+    for layer, width in WIDTHS.items():  # the code bounds the estimate tasks key rows against
+        write_array(roots[1][layer], "code_low", np.zeros(width, dtype=np.int64), ("unit",))
+        write_array(roots[1][layer], "code_high", np.full(width, N_BINS + 1, dtype=np.int64), ("unit",))
+        write_array(roots[1][layer], "nonfinite", np.zeros(n_epochs, dtype=np.int64), ("epoch",))
     return paths
 
 
@@ -54,15 +61,16 @@ def main(n_epochs: int = 48) -> None:
     with tempfile.TemporaryDirectory() as directory:
         activations, codes = build_stores(Path(directory), n_epochs)
         root = open_layer_store(codes)
-        options = EstimateOptions(("plugin", "miller-madow", "kde-upper", "kde-lower"))
+        estimators = ["plugin", "miller-madow", "kde-upper", "kde-lower"]
+        params = EstimateParams(estimators=estimators, dimensions=[], max_pairwise_samples=0)
         shared = {
             "codes_path": str(codes),
             "activations_path": str(activations),
             "labels": root["labels"][...],
             "x_ids": np.arange(4096),
-            "options": options,
+            "params": params,
         }
-        tasks = layer_tasks(root, "code", epochs_per_task=4)  # as the estimate stage cuts them
+        tasks = [(cell,) for cell in estimate_cells(root)]  # as the estimate stage cuts them
         timings = {}
         for workers in (1, 2):
             with dask_client("local", workers) as client:

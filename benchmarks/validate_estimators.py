@@ -107,7 +107,7 @@ def run(n_repeats: int = 3, largest: int = 8000) -> list[list[str]]:
                         activations=layer["activations"],
                         x_ids=layer["x_ids"],
                         noise_variance=noise,
-                        random_state=repeat,
+                        seed=repeat,
                     )[name]
                     seconds[name] += time.perf_counter() - start
                     for quantity, truth in truths.items():

@@ -3,7 +3,7 @@
 The public API, imported on first use so that a stage importing one submodule does not load
 (or depend on) the whole library:
 
-- ``information(t, y, estimator="plugin", **options)``: H(T), I(X;T), I(T;Y) in bits for one layer;
+- ``information(t, y, estimator="plugin", **settings)``: H(T), I(X;T), I(T;Y) in bits for one layer;
 - ``open_metrics(path)``: the metrics Dataset a pipeline run wrote (dims epoch, layer, estimator);
 - ``load_params(path)``: params.yaml, validated;
 - ``ParamsError``, ``UserError``: what bad params or inputs raise.
@@ -17,7 +17,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "information": "ibpipe.infoplane.measure",
+    "information": "ibpipe.estimators.api",
     "open_metrics": "ibpipe.io.files",
     "load_params": "ibpipe.config.params",
     "ParamsError": "ibpipe.errors",

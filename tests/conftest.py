@@ -24,3 +24,14 @@ def tiny(tmp_path_factory):
     root = tiny_project(tmp_path_factory.mktemp("tiny"))
     _repro(root)
     return root, stored_arrays(root)
+
+
+@pytest.fixture
+def estimate_params():
+    """``make(*estimators, **keys)``: an estimate section, without dimensions or a row cap unless asked."""
+    from ibpipe.config.estimate import EstimateParams
+
+    def make(*estimators: str, **keys):
+        return EstimateParams(**{"estimators": list(estimators), "dimensions": [], "max_pairwise_samples": 0, **keys})
+
+    return make

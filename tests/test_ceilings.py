@@ -75,7 +75,7 @@ def test_knn_mixed_information_refuses_classes_too_small_for_k_with_a_clear_mess
     from ibpipe.estimators.knn import mixed_information_nats
 
     with pytest.raises(ValueError, match="at least k \\+ 1 = 4 samples"):
-        mixed_information_nats(np.arange(10.0), np.arange(10), k=3)
+        mixed_information_nats(np.arange(10.0), np.arange(10), n_neighbors=3)
 
 
 @pytest.mark.parametrize("estimator", [name for name, info in ESTIMATORS.items() if info.needs != "pre_noise"])

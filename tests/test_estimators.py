@@ -147,12 +147,12 @@ def test_kde_lower_bound_never_exceeds_the_upper(rng):
 def test_kozachenko_leonenko_entropy_of_a_standard_gaussian(rng, dimension):
     points = rng.normal(size=(4000, dimension))
     expected = 0.5 * dimension * np.log(2 * np.pi * np.e)
-    assert kozachenko_leonenko_entropy_nats(points, k=3) == pytest.approx(expected, abs=0.05)
+    assert kozachenko_leonenko_entropy_nats(points, n_neighbors=3) == pytest.approx(expected, abs=0.05)
 
 
 def test_kozachenko_leonenko_rejects_repeated_points():
     with pytest.raises(ValueError, match="add noise"):
-        kozachenko_leonenko_entropy_nats(np.zeros((50, 2)))
+        kozachenko_leonenko_entropy_nats(np.zeros((50, 2)), n_neighbors=3)
 
 
 def _mixture_information_nats(shift: float) -> float:
@@ -167,11 +167,13 @@ def _mixture_information_nats(shift: float) -> float:
 def test_ross_information_of_a_two_gaussian_mixture(rng, shift):
     labels = rng.integers(0, 2, 5000)
     points = rng.normal(size=5000) + np.where(labels == 1, shift, -shift)
-    assert mixed_information_nats(points, labels, k=3) == pytest.approx(_mixture_information_nats(shift), abs=0.03)
+    assert mixed_information_nats(points, labels, n_neighbors=3) == pytest.approx(
+        _mixture_information_nats(shift), abs=0.03
+    )
 
 
 def test_ross_information_is_near_zero_for_independent_labels_in_two_dimensions(rng):
-    assert mixed_information_nats(rng.normal(size=(3000, 2)), rng.integers(0, 3, 3000)) < 0.02
+    assert mixed_information_nats(rng.normal(size=(3000, 2)), rng.integers(0, 3, 3000), n_neighbors=3) < 0.02
 
 
 def test_knn_information_with_noise_recovers_the_gaussian_channel(rng):
@@ -179,7 +181,7 @@ def test_knn_information_with_noise_recovers_the_gaussian_channel(rng):
     # Several draws per input and the conditional entropy from the same draws: within 0.1 nats here
     # (benchmarks/validate_estimators.py measures the bias in more dimensions).
     points = rng.normal(size=(5000, 1))
-    values = knn_information(points, np.zeros(5000, int), noise_variance=0.25, random_state=1)
+    values = knn_information(points, np.zeros(5000, int), noise_variance=0.25, seed=1)
     assert values["I_XT"] * LN2 == pytest.approx(0.5 * np.log(5.0), abs=0.1)
     with pytest.raises(ValueError, match="noise_variance must be > 0"):
         knn_information(points, np.zeros(5000, int), noise_variance=0.0)
@@ -233,7 +235,7 @@ def test_estimate_layer_returns_each_estimators_own_values_and_shares_the_kde_pa
         "miller-madow": plugin_information(codes, labels, miller_madow=True),
         "kde-upper": bounds["upper"],
         "kde-lower": bounds["lower"],
-        "knn": knn_information(activations, labels, 1.0e-2, k=3, random_state=0),
+        "knn": knn_information(activations, labels, 1.0e-2, n_neighbors=3, seed=0),
     }
     limits = ceilings(labels, None)
     for name in names:

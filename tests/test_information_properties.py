@@ -72,3 +72,12 @@ def test_information_is_within_its_ceilings_or_a_documented_value_error(estimato
     assert 0.0 <= values["I_XT"] <= h_x + 1e-12
     assert 0.0 <= values["I_TY"] <= _entropy_bits(labels) + 1e-12
     assert values["capped"] in (0, 1, 2)
+
+
+def test_an_unknown_setting_is_refused_naming_the_closest_one():
+    codes, labels = np.array([[0], [1], [2], [3]]), np.array([0, 0, 1, 1])
+    with pytest.raises(TypeError, match=r"'noise_varaince' \(did you mean 'noise_variance'\?\)"):
+        information(codes, labels, "plugin", noise_varaince=0.1)
+    with pytest.raises(ValueError, match="noise_variance"):  # the declared constraint: > 0
+        information(codes.astype(float), labels, "kde-upper", noise_variance=-1.0)
+    assert information(codes, labels, seed=3) == information(codes, labels)  # a declared setting is accepted

@@ -3,9 +3,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ibpipe.infoplane.measure import EstimateOptions, epoch_information, slab_information
+from ibpipe.infoplane.measure import epoch_information, slab_information
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
-from ibpipe.infoplane.tasks import stack_task_results
+from ibpipe.infoplane.tasks import EstimateCell, combine_cells, labelled
 
 
 def _layer(rng, n_samples=300):
@@ -14,10 +14,25 @@ def _layer(rng, n_samples=300):
     return activations, codes, rng.integers(0, 2, n_samples)
 
 
-def test_bootstrap_intervals_are_ordered_per_estimator_and_reproducible(rng):
+def _metrics(params, slabs: dict, labels, epochs, widths: dict):
+    """The metrics of one-epoch tasks of each layer's (epoch, sample, unit) codes, labelled and combined as the
+    estimate stage does."""
+    cells = [EstimateCell(layer, layer, e, e + 1, None, None, 0) for layer in slabs for e in range(len(epochs))]
+    x_ids = np.arange(len(labels))
+    parts = [
+        labelled(
+            slab_information(params, labels, x_ids, slabs[cell.layer][cell.start : cell.stop]), cell, epochs, widths
+        )
+        for cell in cells
+    ]
+    measures = combine_cells(parts).drop_vars("nonfinite")
+    return metrics_dataset(measures, params, labels, x_ids, {None: None}, {"params": "{}"}), parts
+
+
+def test_bootstrap_intervals_are_ordered_per_estimator_and_reproducible(rng, estimate_params):
     activations, codes, labels = _layer(rng)
-    options = EstimateOptions(
-        ("plugin", "kde-upper"), noise_variance=1.0e-2, bootstrap_resamples=20, seed=3, bootstrap_method="percentile"
+    options = estimate_params(
+        "plugin", "kde-upper", noise_variance=1.0e-2, bootstrap_resamples=20, seed=3, bootstrap_method="percentile"
     )
     point, intervals, _ = epoch_information(options, labels, np.arange(300), codes, activations)
     assert point.shape == (2, 3) and intervals.shape == (2, 3, 2)
@@ -29,7 +44,7 @@ def test_bootstrap_intervals_are_ordered_per_estimator_and_reproducible(rng):
     assert np.array_equal(intervals, again)
     # ... and the basic interval is the same replicas reflected about the point estimate.
     basic = epoch_information(
-        EstimateOptions(("plugin", "kde-upper"), noise_variance=1.0e-2, bootstrap_resamples=20, seed=3),
+        estimate_params("plugin", "kde-upper", noise_variance=1.0e-2, bootstrap_resamples=20, seed=3),
         labels,
         np.arange(300),
         codes,
@@ -38,72 +53,57 @@ def test_bootstrap_intervals_are_ordered_per_estimator_and_reproducible(rng):
     assert np.allclose(basic, 2 * point[..., None] - intervals[..., ::-1])
 
 
-def test_slab_results_stack_into_epoch_layer_order_and_label_as_a_dataset(rng):
+def test_task_results_combine_by_their_labels_into_the_metrics_dataset(rng, estimate_params):
     _, codes, labels = _layer(rng)
-    options = EstimateOptions(("plugin", "miller-madow"), bootstrap_resamples=5)
+    options = estimate_params("plugin", "miller-madow", bootstrap_resamples=5)
     slabs = {layer: np.stack([codes + shift, codes * 2 + shift]) for shift, layer in enumerate(("a", "b"))}
-    # Tasks arrive layer-major with each layer's epochs in order, as the estimate stage submits them.
-    results = [
-        slab_information(options, labels, np.arange(300), slab[i : i + 1]) for slab in slabs.values() for i in range(2)
-    ]
-    values, intervals, states, _, capped, *_ = stack_task_results(results, n_layers=2)
-    assert values.shape == (2, 2, 2, 3) and intervals.shape == (2, 2, 2, 3, 2) and states.shape == (2, 2)
-    assert capped.shape == (2, 2, 2) and capped.dtype == np.int64
-    assert np.array_equal(values[1, 0], results[1][0][0])  # epoch 1 of layer a
-    assert states[1, 0] == len(np.unique(codes * 2, axis=0)) and states[0, 1] == len(np.unique(codes, axis=0))
-    dataset = metrics_dataset(
-        values,
-        intervals,
-        [0, 7],
-        {"a": 3, "b": 3},
-        options,
-        labels,
-        np.arange(300),
-        {"params": "{}"},
-        states,
-        {"a": 3, "b": 1},
-    )
-    assert dataset.n_states.dims == ("epoch", "layer") and dataset.state_ratio.values[1, 0] == states[1, 0] / 300
+    widths = {"layer_width": {"a": 3, "b": 3}, "code_width": {"a": 3, "b": 1}}
+    dataset, parts = _metrics(options, slabs, labels, [0, 7], widths)
+    assert dataset.I_XT.dims == ("epoch", "layer", "estimator", "trial") and dataset.capped.dtype == np.int64
+    epoch_7_of_a = parts[1]
+    assert epoch_7_of_a.epoch.item() == 7 and epoch_7_of_a.layer.item() == "a"
+    assert np.array_equal(dataset.I_XT.sel(epoch=7, layer="a", trial=0), epoch_7_of_a.I_XT.values.ravel())
+    states = dataset.n_states.isel(trial=0)
+    assert states.sel(epoch=7, layer="a") == len(np.unique(codes * 2, axis=0))
+    assert states.sel(epoch=0, layer="b") == len(np.unique(codes, axis=0))
+    assert dataset.state_ratio.isel(trial=0).sel(epoch=7, layer="a") == states.sel(epoch=7, layer="a") / 300
     assert dataset.code_width.values.tolist() == [3, 1] and dataset.layer_width.values.tolist() == [3, 3]
-    assert dataset.I_TY_ci.dims == ("epoch", "layer", "estimator", "bound")
+    assert dataset.I_TY_ci.dims == ("epoch", "layer", "estimator", "bound", "trial")
     assert dataset.bound.values.tolist() == ["lower", "upper"]
     assert dataset.I_TY_ci.attrs["units"] == "bit"
-    assert dataset.attrs["bootstrap_resamples"] == 5
+    assert dataset.attrs["bootstrap_resamples"] == 5 and dataset.attrs["noise_variance"] == options.noise_variance
     # compact for `dvc metrics show`: the main estimator and the compression verdicts; the rest stays in metrics.nc
     assert set(metrics_summary(dataset)) == {"epoch", "H_X", "H_Y", "plugin", "compression"}
 
 
-def test_without_bootstrap_the_dataset_has_no_interval_variables(rng):
+def test_without_bootstrap_the_dataset_has_no_interval_variables(rng, estimate_params):
     _, codes, labels = _layer(rng)
-    options = EstimateOptions(("plugin",))
-    values, intervals, *_ = stack_task_results(
-        [slab_information(options, labels, np.arange(300), codes[None])], n_layers=1
-    )
-    assert intervals is None
-    dataset = metrics_dataset(values, None, [0], {"a": 3}, options, labels, np.arange(300), {})
+    options = estimate_params("plugin")
+    widths = {"layer_width": {"a": 3}, "code_width": {"a": 3}}
+    dataset, _ = _metrics(options, {"a": codes[None]}, labels, [0], widths)
     assert "I_XT_ci" not in dataset and "bound" not in dataset.dims
-    assert dataset.H_T.sel(layer="a", estimator="plugin").item() == pytest.approx(values[0, 0, 0, 0])
+    single = epoch_information(options, labels, np.arange(300), codes)[0]
+    assert dataset.H_T.sel(layer="a", estimator="plugin").item() == single[0, 0]
 
 
-def test_a_window_of_one_epoch_is_the_plain_estimate(rng):
+def test_a_window_of_one_epoch_is_the_plain_estimate(rng, estimate_params):
     _, codes, labels = _layer(rng)
     slab = np.stack([codes, codes // 2, codes // 3])
-    plain = slab_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), slab)[0]
-    windowed = slab_information(EstimateOptions(("plugin", "miller-madow"), window=1), labels, np.arange(300), slab)[0]
-    assert np.array_equal(plain, windowed)
-    assert np.array_equal(
-        plain[1], epoch_information(EstimateOptions(("plugin", "miller-madow")), labels, np.arange(300), codes // 2)[0]
-    )
+    plain = slab_information(estimate_params("plugin", "miller-madow"), labels, np.arange(300), slab)
+    windowed = slab_information(estimate_params("plugin", "miller-madow", window=1), labels, np.arange(300), slab)
+    assert plain.identical(windowed)
+    single = epoch_information(estimate_params("plugin", "miller-madow"), labels, np.arange(300), codes // 2)[0]
+    assert np.array_equal(plain.I_XT.isel(epoch=1), single[:, 1])
 
 
-def test_a_window_over_identical_epochs_keeps_the_single_epoch_information(rng):
+def test_a_window_over_identical_epochs_keeps_the_single_epoch_information(rng, estimate_params):
     _, codes, labels = _layer(rng)
-    options = EstimateOptions(("plugin",), window=3)
-    values = slab_information(options, labels, np.arange(300), np.stack([codes] * 4), lead=2)[0]
-    single = epoch_information(EstimateOptions(("plugin",)), labels, np.arange(300), codes)[0]
-    assert values.shape == (2, 1, 3)
-    assert np.allclose(values[:, 0, 1], single[0, 1])  # I(X;T)
-    assert np.allclose(values[:, 0, 2], single[0, 2])  # I(T;Y)
+    options = estimate_params("plugin", window=3)
+    values = slab_information(options, labels, np.arange(300), np.stack([codes] * 4), lead=2)
+    single = epoch_information(estimate_params("plugin"), labels, np.arange(300), codes)[0]
+    assert values.I_XT.shape == (2, 1) and values.epoch.values.tolist() == [2, 3]
+    assert np.allclose(values.I_XT, single[0, 1])
+    assert np.allclose(values.I_TY, single[0, 2])
 
 
 def _counter_entropy(rows) -> float:
@@ -111,10 +111,11 @@ def _counter_entropy(rows) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def test_a_window_over_jittering_epochs_measures_the_pooled_rows_with_x_as_the_sample(rng):
+def test_a_window_over_jittering_epochs_measures_the_pooled_rows_with_x_as_the_sample(rng, estimate_params):
     _, codes, labels = _layer(rng)
     jittered = np.stack([codes, np.clip(codes + rng.integers(-1, 2, codes.shape), 0, 10), codes])
-    values = slab_information(EstimateOptions(("plugin",), window=3), labels, np.arange(300), jittered)[0]
+    measured = slab_information(estimate_params("plugin", window=3), labels, np.arange(300), jittered)
+    values = np.stack([measured[quantity].values[:, 0] for quantity in ("H_T", "I_XT", "I_TY")], axis=1)
     assert np.isnan(values[:2]).all()  # no full window before the third epoch
     # Independent reference: the 3 x 300 rows pooled, X = the sample each row came from.
     rows = [tuple(row) for row in jittered.reshape(900, -1).tolist()]
@@ -123,7 +124,7 @@ def test_a_window_over_jittering_epochs_measures_the_pooled_rows_with_x_as_the_s
     h_t = _counter_entropy(rows)
     i_xt = _counter_entropy(samples) + h_t - _counter_entropy(list(zip(samples, rows)))
     i_ty = _counter_entropy(ys) + h_t - _counter_entropy(list(zip(ys, rows)))
-    assert values[2, 0] == pytest.approx([h_t, i_xt, i_ty], abs=1e-12)
+    assert values[2] == pytest.approx([h_t, i_xt, i_ty], abs=1e-12)
     assert i_xt < h_t  # the jitter gives T a spread given X
 
 
@@ -154,35 +155,31 @@ def test_stored_state_ids_keyed_chunk_by_chunk_equal_the_ids_of_the_whole_layer(
     assert ids[0, 200] == ids[0, 0]
 
 
-def test_dimensions_of_the_raw_activations_are_measured_per_epoch_and_stored(rng):
+def test_dimensions_of_the_raw_activations_are_measured_per_epoch_and_stored(rng, estimate_params):
     from ibpipe.data.manifolds import make_manifold
 
     plane, _ = make_manifold("linear", 800, 6, intrinsic_dim=2, seed=1)
     line, _ = make_manifold("linear", 800, 6, intrinsic_dim=1, seed=2)
     labels = rng.integers(0, 2, 800)
     codes = np.stack([np.digitize(plane, np.linspace(-3, 3, 8)), np.digitize(line, np.linspace(-3, 3, 8))])
-    options = EstimateOptions(("plugin",), dimensions=("corrdim", "twonn"), dimension_pairs=50_000)
-    points, _, _, dims, *_ = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
-    assert dims.shape == (2, 2)
-    assert dims[0] == pytest.approx([2.0, 2.0], abs=0.35) and dims[1] == pytest.approx([1.0, 1.0], abs=0.2)
-    dataset = metrics_dataset(
-        points[:, None], None, [0, 1], {"a": 6}, options, labels, np.arange(800), {}, dimensions=dims[:, None]
-    )
-    assert dataset.corrdim.dims == ("epoch", "layer") and dataset.nn_dim.values[1, 0] == dims[1, 1]
-    constant = slab_information(options, labels, np.arange(800), codes[:1], np.zeros((1, 800, 3)))[3]
-    assert np.isnan(constant).all()  # one distinct row: no dimension
+    options = estimate_params("plugin", dimensions=["corrdim", "twonn"], dimension_pairs=50_000)
+    measured = slab_information(options, labels, np.arange(800), codes, np.stack([plane, line]))
+    assert measured.corrdim.dims == ("epoch",) and measured.nn_dim.dims == ("epoch",)
+    assert measured.corrdim.values == pytest.approx([2.0, 1.0], abs=0.35)
+    assert measured.nn_dim.values == pytest.approx([2.0, 1.0], abs=0.35)
+    assert measured.nn_dim.values[1] == pytest.approx(1.0, abs=0.2)
+    assert measured.nn_dim_ties.values.tolist() == [0.0, 0.0]  # the ties each discarded, read for warnings
+    constant = slab_information(options, labels, np.arange(800), codes[:1], np.zeros((1, 800, 3)))
+    assert np.isnan(constant.corrdim).all() and np.isnan(constant.nn_dim).all()  # one distinct row: no dimension
 
 
-def test_capped_informations_are_counted_per_epoch_layer_and_estimator(rng):
+def test_capped_informations_are_counted_per_epoch_layer_and_estimator(rng, estimate_params):
     # Unique rows: Miller-Madow's correction lifts I(X;T) above H(X) = log2 300 and I(T;Y) above H(Y).
     labels = rng.integers(0, 2, 300)
     unique_rows = np.arange(300)[:, None]
-    options = EstimateOptions(("plugin", "miller-madow"))
-    measures = stack_task_results([slab_information(options, labels, np.arange(300), unique_rows[None])], n_layers=1)
-    assert measures.capped.tolist() == [[[0, 2]]]
-    assert measures.points[0, 0, 1, 1] == pytest.approx(np.log2(300))  # I(X;T) of miller-madow, at its ceiling
-    dataset = metrics_dataset(
-        measures.points, None, [0], {"a": 1}, options, labels, np.arange(300), {}, capped=measures.capped
-    )
-    assert dataset.capped.dims == ("epoch", "layer", "estimator")
-    assert dataset.capped.sel(estimator="miller-madow").item() == 2
+    options = estimate_params("plugin", "miller-madow")
+    widths = {"layer_width": {"a": 1}, "code_width": {"a": 1}}
+    dataset, _ = _metrics(options, {"a": unique_rows[None]}, labels, [0], widths)
+    assert dataset.capped.dims == ("epoch", "layer", "estimator", "trial")
+    assert dataset.capped.values.ravel().tolist() == [0, 2]
+    assert dataset.I_XT.sel(estimator="miller-madow").item() == pytest.approx(np.log2(300))  # at its ceiling

@@ -17,7 +17,7 @@ def _two_point_mixture_information_nats(delta):
 @pytest.mark.parametrize("delta, exact", [(1.0, 0.1114), (2.0, 0.3368), (4.0, 0.6327)])
 def test_kde_mc_of_two_points_is_the_exact_mixture_information(delta, exact):
     assert _two_point_mixture_information_nats(delta) == pytest.approx(exact, abs=1e-4)  # the oracle itself
-    values = kde_mc_information(np.array([[0.0], [delta]]), np.array([0, 1]), 1.0, n_draws=40_000, base=np.e)
+    values = kde_mc_information(np.array([[0.0], [delta]]), np.array([0, 1]), 1.0, noise_draws=40_000, base=np.e)
     assert values["I_XT"] == pytest.approx(exact, abs=0.004)
     assert values["I_TY"] == pytest.approx(values["I_XT"])  # Y = X here
 
@@ -27,7 +27,7 @@ def test_kde_mc_lies_between_the_pairwise_bounds(rng):
     labels = rng.integers(0, 3, 400)
     for variance in (1e-3, 1e-2, 1e-1):
         bounds = kde_information(points, labels, variance)
-        mc = kde_mc_information(points, labels, variance, n_draws=16)
+        mc = kde_mc_information(points, labels, variance, noise_draws=16)
         assert bounds["lower"]["H_T"] - 0.02 <= mc["H_T"] <= bounds["upper"]["H_T"] + 0.02
         assert bounds["lower"]["I_XT"] - 0.02 <= mc["I_XT"] <= bounds["upper"]["I_XT"] + 0.02
 
@@ -57,7 +57,7 @@ def test_kde_mc_skipping_far_centres_changes_no_digit_of_the_every_pair_sum(rng,
     # spread along one axis, so that most centres lie out of reach of a block at small variances
     points = np.c_[np.linspace(-3, 3, 700), 0.05 * rng.normal(size=(700, 2))]
     labels = rng.integers(0, 3, 700)
-    found = kde_mc_information(points, labels, variance, n_draws=3, random_state=9)
+    found = kde_mc_information(points, labels, variance, noise_draws=3, seed=9)
     expected = _every_pair_kde_mc_bits(points - points.mean(0), labels, variance, 3, 9)
     for name, value in expected.items():
         assert found[name] == pytest.approx(value, rel=1e-11, abs=1e-11)
@@ -66,7 +66,7 @@ def test_kde_mc_skipping_far_centres_changes_no_digit_of_the_every_pair_sum(rng,
 def test_kde_mc_of_far_apart_components_is_ln_k_plus_the_gaussian_entropy():
     # K = 2 components, d = 2, beta = 0.1: h = ln 2 + ln(2 pi e 0.01) = -1.0741 nats.
     points = np.array([[0.0, 0.0], [10.0, 0.0]])
-    values = kde_mc_information(points, np.array([0, 0]), 0.01, n_draws=5000, base=np.e)
+    values = kde_mc_information(points, np.array([0, 0]), 0.01, noise_draws=5000, base=np.e)
     assert values["H_T"] == pytest.approx(np.log(2) + np.log(2 * np.pi * np.e * 0.01), abs=0.01)
     assert values["I_XT"] == pytest.approx(np.log(2), abs=1e-6) and values["I_TY"] == pytest.approx(0.0, abs=1e-12)
 
@@ -99,7 +99,7 @@ def test_renyi_entropy_of_unequal_blocks_is_the_renyi_entropy_of_their_proportio
 def test_renyi_information_of_separated_classes_and_its_batches(rng):
     labels = np.repeat(np.arange(4), 100)
     points = rng.normal(scale=0.01, size=(400, 2)) + 50.0 * labels[:, None]
-    values = renyi_information(points, labels, batch_size=100)
+    values = renyi_information(points, labels, renyi_batch=100)
     # Four far-apart clusters: S(T) = I(T;Y) = H(Y) = 2 bits (alpha -> 1), whatever the batch.
     assert values["I_TY"] == pytest.approx(2.0, abs=0.05) and values["H_T"] <= np.log2(100)
     assert values["I_XT"] == pytest.approx(values["H_T"])  # distinct inputs: A_X = I/n

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ibpipe.infoplane.measure import information
+from ibpipe.estimators.api import information
 from ibpipe.nn.cnn import digits_cnn, thesis_cnn
 from ibpipe.nn.recording import RecordedModel, build_custom, record_modules
 

@@ -6,16 +6,17 @@ import warnings
 import numpy as np
 import pytest
 
+from ibpipe.estimators.api import information
 from ibpipe.infoplane.binning import (
     equal_mass_codes,
     fixed_size_codes,
     fixed_width_codes,
     quantile_range_codes,
 )
-from ibpipe.infoplane.measure import EstimateOptions, information, slab_information
+from ibpipe.infoplane.measure import slab_information
 from ibpipe.infoplane.reduce import LayerReducer, LayerReduction, code_layer
 from ibpipe.infoplane.selection import delta_skip_exact
-from ibpipe.infoplane.tasks import stack_task_results, warn_about_cells
+from ibpipe.infoplane.tasks import EstimateCell, combine_cells, labelled, warn_about_cells
 
 ACTIVATIONS = np.array([[0.2, np.nan], [-0.5, np.inf], [0.9, -np.inf], [0.1, 0.3]])
 
@@ -74,28 +75,35 @@ def test_code_layer_counts_non_finite_activations_per_epoch(method):
     assert np.array_equal(coded.high, out.max(axis=(0, 1))) and out.min() >= -50  # no int32-min codes
 
 
-def test_a_non_finite_epoch_is_nan_and_the_others_are_measured():
+def test_a_non_finite_epoch_is_nan_and_the_others_are_measured(estimate_params):
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 64)
     activations = rng.uniform(-1, 1, size=(3, 64, 2))
     activations[1, 5, 1] = np.nan
     codes = rng.integers(0, 4, size=(3, 64, 1))
-    options = EstimateOptions(("plugin", "kde-upper"))
-    measured = slab_information(options, labels, np.arange(64), codes, activations)
-    assert measured.nonfinite.tolist() == [False, True, False]
-    assert np.isnan(measured.points[1]).all() and np.isfinite(measured.points[[0, 2]]).all()
-    from_counts = slab_information(EstimateOptions(("plugin",)), labels, np.arange(64), codes, nonfinite=[0, 0, 3])
-    assert np.isnan(from_counts.points[2]).all() and np.isfinite(from_counts.points[:2]).all()
+    measured = slab_information(estimate_params("plugin", "kde-upper"), labels, np.arange(64), codes, activations)
+    assert measured.nonfinite.values.tolist() == [False, True, False]
+    assert np.isnan(measured.I_XT[1]).all() and np.isfinite(measured.I_XT[[0, 2]]).all()
+    from_counts = slab_information(estimate_params("plugin"), labels, np.arange(64), codes, nonfinite=[0, 0, 3])
+    assert np.isnan(from_counts.H_T[2]).all() and np.isfinite(from_counts.H_T[:2]).all()
 
 
-def test_each_non_finite_cell_gets_one_warning_naming_epoch_and_layer():
+def test_each_non_finite_cell_gets_one_warning_naming_epoch_and_layer(estimate_params):
     rng = np.random.default_rng(2)
     labels, codes = rng.integers(0, 2, 40), rng.integers(0, 3, size=(2, 40, 1))
-    options = EstimateOptions(("plugin",))
-    results = [slab_information(options, labels, np.arange(40), codes, nonfinite=counts) for counts in ([0, 0], [0, 5])]
+    options, widths = estimate_params("plugin"), {"layer_width": {"h1": 1, "h2": 1}}
+    parts = [
+        labelled(
+            slab_information(options, labels, np.arange(40), codes, nonfinite=counts),
+            EstimateCell(layer, layer, 0, 2, None, None, 0),
+            np.array([0, 100]),
+            widths,
+        )
+        for layer, counts in (("h1", [0, 0]), ("h2", [0, 5]))
+    ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warn_about_cells(stack_task_results(results, 2), [0, 100], ["h1", "h2"])
+        warn_about_cells(combine_cells(parts))
     messages = [str(warning.message) for warning in caught]
     assert len(messages) == 1 and "epoch 100" in messages[0] and "'h2'" in messages[0]
 
@@ -123,10 +131,10 @@ def test_delta_skip_bisects_the_gap_to_a_diverged_epoch():
     assert len(result["probed"]) < 20  # the diverged epochs after 37 are not all measured
 
 
-def test_a_diverged_epoch_in_the_stores_becomes_a_nan_cell(tmp_path):
+def test_a_diverged_epoch_in_the_stores_becomes_a_nan_cell(tmp_path, estimate_params):
     import zarr
 
-    from ibpipe.infoplane.tasks import stored_slab_information
+    from ibpipe.infoplane.tasks import EstimateCell, stored_slab_information
     from ibpipe.io.arrays import write_array
     from ibpipe.io.layers import LayerStoreWriter
 
@@ -145,14 +153,12 @@ def test_a_diverged_epoch_in_the_stores_becomes_a_nan_cell(tmp_path):
     for name, array in (("code_low", coded.low), ("code_high", coded.high), ("nonfinite", coded.nonfinite)):
         write_array(codes["h"], name, array, ("unit",) if name != "nonfinite" else ("epoch",))
     measured = stored_slab_information(
-        "h",
-        0,
-        3,
+        EstimateCell("h", "h", 0, 3, None, None, 0),
         codes_path=str(tmp_path / "codes.zarr"),
         activations_path=str(tmp_path / "activations.zarr"),
         labels=np.arange(30) % 2,
         x_ids=np.arange(30),
-        options=EstimateOptions(("plugin", "kde-upper")),
+        params=estimate_params("plugin", "kde-upper"),
     )
-    assert measured.nonfinite.tolist() == [False, False, True]
-    assert np.isnan(measured.points[2]).all() and np.isfinite(measured.points[:2]).all()
+    assert measured.nonfinite.values.tolist() == [False, False, True]
+    assert np.isnan(measured.H_T[2]).all() and np.isfinite(measured.H_T[:2]).all()

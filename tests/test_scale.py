@@ -7,6 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.spatial import cKDTree
 
 from ibpipe import information
@@ -14,7 +15,7 @@ from ibpipe.config.params import validate_params
 from ibpipe.errors import ParamsError
 from ibpipe.estimators import counting, pairwise
 from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise, split_slab_information
-from ibpipe.infoplane.measure import EstimateOptions, slab_information
+from ibpipe.infoplane.measure import slab_information
 
 needs_numba = pytest.mark.skipif(not counting.HAVE_NUMBA, reason="numba not installed")
 
@@ -150,30 +151,28 @@ def test_the_principal_axis_by_power_iteration_matches_the_eigendecomposition(rn
     assert abs(pairwise.principal_axis(points) @ vectors[:, -1]) == pytest.approx(1.0, abs=1e-8)
 
 
-def _capped_options() -> EstimateOptions:
-    return EstimateOptions(("plugin", "kde-upper"), 0.1, dimensions=("twonn",), max_pairwise_samples=150)
-
-
-def test_the_cap_measures_pairwise_methods_on_one_seeded_subsample_and_counting_on_every_row(rng):
+def test_the_cap_measures_pairwise_methods_on_one_seeded_subsample_and_counting_on_every_row(rng, estimate_params):
     n = 400
     labels, x_ids = rng.integers(0, 3, n), np.arange(n)
     activations = rng.normal(size=(2, n, 5))
     codes = np.floor(activations / 0.7).astype(np.int64)
-    options = _capped_options()
+    options = estimate_params("plugin", "kde-upper", noise_variance=0.1, dimensions=["twonn"], max_pairwise_samples=150)
     rows = pairwise.subsample_rows(n, 150, options.seed)
     assert len(rows) == 150 and np.array_equal(rows, pairwise.subsample_rows(n, 150, options.seed))
     capped = split_slab_information(options, labels, x_ids, codes, activations[:, rows], rows)
-    full_codes = slab_information(EstimateOptions(("plugin",)), labels, x_ids, codes, None)
+    full_codes = slab_information(estimate_params("plugin"), labels, x_ids, codes, None)
     subsample = slab_information(
-        EstimateOptions(("kde-upper",), 0.1, dimensions=("twonn",)),
+        estimate_params("kde-upper", noise_variance=0.1, dimensions=["twonn"]),
         labels[rows],
         x_ids[rows],
         None,
         activations[:, rows],
     )
-    np.testing.assert_array_equal(capped.points[:, 0], full_codes.points[:, 0])
-    np.testing.assert_array_equal(capped.points[:, 1], subsample.points[:, 0])
-    np.testing.assert_array_equal(capped.dimensions, subsample.dimensions)
+    assert capped.estimator.values.tolist() == ["plugin", "kde-upper"]
+    xr.testing.assert_identical(capped.sel(estimator="plugin").H_T, full_codes.sel(estimator="plugin").H_T)
+    xr.testing.assert_identical(capped.sel(estimator="kde-upper").I_XT, subsample.sel(estimator="kde-upper").I_XT)
+    xr.testing.assert_identical(capped.nn_dim, subsample.nn_dim)
+    xr.testing.assert_identical(capped.n_states, full_codes.n_states)  # the states of every row's codes
     plan = plan_pairwise(n, {"a": 5}, options)
     recorded = json.loads(cap_attrs(plan, options)["pairwise_samples"])
     assert recorded["capped"] and recorded["n_used"] == 150 and recorded["applies_to"] == ["kde-upper", "twonn"]
@@ -184,12 +183,12 @@ THESIS_CNN_WIDTHS = {"z1": 3136, "z2": 1568, "z3": 128, "output": 10}  # 28x28 i
 
 def test_mnist_with_the_default_estimators_plans_a_capped_run_and_refuses_an_uncapped_one():
     params = validate_params({"dataset": {"name": "mnist"}})
-    options = EstimateOptions.from_params(params.estimate)
+    options = params.estimate
     plan = plan_pairwise(60000, THESIS_CNN_WIDTHS, options)
     assert plan.capped and plan.n_used == 5000
     check_plan(plan, options)  # fits: no error
     assert plan.peak_bytes <= options.memory_limit * 2**20
-    uncapped = EstimateOptions.from_params(params.estimate, max_pairwise_samples=0)
+    uncapped = type(options)(**{**vars(options), "max_pairwise_samples": 0})
     with pytest.raises(ParamsError, match=r"estimate.max_pairwise_samples.*"):
         check_plan(plan_pairwise(60000, THESIS_CNN_WIDTHS, uncapped), uncapped)
 

@@ -37,7 +37,7 @@ def bootstrap_interval(
     n_samples: int,
     n_resamples: int = 100,
     level: float = 0.9,
-    random_state: int | np.random.Generator | None = 0,
+    seed: int | np.random.Generator | None = 0,
     *,
     method: str = "basic",
     point: Mapping[str, float] | None = None,
@@ -51,7 +51,7 @@ def bootstrap_interval(
     n_samples : rows in the data.
     n_resamples : bootstrap replicas.
     level : coverage of the interval, in (0, 1).
-    random_state : seed or Generator of the resampling.
+    seed : seed or Generator of the resampling.
     method : ``basic`` (bias-corrected, default) or ``percentile``.
     point : the estimate on all rows, when the caller has it (else computed here).
 
@@ -65,7 +65,7 @@ def bootstrap_interval(
         raise ValueError(f"level must be in (0, 1), got {level}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    generator = np.random.default_rng(random_state)
+    generator = np.random.default_rng(seed)
     if point is None and method == "basic":
         point = estimate(np.arange(n_samples))
     replicas = [estimate(generator.integers(0, n_samples, n_samples)) for _ in range(n_resamples)]

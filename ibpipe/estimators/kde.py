@@ -31,6 +31,7 @@ from ibpipe.estimators.groups import within_group_log_mean_kernel
 from ibpipe.estimators.pairwise import block_rows as default_block_rows
 from ibpipe.estimators.pairwise import cross_products, principal_axis
 from ibpipe.estimators.rowkeys import row_keys
+from ibpipe.estimators.settings import default
 from ibpipe.units import from_nats
 
 DEFAULT_BLOCK_ROWS = 512  # below ~512 rows BLAS re-packs the column operand per block and runs 2x slower
@@ -120,7 +121,7 @@ def _mixture_information_nats(kernel_sums: np.ndarray, classes: np.ndarray) -> t
 def kde_information(
     activations: np.ndarray,
     labels: np.ndarray,
-    noise_variance: float = 1.0e-3,
+    noise_variance: float = default("noise_variance"),
     block_rows: int | None = None,
     x_ids: np.ndarray | None = None,
     base: float = 2.0,

@@ -28,6 +28,7 @@ from scipy.special import logsumexp
 from ibpipe.estimators.groups import equal_size_groups
 from ibpipe.estimators.kde import NEGLIGIBLE_EXPONENT
 from ibpipe.estimators.pairwise import principal_axis
+from ibpipe.estimators.settings import default
 from ibpipe.units import from_nats
 
 DEFAULT_BLOCK_ROWS = 64
@@ -48,11 +49,11 @@ def _log_kernel_sums(noisy: np.ndarray, centres: np.ndarray, class_columns: np.n
 def kde_mc_information(
     activations: np.ndarray,
     labels: np.ndarray,
-    noise_variance: float = 1.0e-3,
+    noise_variance: float = default("noise_variance"),
     *,
     x_ids: np.ndarray | None = None,
-    n_draws: int = 8,
-    random_state: int | np.random.Generator | None = 0,
+    noise_draws: int = default("noise_draws"),
+    seed: int | None = default("seed"),
     block_rows: int = DEFAULT_BLOCK_ROWS,
     base: float = 2.0,
 ) -> dict[str, float]:
@@ -62,7 +63,7 @@ def kde_mc_information(
     ----------
     activations : (n_samples, n_units) floats; labels : (n_samples,) integer classes.
     noise_variance : s2 > 0. x_ids : which input each row came from (None: all distinct).
-    n_draws : noise draws per row (n_mc). random_state : seed of the draws.
+    noise_draws : noise draws per row (n_mc). seed : seed of the draws.
 
     Rows are visited in blocks along the first principal axis, and a block's noisy points meet
     only the centres within reach on that axis: a point t = s_i + C is |C| from its own centre,
@@ -71,16 +72,15 @@ def kde_mc_information(
     """
     if noise_variance <= 0:
         raise ValueError(f"noise_variance must be > 0, got {noise_variance}")
-    if n_draws < 1:
-        raise ValueError(f"n_draws must be >= 1, got {n_draws}")
+    if noise_draws < 1:
+        raise ValueError(f"noise_draws must be >= 1, got {noise_draws}")
+    n_draws = noise_draws
     points = np.asarray(activations, dtype=np.float64)
     points = (points[:, None] if points.ndim == 1 else points) - points.mean(axis=0)
     _, classes = np.unique(np.asarray(labels), return_inverse=True)
     classes = classes.ravel()
     n_samples, dimension = points.shape
-    noise = np.random.default_rng(random_state).normal(
-        scale=np.sqrt(noise_variance), size=(n_samples, n_draws, dimension)
-    )
+    noise = np.random.default_rng(seed).normal(scale=np.sqrt(noise_variance), size=(n_samples, n_draws, dimension))
     squared_noise = np.einsum("ijk,ijk->ij", noise, noise)  # |C_ij|^2: each block's reach, and h(T|X)
     sizes = np.bincount(classes)
     axis = principal_axis(points)

@@ -40,6 +40,7 @@ from scipy.special import digamma, gammaln
 
 from ibpipe.estimators.groups import equal_size_groups
 from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
+from ibpipe.estimators.settings import default
 from ibpipe.units import from_nats
 
 # Groups with more draws than this get a k-d tree each instead of one batched distance matrix.
@@ -55,12 +56,14 @@ def _as_points(values: np.ndarray) -> np.ndarray:
     return points[:, None] if points.ndim == 1 else points
 
 
-def kozachenko_leonenko_entropy_nats(points: np.ndarray, k: int = 3, distances: np.ndarray | None = None) -> float:
+def kozachenko_leonenko_entropy_nats(
+    points: np.ndarray, n_neighbors: int, distances: np.ndarray | None = None
+) -> float:
     """Differential entropy of the rows of ``points`` (n_samples, n_dims), in nats.
 
     ``distances``: the k-th neighbour distances when the caller already has them.
     """
-    points = _as_points(points)
+    points, k = _as_points(points), n_neighbors
     n_samples, dimension = points.shape
     if not 1 <= k < n_samples:
         raise ValueError(f"k must be in 1..{n_samples - 1}, got {k}")
@@ -75,15 +78,14 @@ def kozachenko_leonenko_entropy_nats(points: np.ndarray, k: int = 3, distances: 
     return float(digamma(n_samples) - digamma(k) + _log_unit_ball_volume(dimension) + dimension * np.mean(np.log(kth)))
 
 
-def mixed_information_nats(points: np.ndarray, labels: np.ndarray, k: int = 3) -> float:
+def mixed_information_nats(points: np.ndarray, labels: np.ndarray, n_neighbors: int) -> float:
     """Ross's k-NN estimate of I(T;Y) for continuous rows T and discrete labels Y, in nats.
 
     Classes with fewer than k + 1 samples have no k-th neighbour of their own and are left
     out of both terms (the estimate is then of the remaining classes); a ``ValueError`` says
     so when no class is left. The raw value may dip below 0 (callers clip and count it).
     """
-    points = _as_points(points)
-    labels = np.asarray(labels)
+    points, labels, k = _as_points(points), np.asarray(labels), n_neighbors
     _, classes, sizes = np.unique(labels, return_inverse=True, return_counts=True)
     usable = sizes[classes.ravel()] > k
     if not usable.any():
@@ -119,12 +121,12 @@ def _kth_distance_within_groups(points: np.ndarray, group_of_point: np.ndarray, 
 def knn_information(
     activations: np.ndarray,
     labels: np.ndarray,
-    noise_variance: float = 1.0e-3,
-    k: int = 3,
-    random_state: int | np.random.Generator | None = 0,
+    noise_variance: float = default("noise_variance"),
+    n_neighbors: int = default("n_neighbors"),
+    seed: int | None = default("seed"),
     *,
     x_ids: np.ndarray | None = None,
-    n_draws: int = 8,
+    noise_draws: int = default("noise_draws"),
     base: float = 2.0,
 ) -> dict[str, float]:
     """H(T + Z), I(X;T) and I(T;Y) by k-NN, Z ~ N(0, noise_variance I), in units of log ``base``.
@@ -133,18 +135,19 @@ def knn_information(
     ----------
     activations : (n_samples, n_units); labels : (n_samples,) integer classes.
     noise_variance : s2 of the added noise; must be > 0 (I(X;T) is infinite without noise).
-    k : neighbours. random_state : seed or Generator of the noise.
+    n_neighbors : k, the neighbours. seed : seed or Generator of the noise.
     x_ids : which input each row came from (None: every row a distinct input).
-    n_draws : noise draws per row; at least k + 1 are used.
+    noise_draws : noise draws per row; at least k + 1 are used.
     """
     if noise_variance <= 0:
         raise ValueError(f"noise_variance must be > 0 for the k-NN estimator, got {noise_variance}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    if n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be >= 1, got {n_neighbors}")
+    k = n_neighbors
     points = _as_points(activations)
     n_samples, dimension = points.shape
-    draws = max(n_draws, k + 1)
-    generator = np.random.default_rng(random_state)
+    draws = max(noise_draws, k + 1)
+    generator = np.random.default_rng(seed)
     noisy = np.repeat(points, draws, axis=0) + generator.normal(
         scale=np.sqrt(noise_variance), size=(n_samples * draws, dimension)
     )

@@ -21,8 +21,9 @@ from ibpipe.estimators.kde import kde_information
 from ibpipe.estimators.kde_mc import kde_mc_information
 from ibpipe.estimators.knn import knn_information
 from ibpipe.estimators.plugin import plugin_information
-from ibpipe.estimators.renyi import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, renyi_information
+from ibpipe.estimators.renyi import renyi_information
 from ibpipe.estimators.sample_propagation import sample_propagation_information
+from ibpipe.estimators.settings import EstimatorSettings, estimator_settings
 
 QUANTITIES = ("H_T", "I_XT", "I_TY")
 
@@ -33,82 +34,47 @@ def unmeasured() -> dict[str, float]:
     return {**dict.fromkeys(QUANTITIES, np.nan), "capped": 0}
 
 
-@dataclass(frozen=True)
-class EstimatorSettings:
-    """Settings every estimator may read (each reads only its own)."""
-
-    noise_variance: float = 1.0e-3
-    n_neighbors: int = 3
-    random_state: int = 0
-    noise_draws: int = 8
-    renyi_alpha: float = DEFAULT_ALPHA
-    renyi_batch: int = DEFAULT_BATCH_SIZE
-    noise_std: float = 0.0
-    base: float = 2.0
+# A family reads the settings by their declared names; ``base`` (the log of the result's unit) and
+# ``noise_std`` (a noisy network's noise, read from the activations store) are the run's, not settings.
+Family = Callable[..., dict[str, dict[str, float]]]
 
 
-Family = Callable[[np.ndarray, np.ndarray, np.ndarray | None, EstimatorSettings], dict[str, dict[str, float]]]
+def _plugin(codes, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    return {"plugin": plugin_information(codes, labels, x_ids, base=base)}
 
 
-def _plugin(codes, labels, x_ids, s):
-    return {"plugin": plugin_information(codes, labels, x_ids, base=s.base)}
+def _miller_madow(codes, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    return {"miller-madow": plugin_information(codes, labels, x_ids, miller_madow=True, base=base)}
 
 
-def _miller_madow(codes, labels, x_ids, s):
-    return {"miller-madow": plugin_information(codes, labels, x_ids, miller_madow=True, base=s.base)}
-
-
-def _kde_bounds(activations, labels, x_ids, s):
-    bounds = kde_information(activations, labels, s.noise_variance, x_ids=x_ids, base=s.base)
+def _kde_bounds(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    bounds = kde_information(activations, labels, s.noise_variance, x_ids=x_ids, base=base)
     return {f"kde-{bound}": values for bound, values in bounds.items()}
 
 
-def _kde_mc(activations, labels, x_ids, s):
-    return {
-        "kde-mc": kde_mc_information(
-            activations,
-            labels,
-            s.noise_variance,
-            x_ids=x_ids,
-            n_draws=s.noise_draws,
-            random_state=s.random_state,
-            base=s.base,
-        )
-    }
+def _kde_mc(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    values = kde_mc_information(
+        activations, labels, s.noise_variance, x_ids=x_ids, noise_draws=s.noise_draws, seed=s.seed, base=base
+    )
+    return {"kde-mc": values}
 
 
-def _knn(activations, labels, x_ids, s):
-    return {
-        "knn": knn_information(
-            activations,
-            labels,
-            s.noise_variance,
-            s.n_neighbors,
-            s.random_state,
-            x_ids=x_ids,
-            n_draws=s.noise_draws,
-            base=s.base,
-        )
-    }
+def _knn(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    values = knn_information(
+        activations, labels, s.noise_variance, s.n_neighbors, s.seed, x_ids=x_ids, noise_draws=s.noise_draws, base=base
+    )
+    return {"knn": values}
 
 
-def _renyi(activations, labels, x_ids, s):
-    return {
-        "renyi": renyi_information(
-            activations,
-            labels,
-            x_ids=x_ids,
-            alpha=s.renyi_alpha,
-            batch_size=s.renyi_batch,
-            random_state=s.random_state,
-            base=s.base,
-        )
-    }
+def _renyi(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    values = renyi_information(
+        activations, labels, x_ids=x_ids, renyi_alpha=s.renyi_alpha, renyi_batch=s.renyi_batch, seed=s.seed, base=base
+    )
+    return {"renyi": values}
 
 
-def _sample_propagation(pre_noise, labels, x_ids, s):
-    values = sample_propagation_information(pre_noise, labels, s.noise_std, x_ids, random_state=s.random_state)
-    return {"sample-propagation": values}
+def _sample_propagation(pre_noise, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    return {"sample-propagation": sample_propagation_information(pre_noise, labels, noise_std, x_ids, seed=s.seed)}
 
 
 @dataclass(frozen=True)
@@ -186,16 +152,19 @@ def estimate_layer(
     x_ids: np.ndarray | None = None,
     settings: EstimatorSettings | None = None,
     pre_noise: np.ndarray | None = None,
+    noise_std: float = 0.0,
+    base: float = 2.0,
     **overrides,
 ) -> dict[str, dict[str, float]]:
     """Run several estimators on one layer; ``{estimator: {H_T, I_XT, I_TY, capped}}``.
 
     Estimators of one family share one pass (the two KDE bounds). Every I(X;T) and I(T;Y)
     is clipped to [0, H(X)] and [0, H(Y)] of the measured rows; ``capped`` counts how many
-    of the two crossed a ceiling (by more than rounding). ``overrides`` replace fields of
-    ``settings`` (e.g. ``noise_variance=1e-2``).
+    of the two crossed a ceiling (by more than rounding). ``settings``: any object carrying the
+    ``EstimatorSettings`` (the estimate section is one); ``overrides`` replace some of them
+    (e.g. ``noise_variance=1e-2``). ``noise_std``: a noisy network's noise (sample-propagation).
     """
-    settings = EstimatorSettings(**{**(settings.__dict__ if settings else {}), **overrides})
+    settings = estimator_settings(settings, **overrides)
     unknown = [name for name in estimators if name not in ESTIMATORS]
     if unknown:
         raise ValueError(f"unknown estimator(s) {unknown}; known: {', '.join(ESTIMATORS)}")
@@ -206,13 +175,13 @@ def estimate_layer(
     labels = class_labels(labels, len(data))
     if x_ids is not None:
         x_ids = class_labels(x_ids, len(data), name="x_ids")
-    limits = ceilings(labels, x_ids, settings.base)
+    limits = ceilings(labels, x_ids, base)
     results: dict[str, dict[str, float]] = {}
     for name in estimators:
         if name not in results:
             info = ESTIMATORS[name]
             layer = {"codes": codes, "activations": activations, "pre_noise": pre_noise}[info.needs]
-            results.update(info.family(layer, labels, x_ids, settings))
+            results.update(info.family(layer, labels, x_ids, settings, base, noise_std))
     bounded = {}
     for name in estimators:
         values, n_capped = apply_ceilings(results[name], limits)

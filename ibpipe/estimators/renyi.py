@@ -19,7 +19,7 @@ the variances of the whole layer and n the batch size; a constant layer gets sig
 entropy then approaches ln n: every quantity is bounded by the batch, so results are only
 comparable at one batch size.
 
-Large N: the rows are shuffled (seeded) and cut into batches of at most ``batch_size``
+Large N: the rows are shuffled (seeded) and cut into batches of at most ``renyi_batch``
 rows; each batch costs O(n^3) for the eigenvalues, and the reported values are the
 row-weighted means over batches.
 
@@ -36,13 +36,11 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ibpipe.estimators.settings import default
 from ibpipe.units import from_nats
 
-DEFAULT_ALPHA = 1.01
-DEFAULT_BATCH_SIZE = 256
 
-
-def renyi_entropy_nats(gram: np.ndarray, alpha: float = DEFAULT_ALPHA) -> float:
+def renyi_entropy_nats(gram: np.ndarray, alpha: float) -> float:
     """S_alpha of a positive semidefinite Gram matrix, normalised to unit trace, in nats."""
     if alpha <= 0:
         raise ValueError(f"alpha must be > 0, got {alpha}")
@@ -53,7 +51,7 @@ def renyi_entropy_nats(gram: np.ndarray, alpha: float = DEFAULT_ALPHA) -> float:
     return float(np.log(np.sum(eigenvalues**alpha)) / (1.0 - alpha))
 
 
-def renyi_mutual_information_nats(gram_a: np.ndarray, gram_b: np.ndarray, alpha: float = DEFAULT_ALPHA) -> float:
+def renyi_mutual_information_nats(gram_a: np.ndarray, gram_b: np.ndarray, alpha: float) -> float:
     """I_alpha(A;B) = S(A) + S(B) - S(A o B), in nats."""
     return (
         renyi_entropy_nats(gram_a, alpha)
@@ -105,25 +103,26 @@ def renyi_information(
     labels: np.ndarray,
     *,
     x_ids: np.ndarray | None = None,
-    alpha: float = DEFAULT_ALPHA,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    random_state: int | np.random.Generator | None = 0,
+    renyi_alpha: float = default("renyi_alpha"),
+    renyi_batch: int = default("renyi_batch"),
+    seed: int | None = default("seed"),
     base: float = 2.0,
 ) -> dict[str, float]:
     """S_alpha(T), I_alpha(X;T), I_alpha(T;Y) in units of log ``base``.
 
-    Averaged (row-weighted) over shuffled batches of at most ``batch_size`` rows; ``x_ids``
+    Averaged (row-weighted) over shuffled batches of at most ``renyi_batch`` rows; ``x_ids``
     default to all rows distinct (then I(X;T) = S(T)).
     """
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    if renyi_batch < 2:
+        raise ValueError(f"renyi_batch must be >= 2, got {renyi_batch}")
+    alpha, batch_size = renyi_alpha, renyi_batch
     points = np.asarray(activations, dtype=np.float64)
     points = points[:, None] if points.ndim == 1 else points
     points = points - points.mean(axis=0)
     labels = np.asarray(labels)
     inputs = np.arange(len(points)) if x_ids is None else np.asarray(x_ids).ravel()
     n_batches = max(1, -(-len(points) // batch_size))
-    order = np.random.default_rng(random_state).permutation(len(points))
+    order = np.random.default_rng(seed).permutation(len(points))
     width = kernel_width(points, min(batch_size, len(points)))
     totals = np.zeros(3)
     # Eigenvalues of a few hundred rows run fastest on one BLAS thread (and ~100x slower on busy cores).

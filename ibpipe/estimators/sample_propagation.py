@@ -34,6 +34,8 @@ import math
 
 import numpy as np
 
+from ibpipe.estimators.settings import default
+
 # Rows of (block x n) squared distances per step: 2**22 float64 = 32 MiB.
 BLOCK_ELEMENTS = 2**22
 
@@ -99,7 +101,7 @@ def sample_propagation_information(
     noise_std: float,
     x_ids: np.ndarray | None = None,
     n_mc: int = 1,
-    random_state: int = 0,
+    seed: int = default("seed"),
 ) -> dict[str, float]:
     """H_T = h(T), I_XT, I_TY in bits for one noisy layer from its noiseless outputs.
 
@@ -115,7 +117,7 @@ def sample_propagation_information(
         raise ValueError(f"draws must be (n_rows, n_draws, d) with one row per label, got shape {draws.shape}")
     if not np.isfinite(draws).all():
         return {"H_T": np.nan, "I_XT": np.nan, "I_TY": np.nan}
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
     x_ids = np.arange(len(draws)) if x_ids is None else np.asarray(x_ids)
     n_rows, _, d = draws.shape

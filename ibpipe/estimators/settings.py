@@ -6,6 +6,8 @@ as keyword arguments under the same names.
 
 from __future__ import annotations
 
+import difflib
+
 from ibpipe.schema import Settings, setting
 
 
@@ -22,3 +24,26 @@ class EstimatorSettings(Settings):
         256, "rows per mini-batch of renyi (every quantity <= log2 of it)", unit="rows", ge=2, le=100_000
     )
     seed: int = setting(0, "seed of bootstrap resampling and of the noise of kde-mc, knn and renyi", ge=0)
+
+
+def default(name: str):
+    """The declared default of one setting (estimator functions' keyword defaults read it here)."""
+    return EstimatorSettings.model_fields[name].default
+
+
+def estimator_settings(source: object = None, **values: object) -> EstimatorSettings:
+    """Validated settings: those of ``source`` (any object with the settings as attributes, such as the
+    estimate section) with ``values`` over them. An unknown name raises TypeError with the closest names."""
+    unknown = [name for name in values if name not in EstimatorSettings.model_fields]
+    if unknown:
+        hints = [f"{name!r}{_did_you_mean(name)}" for name in unknown]
+        raise TypeError(
+            f"unknown estimator setting(s) {', '.join(hints)}; known: {', '.join(EstimatorSettings.model_fields)}"
+        )
+    own = {name: getattr(source, name) for name in EstimatorSettings.model_fields if hasattr(source, name)}
+    return EstimatorSettings(**{**own, **values})
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name, EstimatorSettings.model_fields, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

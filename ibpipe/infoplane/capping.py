@@ -16,13 +16,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from ibpipe.errors import ParamsError
 from ibpipe.estimators.pairwise import subsample_rows
 from ibpipe.estimators.registry import ESTIMATORS
-from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures, slab_information
+from ibpipe.infoplane.measure import NONFINITE, slab_information
 
 MB = 2**20
 PAIRWISE_SHARE = 8  # pairwise blocks get memory_limit / PAIRWISE_SHARE
@@ -34,19 +36,19 @@ FLOPS_PER_SECOND = 5.0e9
 BYTES_PER_VALUE = 4 + 8 + 8
 
 
-def pairwise_estimators(options: EstimateOptions) -> tuple[str, ...]:
-    return tuple(name for name in options.estimators if ESTIMATORS[name].needs in ("activations", "pre_noise"))
+def pairwise_estimators(params: Any) -> tuple[str, ...]:
+    return tuple(name for name in params.estimators if ESTIMATORS[name].needs in ("activations", "pre_noise"))
 
 
-def pairwise_rows(options: EstimateOptions, n_rows: int) -> np.ndarray | None:
+def pairwise_rows(params: Any, n_rows: int) -> np.ndarray | None:
     """The rows the pairwise methods use (sorted), or None for all of them."""
-    if not pairwise_estimators(options) and not options.dimensions:
+    if not pairwise_estimators(params) and not params.dimensions:
         return None
-    return subsample_rows(n_rows, options.max_pairwise_samples, options.seed)
+    return subsample_rows(n_rows, params.max_pairwise_samples, params.seed)
 
 
-def pairwise_budget_bytes(options: EstimateOptions) -> int:
-    return options.memory_limit * MB // PAIRWISE_SHARE
+def pairwise_budget_bytes(params: Any) -> int:
+    return params.memory_limit * MB // PAIRWISE_SHARE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,54 +66,52 @@ class PairwisePlan:
         return self.n_used < self.n_rows
 
 
-def plan_pairwise(
-    n_rows: int, widths: Mapping[str, int], options: EstimateOptions, epochs_per_task: int = 4
-) -> PairwisePlan:
+def plan_pairwise(n_rows: int, widths: Mapping[str, int], params: Any, epochs_per_task: int = 4) -> PairwisePlan:
     """Time and memory of the pairwise methods from the sizes alone (no data read).
 
     Work per (epoch, layer) of width d on n rows: both KDE bounds ~ n^2 d (one half Gram
     matrix), k-NN and TwoNN ~ 2 n^2 d (a full Gram matrix), the correlation dimension
     ~ 2 pairs d.
     """
-    rows = pairwise_rows(options, n_rows)
+    rows = pairwise_rows(params, n_rows)
     n_used = n_rows if rows is None else len(rows)
-    names = pairwise_estimators(options)
+    names = pairwise_estimators(params)
     gram_passes = (1.0 if any(name.startswith("kde") for name in names) else 0.0) + 2.0 * (
-        ("knn" in names) + ("twonn" in options.dimensions)
+        ("knn" in names) + ("twonn" in params.dimensions)
     )
     flops = sum(
-        gram_passes * n_used**2 * width + 2.0 * min(options.dimension_pairs, n_used**2) * width
-        if "corrdim" in options.dimensions
+        gram_passes * n_used**2 * width + 2.0 * min(params.dimension_pairs, n_used**2) * width
+        if "corrdim" in params.dimensions
         else gram_passes * n_used**2 * width
         for width in widths.values()
     )
     widest = max(widths.values(), default=0)
-    wanted = bool(names or options.dimensions)
+    wanted = bool(names or params.dimensions)
     slab = epochs_per_task * n_used * widest * BYTES_PER_VALUE if wanted else 0
-    return PairwisePlan(n_rows, n_used, widest, flops / FLOPS_PER_SECOND, slab + pairwise_budget_bytes(options))
+    return PairwisePlan(n_rows, n_used, widest, flops / FLOPS_PER_SECOND, slab + pairwise_budget_bytes(params))
 
 
-def check_plan(plan: PairwisePlan, options: EstimateOptions) -> None:
+def check_plan(plan: PairwisePlan, params: Any) -> None:
     """Raise ParamsError before any work when one worker would need more than ``estimate.memory_limit``."""
-    if plan.peak_bytes <= options.memory_limit * MB:
+    if plan.peak_bytes <= params.memory_limit * MB:
         return
-    affordable = _affordable_rows(plan, options)
+    affordable = _affordable_rows(plan, params)
     raise ParamsError(
         f"estimate: the pairwise methods on {plan.n_used} of {plan.n_rows} rows (widest layer {plan.widest} "
         f"units) need ~{plan.peak_bytes / MB:.0f} MB per worker and ~{plan.seconds_per_epoch:.0f} s per epoch, "
-        f"more than estimate.memory_limit = {options.memory_limit} MB; set estimate.max_pairwise_samples to "
-        f"{affordable} or less (now {options.max_pairwise_samples}), raise estimate.memory_limit, or drop the "
+        f"more than estimate.memory_limit = {params.memory_limit} MB; set estimate.max_pairwise_samples to "
+        f"{affordable} or less (now {params.max_pairwise_samples}), raise estimate.memory_limit, or drop the "
         "activation estimators and dimensions"
     )
 
 
-def _affordable_rows(plan: PairwisePlan, options: EstimateOptions) -> int:
-    spare = options.memory_limit * MB - pairwise_budget_bytes(options)
-    per_row = max(1, (plan.peak_bytes - pairwise_budget_bytes(options)) // max(plan.n_used, 1))
+def _affordable_rows(plan: PairwisePlan, params: Any) -> int:
+    spare = params.memory_limit * MB - pairwise_budget_bytes(params)
+    per_row = max(1, (plan.peak_bytes - pairwise_budget_bytes(params)) // max(plan.n_used, 1))
     return max(100, int(spare // per_row) // 100 * 100)
 
 
-def cap_attrs(plan: PairwisePlan, options: EstimateOptions) -> dict[str, str]:
+def cap_attrs(plan: PairwisePlan, params: Any) -> dict[str, str]:
     """The metrics attrs that record which rows the pairwise methods saw."""
     return {
         "pairwise_samples": json.dumps(
@@ -119,78 +119,57 @@ def cap_attrs(plan: PairwisePlan, options: EstimateOptions) -> dict[str, str]:
                 "n_rows": plan.n_rows,
                 "n_used": plan.n_used,
                 "capped": plan.capped,
-                "seed": options.seed,
+                "seed": params.seed,
                 "rows": "sorted numpy.random.default_rng(seed).choice(n_rows, n_used, replace=False)",
-                "applies_to": [*pairwise_estimators(options), *options.dimensions],
+                "applies_to": [*pairwise_estimators(params), *params.dimensions],
             }
         )
     }
 
 
 def split_slab_information(
-    options: EstimateOptions,
-    labels: np.ndarray,
-    x_ids: np.ndarray,
-    codes=None,
-    activations=None,
-    rows: np.ndarray | None = None,
-    lead: int = 0,
-    nonfinite: np.ndarray | None = None,
-    pre_noise: np.ndarray | None = None,
-) -> SlabMeasures:
+    params: Any, labels: np.ndarray, x_ids: np.ndarray, codes=None, activations=None, rows=None, **slab
+) -> xr.Dataset:
     """``slab_information`` with the counting estimators on every row and the pairwise methods on ``rows``.
 
-    ``activations`` (and a noisy net's ``pre_noise`` draws) hold only ``rows`` (all rows when
-    ``rows`` is None). The results are joined back in ``options.estimators`` order.
+    ``activations`` (and a noisy net's ``pre_noise_slab`` draws in ``slab``) hold only ``rows`` (all
+    rows when ``rows`` is None). The estimators come back in ``params.estimators`` order.
     """
     if rows is None:
-        return slab_information(
-            options, labels, x_ids, codes, activations, lead, nonfinite=nonfinite, pre_noise_slab=pre_noise
-        )
-    pairwise = pairwise_estimators(options)
-    counting = tuple(name for name in options.estimators if name not in pairwise)
+        return slab_information(params, labels, x_ids, codes, activations, **slab)
+    pairwise = pairwise_estimators(params)
+    counting = tuple(name for name in params.estimators if name not in pairwise)
+    draws = slab.pop("pre_noise_slab", None)
     parts = {}
     if counting:
         parts["counting"] = slab_information(
-            dataclasses.replace(options, estimators=counting, dimensions=()),
-            labels,
-            x_ids,
-            codes,
-            None,
-            lead,
-            nonfinite=nonfinite,
+            params, labels, x_ids, codes, None, estimators=counting, dimensions=(), **slab
         )
-    if pairwise or options.dimensions:
-        chosen = dataclasses.replace(options, estimators=pairwise or counting[:1], max_pairwise_samples=0)
+    if pairwise or params.dimensions:
         # With no pairwise estimator only the dimensions are wanted: run a counting one on the subsample's codes.
         parts["pairwise"] = slab_information(
-            chosen,
+            params,
             labels[rows],
             x_ids[rows],
             None if pairwise else codes[:, rows],
             activations,
-            lead,
-            nonfinite=nonfinite,
-            pre_noise_slab=pre_noise,
+            estimators=pairwise or counting[:1],
+            pre_noise_slab=draws,
+            **slab,
         )
-    return _joined(options, parts, counting, pairwise)
+    return _joined(params, parts, bool(pairwise))
 
 
-def _joined(options: EstimateOptions, parts: dict, counting: tuple, pairwise: tuple) -> SlabMeasures:
-    """The counting and pairwise parts' measures as one, estimators in ``options.estimators`` order."""
-    first = next(iter(parts.values()))
-    n_epochs = len(first.points)
-    points = np.empty((n_epochs, len(options.estimators), first.points.shape[2]))
-    intervals = None if first.intervals is None else np.empty((*points.shape, 2))
-    capped = np.zeros((n_epochs, len(options.estimators)), dtype=np.int64)
-    for part, names in (("counting", counting), ("pairwise", pairwise)):
-        for column, name in enumerate(names):
-            target = options.estimators.index(name)
-            points[:, target] = parts[part].points[:, column]
-            capped[:, target] = parts[part].capped[:, column]
-            if intervals is not None:
-                intervals[:, target] = parts[part].intervals[:, column]
-    states = parts["counting"].states if "counting" in parts else first.states
-    measured = parts.get("pairwise", first)
-    nonfinite = np.logical_or.reduce([part.nonfinite for part in parts.values()])
-    return SlabMeasures(points, intervals, states, measured.dimensions, capped, nonfinite, measured.ties)
+def _joined(params: Any, parts: dict[str, xr.Dataset], pairwise: bool) -> xr.Dataset:
+    """The counting and pairwise parts as one Dataset, estimators in ``params.estimators`` order: the
+    states of the codes of every row, the dimensions of the subsample, flagged where either was."""
+    counting, spread = parts.get("counting"), parts.get("pairwise")
+    sources = [part for part in (counting, spread if pairwise else None) if part is not None]
+    per_estimator = [name for name, variable in sources[0].data_vars.items() if "estimator" in variable.dims]
+    joined = xr.concat([part[per_estimator] for part in sources], "estimator")
+    joined = joined.sel(estimator=list(params.estimators))
+    measured = spread if spread is not None else counting
+    others = measured[[name for name in measured.data_vars if name not in (*per_estimator, "n_states", NONFINITE)]]
+    states = (counting if counting is not None else spread)["n_states"]
+    flags = np.logical_or.reduce([part[NONFINITE].values for part in parts.values()])
+    return joined.assign(n_states=states, **others.data_vars, **{NONFINITE: ("epoch", flags)})

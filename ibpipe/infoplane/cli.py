@@ -64,7 +64,7 @@ def information(
     estimator: Annotated[str, typer.Option(help=f"estimator: {', '.join(ARRAY_ESTIMATORS)}")] = "plugin",
 ) -> None:
     """Estimate H(T), I(X;T), I(T;Y) in bits for one saved layer, outside the pipeline."""
-    from ibpipe.infoplane.measure import information as measure
+    from ibpipe.estimators.api import information as measure
 
     try:
         values = measure(

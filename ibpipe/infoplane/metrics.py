@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,8 +11,11 @@ import xarray as xr
 from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
 from ibpipe.estimators.plugin import entropy_bits
 from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES
-from ibpipe.infoplane.measure import EstimateOptions
 
+DIMENSION_NAMES = {
+    "corrdim": "correlation (Grassberger-Procaccia) dimension",
+    "twonn": "TwoNN nearest-neighbour dimension",
+}
 QUANTITY_NAMES = {
     "H_T": "entropy of the layer H(T)",
     "I_XT": "mutual information between input and layer I(X;T)",
@@ -20,125 +23,75 @@ QUANTITY_NAMES = {
 }
 
 
-BOUNDS = ("lower", "upper")
-
-
 def metrics_dataset(
-    values: np.ndarray,
-    intervals: np.ndarray | None,
-    epochs: Sequence[int],
-    widths: Mapping[str, int],
-    options: EstimateOptions,
+    measures: xr.Dataset,
+    params: Any,
     labels: np.ndarray,
     x_ids: np.ndarray,
+    splits: Mapping[str | None, np.ndarray | None],
     attrs: Mapping[str, Any],
-    states: np.ndarray | None = None,
-    code_widths: Mapping[str, int] | None = None,
-    dimensions: np.ndarray | None = None,
-    capped: np.ndarray | None = None,
 ) -> xr.Dataset:
-    """Label (epoch, layer, estimator, quantity[, bound]) arrays of bits as the metrics Dataset.
+    """The combined measures with units and long names, the state ratio and the run's attrs.
 
-    ``widths`` are the layers' units; ``code_widths`` the columns left after reduction
-    (pooling); ``states`` (epoch, layer) the distinct code rows, stored with their ratio to
-    the rows measured (N, or w x N with a window) so saturation shows; ``capped`` (epoch,
-    layer, estimator) how many of I(X;T), I(T;Y) were clipped to [0, H(X)] or [0, H(Y)].
+    ``measures``: (epoch, layer, estimator[, bound], [split, reduction,] trial) in bits, with
+    ``n_states`` (the distinct code rows), stored with their ratio to the rows measured (N, or
+    w x N with a window, per split) so saturation shows. ``splits``: {split: sample positions}
+    ({None: None}: every sample); the attrs H_X, H_Y, n_samples are the first split's, and with
+    splits ``H_X``, ``H_Y`` are also variables over ``split``.
     """
-    dims = ("epoch", "layer", "estimator")
-    coords = {
-        "epoch": ("epoch", np.asarray(epochs, dtype=np.int64), {"long_name": "training epoch (0 = initial weights)"}),
-        "layer": ("layer", list(widths)),
-        "estimator": ("estimator", list(options.estimators)),
-        "layer_width": ("layer", np.asarray(list(widths.values()), dtype=np.int64), {"units": "unit"}),
-    }
-    data_vars = {}
-    for position, quantity in enumerate(QUANTITIES):
-        data_vars[quantity] = (dims, values[..., position], {"units": "bit", "long_name": QUANTITY_NAMES[quantity]})
-        if intervals is not None:
-            data_vars[f"{quantity}_ci"] = (
-                (*dims, "bound"),
-                intervals[..., position, :],
-                {
-                    "units": "bit",
-                    "long_name": (
-                        f"bootstrap {options.bootstrap_level:.0%} {options.bootstrap_method} interval of {quantity}"
-                    ),
-                },
-            )
-    if intervals is not None:
-        coords["bound"] = ("bound", list(BOUNDS))
-    if capped is not None:
-        data_vars["capped"] = (
-            dims,
-            np.asarray(capped, dtype=np.int64),
-            {
-                "units": "quantity",
-                "long_name": "informations of the cell clipped to a ceiling: I(X;T) to [0, H(X)], I(T;Y) to [0, H(Y)]",
-            },
-        )
-    if code_widths is not None:
-        coords["code_width"] = (
-            "layer",
-            np.asarray([code_widths[layer] for layer in widths], dtype=np.int64),
-            {"units": "unit", "long_name": "code columns after pooling"},
-        )
-    data_vars.update(_per_layer_vars(states, dimensions, len(labels) * options.window, options))
-    dataset = xr.Dataset(data_vars, coords=coords)
-    dataset.attrs.update(_run_attrs(labels, x_ids, options, attrs))
-    return dataset
+    order = [dim for dim in ("split", "reduction", "trial") if dim in measures.dims]
+    metrics = measures.transpose("epoch", "layer", "estimator", ..., *order)
+    rows = {split: len(labels) if positions is None else len(positions) for split, positions in splits.items()}
+    per_split = [count * params.window for count in rows.values()]
+    ratio = xr.DataArray(per_split, coords={"split": list(rows)}) if "split" in metrics.dims else per_split[0]
+    metrics["state_ratio"] = metrics["n_states"] / ratio
+    for name, variable_attrs in _variable_attrs(params, per_split[0]).items():
+        if name in metrics.variables:
+            metrics[name].attrs.update(variable_attrs)
+    first = next(iter(splits.values()))
+    subset = slice(None) if first is None else first
+    if "split" in metrics.dims:
+        for name, sources in (("H_X", x_ids), ("H_Y", labels)):
+            values = np.asarray([entropy_bits(sources[positions]) for positions in splits.values()])
+            metrics[name] = ("split", values, {"units": "bit", "long_name": f"{name} of each split"})
+    metrics.attrs = _run_attrs(labels[subset], x_ids[subset], params, attrs)
+    return metrics
 
 
-def _per_layer_vars(
-    states: np.ndarray | None, dimensions: np.ndarray | None, n_rows: int, options: EstimateOptions
-) -> dict[str, tuple]:
-    """The (epoch, layer) variables: distinct states and their ratio to ``n_rows``, intrinsic dimensions."""
-    data_vars = {}
-    if states is not None:
-        data_vars["n_states"] = (
-            ("epoch", "layer"),
-            states,
-            {"units": "state", "long_name": "distinct states of the layer's codes"},
-        )
-        data_vars["state_ratio"] = (
-            ("epoch", "layer"),
-            states / n_rows,
-            {"units": "1", "long_name": f"distinct states / rows measured ({n_rows}); 1 = saturated"},
-        )
-    for position, name in enumerate(options.dimensions if dimensions is not None else ()):
-        label = (
-            "correlation (Grassberger-Procaccia) dimension"
-            if name == "corrdim"
-            else "TwoNN nearest-neighbour dimension"
-        )
-        data_vars[DIMENSION_ESTIMATORS[name].variable] = (
-            ("epoch", "layer"),
-            dimensions[..., position],
-            {"units": "1", "long_name": f"{label} of the raw activations"},
-        )
-    return data_vars
+def _variable_attrs(params: Any, n_rows: int) -> dict[str, dict[str, str]]:
+    """The units and long name of each variable and coordinate the metrics may hold."""
+    interval = f"bootstrap {params.bootstrap_level:.0%} {params.bootstrap_method} interval of"
+    named = {quantity: ("bit", QUANTITY_NAMES[quantity]) for quantity in QUANTITIES}
+    named.update({f"{quantity}_ci": ("bit", f"{interval} {quantity}") for quantity in QUANTITIES})
+    named["capped"] = (
+        "quantity",
+        "informations of the cell clipped to a ceiling: I(X;T) to [0, H(X)], I(T;Y) to [0, H(Y)]",
+    )
+    named["n_states"] = ("state", "distinct states of the layer's codes")
+    named["state_ratio"] = ("1", f"distinct states / rows measured ({n_rows}); 1 = saturated")
+    for name, info in DIMENSION_ESTIMATORS.items():
+        label = DIMENSION_NAMES.get(name, name)
+        named[info.variable] = ("1", f"{label} of the raw activations")
+    named["code_width"] = ("unit", "code columns after pooling")
+    attrs = {name: {"units": units, "long_name": long_name} for name, (units, long_name) in named.items()}
+    return {**attrs, "layer_width": {"units": "unit"}, "epoch": {"long_name": "training epoch (0 = initial weights)"}}
 
 
-def _run_attrs(
-    labels: np.ndarray, x_ids: np.ndarray, options: EstimateOptions, attrs: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The Dataset's attributes: source entropies, sample facts, estimate options, references, then ``attrs``."""
+def _run_attrs(labels: np.ndarray, x_ids: np.ndarray, params: Any, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The Dataset's attributes: source entropies, sample facts, every scalar setting of the estimate section
+    (lists such as the estimators are the Dataset's coordinates), references, then ``attrs``."""
+    settings = {name: value for name, value in vars(params).items() if isinstance(value, int | float | str)}
     return {
         "H_X": entropy_bits(x_ids),
         "H_Y": entropy_bits(labels),
         "entropy_units": "bit",
         "n_samples": len(labels),
         "inputs_unique": int(len(np.unique(x_ids)) == len(x_ids)),
-        "noise_variance": options.noise_variance,
-        "n_neighbors": options.n_neighbors,
-        "bootstrap_resamples": options.bootstrap_resamples,
-        "bootstrap_level": options.bootstrap_level,
-        "bootstrap_method": options.bootstrap_method,
-        "noise_draws": options.noise_draws,
-        "renyi_alpha": options.renyi_alpha,
-        "renyi_batch_size": min(options.renyi_batch, len(labels) * options.window),
-        "window": options.window,
-        "window_note": "epoch e is measured on the window of measured epochs ending at e" if options.window > 1 else "",
-        "estimator_references": "; ".join(f"{name}: {ESTIMATORS[name].reference}" for name in options.estimators),
+        **settings,
+        # the batch renyi used (no larger than the rows measured)
+        "renyi_batch_size": min(params.renyi_batch, len(labels) * params.window),
+        "window_note": "epoch e is measured on the window of measured epochs ending at e" if params.window > 1 else "",
+        "estimator_references": "; ".join(f"{name}: {ESTIMATORS[name].reference}" for name in params.estimators),
         **attrs,
     }
 

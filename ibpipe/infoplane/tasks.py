@@ -1,17 +1,26 @@
-"""The estimate stage's Dask tasks: each reads its (layer, epochs) slab from the Zarr stores and measures it."""
+"""The estimate run: (split, reduction, trial, layer, epochs) tasks that each read their slab from the
+Zarr stores and return a Dataset labelled with its own coordinates, combined by those labels."""
 
 from __future__ import annotations
 
+import itertools
 import warnings
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from ibpipe.errors import InputError
 from ibpipe.estimators.registry import needs
 from ibpipe.estimators.rowkeys import bounded_row_keys
-from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
+from ibpipe.infoplane.measure import NONFINITE, TIES_SUFFIX
+
+# Small tasks balance the workers (a KDE task costs ~0.1 s per epoch on the 12-bit network);
+# each still reads whole epochs, the unit a shard stores as one chunk.
+EPOCHS_PER_TASK = 4
+# The labels a task's Dataset carries besides epoch, outermost first (the order of the metrics dims' tail).
+GROUP_DIMS = ("split", "reduction", "trial")
 
 
 def stored_state_ids(codes_path: str, layer: str, start: int, stop: int) -> np.ndarray:
@@ -39,145 +48,199 @@ def _dense(ids: np.ndarray) -> np.ndarray:
     return np.unique(ids, return_inverse=True)[1].reshape(ids.shape).astype(np.int64, copy=False)
 
 
+@dataclass(frozen=True)
+class EstimateCell:
+    """One task: epochs [start, stop) of ``layer`` (at ``path`` in the codes store) of one trial, named
+    reduction (None: the only one) and measured split (None: every sample)."""
+
+    path: str
+    layer: str
+    start: int
+    stop: int
+    split: str | None
+    reduction: str | None
+    trial: int
+
+
+def estimate_cells(root, epochs_per_task: int = EPOCHS_PER_TASK) -> list[EstimateCell]:
+    """Every task of a codes store: epoch ranges of at most ``epochs_per_task``, never crossing a shard."""
+    from ibpipe.io.layers import (
+        layer_names,
+        layer_slabs,
+        reduction_prefix,
+        store_reductions,
+        store_splits,
+        store_trials,
+        trial_prefix,
+    )
+
+    groups = itertools.product(store_splits(root), store_reductions(root), range(store_trials(root)), layer_names(root))
+    cells = []
+    for split, reduction, trial, layer in groups:
+        path = reduction_prefix(reduction) + trial_prefix(trial) + layer
+        for slab, _ in layer_slabs(root, path, "code", read=False):
+            for start in range(slab.start, slab.stop, epochs_per_task):
+                stop = min(start + epochs_per_task, slab.stop)
+                cells.append(EstimateCell(path, layer, start, stop, split, reduction, trial))
+    return cells
+
+
+def measure_cell(cell: EstimateCell, *, epochs: np.ndarray, widths: dict, **store) -> xr.Dataset:
+    """The Dask task: the cell's measures (``stored_slab_information``), labelled (``labelled``)."""
+    return labelled(stored_slab_information(cell, **store), cell, epochs, widths)
+
+
+def labelled(measures: xr.Dataset, cell: EstimateCell, epochs: np.ndarray, widths: dict) -> xr.Dataset:
+    """One slab's measures labelled by epoch (of ``epochs``, the store's), layer (with its widths: ``widths``
+    is {"layer_width": {layer: units}, "code_width": {...}}), trial and, where named, reduction and split."""
+    measures = measures.assign_coords(epoch=np.asarray(epochs[cell.start : cell.stop]))
+    measures = measures.expand_dims(layer=[cell.layer])
+    measures = measures.assign_coords({name: ("layer", [by_layer[cell.layer]]) for name, by_layer in widths.items()})
+    labels = {"split": cell.split, "reduction": cell.reduction, "trial": cell.trial}
+    return measures.expand_dims({dim: [labels[dim]] for dim in reversed(GROUP_DIMS) if labels[dim] is not None})
+
+
 def stored_slab_information(
-    layer: str,
-    start: int,
-    stop: int,
-    split: str | None = None,
+    cell: EstimateCell,
     *,
     codes_path: str,
     activations_path: str,
     labels: np.ndarray,
     x_ids: np.ndarray,
-    options: EstimateOptions,
+    params: Any,
+    noise_std: float = 0.0,
     splits: dict | None = None,
-) -> SlabMeasures:
-    """The Dask task: read epochs [start, stop) of one layer (and the window's earlier epochs) from
-    the stores, then measure. ``split`` names a measured split (``splits[split]``: its sample positions):
-    only those samples are measured, as if they were the whole store."""
+) -> xr.Dataset:
+    """Read epochs [start, stop) of one layer (and the window's earlier epochs) from the stores, then
+    measure. ``cell.split`` names a measured split (``splits[split]``: its sample positions): only those
+    samples are measured, as if they were the whole store."""
     from ibpipe.estimators.pairwise import settings
     from ibpipe.infoplane.capping import pairwise_budget_bytes, pairwise_rows, split_slab_information
     from ibpipe.io.layers import activation_group, read_nonfinite, read_pre_noise, read_slab
 
-    first = max(0, start - options.window + 1)
-    codes = stored_state_ids(codes_path, layer, first, stop)
-    positions = None if split is None else np.asarray(splits[split])
+    first, stop = max(0, cell.start - params.window + 1), cell.stop
+    codes = stored_state_ids(codes_path, cell.path, first, stop)
+    positions = None if cell.split is None else np.asarray(splits[cell.split])
     if positions is not None:
         codes, labels, x_ids = _dense(codes[:, positions]), labels[positions], _dense(x_ids[positions])
-    wanted = needs(options.estimators, "activations") or bool(options.dimensions)
-    rows = pairwise_rows(options, len(labels))  # the cost cap: only these rows are read for the pairwise methods
+    wanted = needs(params.estimators, "activations") or bool(params.dimensions)
+    rows = pairwise_rows(params, len(labels))  # the cost cap: only these rows are read for the pairwise methods
     stored_rows = rows if positions is None else (positions if rows is None else positions[rows])
-    source = activation_group(layer)  # named reductions share one trial's activations
+    source = activation_group(cell.path)  # named reductions share one trial's activations
     activations = read_slab(activations_path, source, "activation", first, stop, stored_rows) if wanted else None
-    nonfinite = read_nonfinite(codes_path, layer, first, stop)
-    draws = read_pre_noise(activations_path, source, first, stop) if needs(options.estimators, "pre_noise") else None
+    nonfinite = read_nonfinite(codes_path, cell.path, first, stop)
+    draws = read_pre_noise(activations_path, source, first, stop) if needs(params.estimators, "pre_noise") else None
     if draws is not None and stored_rows is not None:
         draws = draws[:, stored_rows]
-    with settings(memory_limit=pairwise_budget_bytes(options), device=options.device):
-        return split_slab_information(
-            options, labels, x_ids, codes, activations, rows, lead=start - first, nonfinite=nonfinite, pre_noise=draws
-        )
+    slab = {"lead": cell.start - first, "nonfinite": nonfinite, "pre_noise_slab": draws, "noise_std": noise_std}
+    with settings(memory_limit=pairwise_budget_bytes(params), device=params.device):
+        return split_slab_information(params, labels, x_ids, codes, activations, rows, **slab)
 
 
-def stack_task_results(results: list[SlabMeasures], n_layers: int) -> SlabMeasures:
-    """Join the measures of layer-major, epoch-ordered tasks into (epoch, layer, ...) arrays."""
-
-    def stack(parts):
-        return np.stack(np.split(np.concatenate(parts), n_layers), axis=1)
-
-    return SlabMeasures(
-        points=stack([result.points for result in results]),
-        intervals=None if results[0].intervals is None else stack([result.intervals for result in results]),
-        states=stack([result.states for result in results]),
-        dimensions=stack([result.dimensions for result in results]),
-        capped=stack([result.capped for result in results]),
-        nonfinite=stack([result.nonfinite for result in results]),
-        ties=stack([result.ties for result in results]),
-    )
+def combine_cells(parts: list[xr.Dataset]) -> xr.Dataset:
+    """The tasks' Datasets as one, concatenated along each of their labels (groups in task order)."""
+    outer = [dim for dim in (*GROUP_DIMS, "layer") if dim in parts[0].dims]
+    join = {"coords": "different", "compat": "equals", "join": "exact", "combine_attrs": "override"}
+    return xr.combine_nested(_nested(parts, outer), concat_dim=[*outer, "epoch"], **join)
 
 
-def warn_about_cells(
-    measures: SlabMeasures, epochs: Sequence[int], layers: Sequence[str], dimensions: Sequence[str] = ()
-) -> None:
+def _nested(parts: list[xr.Dataset], dims: list[str]) -> list:
+    """``parts`` as nested lists, one level per dim of ``dims``, grouped by their coordinate along it."""
+    if not dims:
+        return parts
+    groups: dict[Any, list[xr.Dataset]] = {}
+    for part in parts:
+        groups.setdefault(part[dims[0]].item(), []).append(part)
+    return [_nested(group, dims[1:]) for group in groups.values()]
+
+
+def warn_about_cells(measures: xr.Dataset) -> None:
     """One warning per (epoch, layer) whose activations held NaN or inf (its measures are NaN), and one per
     dimension estimator that discarded tied points, with the count (in the main process, not in a worker)."""
-    for epoch_index, layer_index in zip(*np.nonzero(measures.nonfinite)):
+    flagged = measures[NONFINITE].stack(cell=measures[NONFINITE].dims)
+    for cell in flagged[flagged.values].cell.values:
+        epoch, layer = (dict(zip(flagged.indexes["cell"].names, cell))[dim] for dim in ("epoch", "layer"))
         warnings.warn(
-            f"estimate: epoch {int(epochs[epoch_index])}, layer {layers[layer_index]!r}: the activations hold NaN "
+            f"estimate: epoch {int(epoch)}, layer {layer!r}: the activations hold NaN "
             "or inf (training diverged?); every measure of this cell is NaN",
             RuntimeWarning,
             stacklevel=2,
         )
-    for position, name in enumerate(dimensions):
-        discarded = measures.ties[..., position]
+    for name in [name for name in measures.data_vars if name.endswith(TIES_SUFFIX)]:
+        discarded = measures[name].values
         if np.any(discarded > 0):
             warnings.warn(
-                f"estimate: {name} discarded {int(discarded.sum())} tied points (equal first and second neighbour "
-                f"distances, mu = 1) over {int(np.count_nonzero(discarded))} (epoch, layer) cells; it is NaN where "
-                "fewer than 3 untied points remained (lattice or rounded activations)",
+                f"estimate: {_estimator_of(name)} discarded {int(discarded.sum())} tied points (equal first and "
+                f"second neighbour distances, mu = 1) over {int(np.count_nonzero(discarded))} (epoch, layer) cells; "
+                "it is NaN where fewer than 3 untied points remained (lattice or rounded activations)",
                 RuntimeWarning,
                 stacklevel=2,
             )
 
 
-def drop_incomplete_windows(window: int, epochs: np.ndarray, *arrays: np.ndarray | None) -> tuple:
-    """The first window - 1 epochs have no full window: leave them out of ``epochs`` and every (epoch, ...) array."""
-    keep = slice(window - 1, None)
-    return (np.asarray(epochs)[keep], *(None if array is None else array[keep] for array in arrays))
+def _estimator_of(ties_variable: str) -> str:
+    from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
+
+    variable = ties_variable.removesuffix(TIES_SUFFIX)
+    return next(name for name, info in DIMENSION_ESTIMATORS.items() if info.variable == variable)
 
 
-class GroupLayout(NamedTuple):
-    """How the estimate tasks were laid out: split-major (None: one split), then reduction (None: no named
-    reductions), then trial, then layer, each the same epoch tasks (``ibpipe.io.layers.layer_tasks``)."""
+def estimate_run(params: Any, codes: str, activations: str, attrs: dict[str, str]) -> xr.Dataset:
+    """The metrics Dataset of a codes store (and the activations behind it): every estimator of ``params``
+    (the estimate section) per (epoch, layer) of every trial, named reduction and measured split, with the
+    compression statistics; ``attrs`` (the params that made the inputs) join the run's own."""
+    from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
+    from ibpipe.infoplane.compression import add_compression
+    from ibpipe.infoplane.metrics import metrics_dataset
+    from ibpipe.io.layers import (
+        ACTIVATION_WIDTHS_ATTR,
+        NOISE_STD_ATTR,
+        layer_widths,
+        open_layer_store,
+        read_array,
+        store_splits,
+    )
+    from ibpipe.io.stores import store_location
+    from ibpipe.parallel import dask_client, run_tasks
 
-    splits: list[str | None]
-    reductions: list[str | None]
-    n_trials: int
-    n_layers: int
+    root, source = open_layer_store(codes), open_layer_store(activations)
+    noise_std, epochs = float(source.attrs.get(NOISE_STD_ATTR, 0.0)), read_array(root, "epoch")
+    _check_inputs(params, noise_std, epochs, read_array(source, "epoch"), codes, activations)
+    labels, x_ids, splits = read_array(root, "labels"), read_array(root, "x_id"), store_splits(root)
+    widths = {"layer_width": {name: int(width) for name, width in root.attrs[ACTIVATION_WIDTHS_ATTR].items()}}
+    widths["code_width"] = layer_widths(root)
+    plan = plan_pairwise(len(labels), widths["layer_width"], params, EPOCHS_PER_TASK)
+    check_plan(plan, params)  # refuse before any work when a worker would exceed estimate.memory_limit
+    shared = {
+        # Paths or fsspec URLs, as workers elsewhere can open them
+        "codes_path": store_location(codes),
+        "activations_path": store_location(activations),
+        "labels": labels,
+        "x_ids": x_ids,
+        "params": params,
+        "noise_std": noise_std,
+        "epochs": epochs,
+        "splits": {name: positions for name, positions in splits.items() if name is not None},
+        "widths": widths,
+    }
+    with dask_client(params.scheduler, params.workers) as client:
+        parts = run_tasks(client, measure_cell, [(cell,) for cell in estimate_cells(root)], shared, "estimate")
+    measures = combine_cells(parts).isel(epoch=slice(params.window - 1, None))  # only epochs with a full window
+    warn_about_cells(measures)
+    measures = measures.drop_vars([name for name in measures.data_vars if name.endswith(TIES_SUFFIX)] + [NONFINITE])
+    run_attrs = {**attrs, **cap_attrs(plan, params)}
+    return add_compression(metrics_dataset(measures, params, labels, x_ids, splits, run_attrs))
 
 
-def assemble_metrics(
-    results: list[SlabMeasures],
-    layout: GroupLayout,
-    window: int,
-    epochs: np.ndarray,
-    layers: Sequence[str],
-    dataset: Callable[[SlabMeasures, np.ndarray, str | None], xr.Dataset],
-    dimensions: Sequence[str] = (),
-) -> xr.Dataset:
-    """One metrics Dataset (``dataset(measures, epochs, split)`` per (split, reduction, trial)) joined along
-    ``trial`` (last dim), with named reductions along ``reduction``, with several splits along ``split``
-    (attrs such as H_X, H_Y: the first split's; per split they are variables ``H_X``, ``H_Y``)."""
-    groups = len(layout.splits) * len(layout.reductions) * layout.n_trials
-    per_group = len(results) // groups
-    per_split = groups // len(layout.splits)
-    parts = []
-    for group in range(groups):
-        measures = stack_task_results(results[group * per_group : (group + 1) * per_group], layout.n_layers)
-        kept_epochs, *kept = drop_incomplete_windows(window, epochs, *measures)
-        measures = SlabMeasures(*kept)
-        warn_about_cells(measures, kept_epochs, layers, dimensions)
-        parts.append(dataset(measures, kept_epochs, layout.splits[group // per_split]))
-    join = {"coords": "minimal", "compat": "override", "combine_attrs": "override"}
-
-    def joined(items: list[xr.Dataset], dim: str, values: list) -> xr.Dataset:
-        return items[0] if values == [None] else xr.concat(items, dim=dim, **join).assign_coords({dim: values})
-
-    trials = [
-        joined(parts[start : start + layout.n_trials], "trial", list(range(layout.n_trials)))
-        for start in range(0, groups, layout.n_trials)
-    ]
-    trials = [item if "trial" in item.dims else item.expand_dims(trial=[0]) for item in trials]
-    n_reductions = len(layout.reductions)
-    reductions = [
-        joined(trials[start : start + n_reductions], "reduction", layout.reductions)
-        for start in range(0, len(trials), n_reductions)
-    ]
-    if layout.splits != [None]:
-        sources = {"H_X": [r.attrs["H_X"] for r in reductions], "H_Y": [r.attrs["H_Y"] for r in reductions]}
-    metrics = joined(reductions, "split", layout.splits)
-    if layout.splits != [None]:
-        for name, values in sources.items():
-            metrics[name] = ("split", np.asarray(values), {"units": "bit", "long_name": f"{name} of each split"})
-    order = [dim for dim in ("split", "reduction", "trial") if dim in metrics.dims]
-    return metrics.transpose(..., *order)
+def _check_inputs(params: Any, noise_std: float, epochs, activation_epochs, codes: str, activations: str) -> None:
+    if "sample-propagation" in params.estimators and noise_std <= 0:
+        raise InputError(
+            "estimate.estimators names sample-propagation, which measures noisy networks; "
+            "set model.noise_std > 0 (e.g. 0.05) or remove it"
+        )
+    if not np.array_equal(activation_epochs, epochs):
+        raise InputError(f"{codes} and {activations} hold different epochs; run `dvc repro` to rebuild the codes")
+    if params.window > len(epochs):
+        raise InputError(
+            f"estimate.window = {params.window} but only {len(epochs)} epochs were measured; lower the window"
+        )

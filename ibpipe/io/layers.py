@@ -80,6 +80,12 @@ REDUCTIONS_ATTR = "reduction_names"
 
 SPLITS_ATTR = "splits"
 
+# What the reduce stage records on the codes store: the raw activations' widths, each layer's reduction
+# (JSON) and the params the codes were made with (JSON), which later outputs carry on.
+ACTIVATION_WIDTHS_ATTR = "activation_widths"
+REDUCTIONS_DESCRIPTION_ATTR = "reductions"
+PARAMS_ATTR = "params"
+
 
 def write_splits(root: zarr.Group, splits: Mapping[str, np.ndarray] | None) -> None:
     """Per measured split (``dataset.measure_on`` as a list), root array ``split_<name>``: its sample positions."""
