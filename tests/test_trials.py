@@ -44,6 +44,22 @@ def test_each_trial_of_a_batched_run_follows_the_single_run_of_its_seed():
     )
 
 
+def test_a_batched_mlp_is_its_mlps_with_a_leading_trial_axis():
+    from ibpipe.nn.batched import BatchedMLP
+
+    models = [_build() for _ in range(3)]
+    batched = BatchedMLP(models)
+    inputs = _data()[0][0][:40]
+    for trial, model in enumerate(models):
+        assert batched.state_dict().keys() == model.state_dict().keys()
+        for name, value in model.state_dict().items():
+            assert torch.equal(batched.state_dict()[name][trial], value)
+        with torch.no_grad():
+            # inputs shared by every network, or each network its own rows: (trials, rows, classes) logits
+            np.testing.assert_allclose(batched(inputs)[trial], model(inputs), atol=1e-6)
+            np.testing.assert_allclose(batched(inputs.expand(3, -1, -1))[trial], model(inputs), atol=1e-6)
+
+
 def test_trials_split_over_processes_give_the_numbers_of_one_batched_process_to_rounding():
     # batched kernels of another batch size may sum in another order: last bits only
     import multiprocessing

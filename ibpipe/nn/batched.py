@@ -45,6 +45,8 @@ class _SigmoidTanh(torch.autograd.Function):
 
 
 class SigmoidTanh(nn.Module):
+    """``nn.Tanh`` computed as 2 sigmoid(2z) - 1: the batched model's tanh."""
+
     def forward(self, values: torch.Tensor) -> torch.Tensor:
         return _SigmoidTanh.apply(values)
 
