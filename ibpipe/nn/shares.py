@@ -17,6 +17,7 @@ import multiprocessing
 import pickle
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,3 +103,5 @@ def train_in_processes(jobs: list[dict], shares: list[range]) -> Iterator[EpochR
                 worker.join()
         for receiver in receivers:
             receiver.close()
+        for path in workers.error_files:  # where a worker that raised left its traceback
+            Path(path).unlink(missing_ok=True)
