@@ -52,8 +52,6 @@ def main(
         seed=fit.seed,
         prepare=prepare,
         processes=fit.processes,
-        # the worker processes' records wait beside a local store (a URL's trials wait in the temp folder)
-        beside=None if "://" in out else Path(out),
     )
     progress = (
         (trials, tqdm(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))

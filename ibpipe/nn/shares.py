@@ -1,32 +1,30 @@
 """Trials shared out over processes: each share of the trials one batched model in its own process.
 
-The stage process trains the smallest share itself (it also writes the store) while each other
-share trains in a spawned worker. A worker receives its models and the data through a file in a
-scratch folder (not through torch's shared-memory pickling, which a small /dev/shm refuses), and
-writes its records as (epoch, trial, ...) .npy files read back once the stage's own share is done;
-``done.json`` is written last. A worker whose parent dies stops and removes the scratch folder; the
-parent terminates its workers on any exit and stops as soon as one of them fails.
+The stage process trains the last (smallest) share itself, as it also writes the store; each
+other share trains in a worker started by ``torch.multiprocessing.spawn``, which names a worker's
+signal or forwards its traceback when it fails, and on Linux stops a worker whose parent dies
+(PR_SET_PDEATHSIG). A worker gets its job as one pickled bytes object (plain pickle, so tensors
+travel in the bytes and not through torch's shared memory, which a small /dev/shm refuses) and
+sends each epoch's record through its own pipe as soon as it has it; the stage joins the shares'
+records epoch by epoch into one record of all the trials. A pipe holds at most its kernel buffer
+(64 KiB on Linux), so a worker that runs ahead waits there: memory stays bounded and nothing is
+written to disk. A worker whose stage is gone finds the pipe broken at its next record and stops.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-import os
-import shutil
-import signal
-import tempfile
+import pickle
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.multiprocessing
+from torch.multiprocessing.spawn import ProcessContext, ProcessException, ProcessRaisedException
 
-from ibpipe.nn.batched import train_batched
-from ibpipe.nn.mlp import MLP
-from ibpipe.nn.training import EpochRecord
-
-PREFIX = "weights."
+from ibpipe.nn.training import EpochRecord, train_epochs
 
 
 def split_trials(trials: range, processes: int) -> list[range]:
@@ -35,112 +33,75 @@ def split_trials(trials: range, processes: int) -> list[range]:
     return [range(trials[share[0]], trials[share[-1]] + 1) for share in shares]
 
 
-def _train_share_to_files(folder: str, parent: int) -> None:
-    """Worker process: train the share described in ``folder``/share.pt into .npy files of ``folder``."""
-    job = torch.load(Path(folder, "share.pt"), weights_only=False)  # written by our own parent process
-    Path(folder, "share.pt").unlink()
-    torch.set_num_threads(job["threads"])
-    epochs = job["arguments"]["epochs"]
-    arrays: dict[str, np.ndarray] = {}
-    records = train_batched(**job["arguments"])
-    for record in records:
-        if os.getppid() != parent:  # the stage was killed: stop instead of training for nobody
-            shutil.rmtree(Path(folder).parent, ignore_errors=True)
-            return
-        values = {**{f"{PREFIX}{k}": v for k, v in record.weights.items()}, **record.metrics}
-        for name, value in values.items():
-            if name not in arrays:
-                shape = (epochs + 1, *np.shape(value))
-                arrays[name] = np.lib.format.open_memmap(f"{folder}/{name}.npy", "w+", np.asarray(value).dtype, shape)
-            arrays[name][record.epoch] = value
-    for array in arrays.values():
-        array.flush()
-    Path(folder, "done.json").write_text(json.dumps(list(arrays)))
+def _train_share(number: int, jobs: bytes, senders: list[Connection]) -> None:
+    """Worker process: train share ``number`` of the pickled ``train_epochs`` keyword arguments ``jobs``."""
+    job = pickle.loads(jobs)[number]  # written by our own parent process
+    torch.set_num_threads(job.pop("threads"))
+    try:
+        for record in train_epochs(**job):
+            senders[number].send(record)
+    except BrokenPipeError:
+        return  # the stage process is gone: stop instead of training for nobody
 
 
-def _records_from_files(folder: str) -> Iterator[EpochRecord]:
-    names = json.loads(Path(folder, "done.json").read_text())
-    arrays = {name: np.load(f"{folder}/{name}.npy", mmap_mode="r") for name in names}
-    for epoch in range(len(next(iter(arrays.values())))):
-        weights = {name[len(PREFIX) :]: np.array(a[epoch]) for name, a in arrays.items() if name.startswith(PREFIX)}
-        metrics = {name: np.array(a[epoch]) for name, a in arrays.items() if not name.startswith(PREFIX)}
-        yield EpochRecord(epoch, weights, metrics)
+def _failure(share: range, error: ProcessException) -> RuntimeError:
+    trials = f"the process training trials {share.start}..{share.stop - 1}"
+    if isinstance(error, ProcessRaisedException):
+        return RuntimeError(f"{trials} failed:{error.msg}")
+    how = f"was killed by {error.signal_name}" if error.signal_name else f"exited with {error.exit_code}"
+    return RuntimeError(f"{trials} {how}")
 
 
-def _failure(share: range, exitcode: int | None) -> RuntimeError:
-    how = f"was killed by {signal.Signals(-exitcode).name}" if exitcode and exitcode < 0 else f"exited with {exitcode}"
-    return RuntimeError(
-        f"the process training trials {share.start}..{share.stop - 1} {how} (a Python error prints its traceback above)"
-    )
+def _joined(records: list[EpochRecord]) -> EpochRecord:
+    """One record of the shares' records of one epoch, their trial axes concatenated in share order."""
+    weights = {name: np.concatenate([record.weights[name] for record in records]) for name in records[0].weights}
+    metrics = {name: np.concatenate([record.metrics[name] for record in records]) for name in records[0].metrics}
+    return EpochRecord(records[0].epoch, weights, metrics)
 
 
-def _watching(records: Iterator[EpochRecord], workers: list) -> Iterator[EpochRecord]:
-    """The stage's own records, stopping at the first worker that failed rather than at the end."""
-    for record in records:
-        for share, _folder, worker in workers:
-            if worker.exitcode not in (None, 0):
-                raise _failure(share, worker.exitcode)
-        yield record
+def _receive(receiver: Connection, share: range, workers: ProcessContext) -> EpochRecord:
+    """The next record from ``receiver``, or the failure of a worker that died meanwhile."""
+    while not receiver.poll(0.5):
+        workers.join(timeout=0)  # raises if a worker failed
+    try:
+        return receiver.recv()
+    except EOFError:  # it exited without failing: interrupted (Ctrl-C reaches the workers too)
+        raise RuntimeError(f"the process training trials {share.start}..{share.stop - 1} stopped early") from None
 
 
-def train_in_processes(
-    models: list[MLP],
-    shares: list[range],
-    train: tuple[torch.Tensor, torch.Tensor],
-    test: tuple[torch.Tensor, torch.Tensor],
-    *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    seeds: list[int],
-    beside: str | Path | None = None,
-) -> Iterator[tuple[range, Iterator[EpochRecord]]]:
-    """(share, records) pairs: the last (smallest) share trained here, the others in spawned workers.
+def train_in_processes(jobs: list[dict], shares: list[range]) -> Iterator[EpochRecord]:
+    """Records of all the trials of ``shares``: the last share trained here, the others in spawned workers.
 
-    ``models`` and ``seeds`` are in trial order, covering the shares in order. The workers' records
-    wait in a scratch folder (one float per parameter, epoch and trial: on disk, not in memory, for
-    big networks): beside the output path ``beside``, named like ``ibpipe.io.files.atomic_path``'s
-    temporaries so that the next writer of that output removes it if this process is killed; in the
-    system's temporary folder when ``beside`` is None.
+    ``jobs`` holds ``train_epochs``' keyword arguments for each share, in share order; the records'
+    trial axes follow that order. A failed worker stops the run at the next epoch with a
+    ``RuntimeError`` naming its trials and its signal or traceback.
     """
     context = multiprocessing.get_context("spawn")
-    starts = np.cumsum([0, *map(len, shares)])
-    where = {"prefix": "ibpipe-trials-"}
-    if beside is not None:
-        beside = Path(beside)
-        beside.parent.mkdir(parents=True, exist_ok=True)
-        where = {"prefix": f".{beside.name}.{os.getpid()}.trials.", "suffix": ".tmp", "dir": beside.parent}
-    with tempfile.TemporaryDirectory(**where) as folder_root:
-        workers: list = []
-        try:
-            for number, share in enumerate(shares[:-1]):
-                folder = Path(folder_root, f"share{number}")
-                folder.mkdir()
-                picked = slice(starts[number], starts[number + 1])
-                arguments = {
-                    "models": models[picked],
-                    "train": train,
-                    "test": test,
-                    "epochs": epochs,
-                    "batch_size": batch_size,
-                    "learning_rate": learning_rate,
-                    "seeds": seeds[picked],
-                }
-                job = {"arguments": arguments, "threads": torch.get_num_threads()}  # train_batched's keywords
-                torch.save(job, folder / "share.pt")
-                worker = context.Process(target=_train_share_to_files, args=(str(folder), os.getpid()), daemon=True)
-                worker.start()
-                workers.append((share, str(folder), worker))
-            here = slice(starts[-2], starts[-1])
-            records = train_batched(models[here], train, test, epochs, batch_size, learning_rate, seeds[here])
-            yield shares[-1], _watching(records, workers)
-            for share, folder, worker in workers:
+    receivers, senders = zip(*(context.Pipe(duplex=False) for _ in shares[:-1]))
+    threads = torch.get_num_threads()
+    workers = torch.multiprocessing.spawn(
+        _train_share,
+        args=(pickle.dumps([{**job, "threads": threads} for job in jobs[:-1]]), senders),
+        nprocs=len(senders),
+        join=False,
+        daemon=True,
+    )
+    for sender in senders:
+        sender.close()  # the workers hold the only writing ends, so a broken pipe means the reader died
+    try:
+        for record in train_epochs(**jobs[-1]):
+            workers.join(timeout=0)  # a worker that died stops the run now, not when its records run out
+            yield _joined([*(_receive(*pair, workers) for pair in zip(receivers, shares)), record])
+        while not workers.join():
+            pass
+    except ProcessException as error:
+        raise _failure(shares[error.error_index], error) from None
+    finally:
+        for worker in workers.processes:
+            if worker.is_alive():
+                worker.terminate()
                 worker.join()
-                if worker.exitcode != 0 or not Path(folder, "done.json").exists():
-                    raise _failure(share, worker.exitcode)
-                yield share, _records_from_files(folder)
-        finally:
-            for _share, _folder, worker in workers:
-                if worker.is_alive():
-                    worker.terminate()
-                    worker.join()
+        for receiver in receivers:
+            receiver.close()
+        for path in workers.error_files:  # where a worker that raised left its traceback
+            Path(path).unlink(missing_ok=True)

@@ -11,15 +11,15 @@ MLPs (CNNs, custom, noisy or quantized nets) run their trials one after another.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ibpipe.nn.batched import train_batched
+from ibpipe.nn.batched import BatchedMLP, summed_classification_loss
 from ibpipe.nn.mlp import MLP
 from ibpipe.nn.shares import split_trials, train_in_processes
 from ibpipe.nn.training import EpochRecord, train_epochs
@@ -66,18 +66,15 @@ def train_trials(
     seed: int,
     prepare: Callable[[nn.Module], Any] | None = None,
     processes: int = 1,
-    beside: str | Path | None = None,
 ) -> Iterator[tuple[range, Iterator[EpochRecord]]]:
-    """(trials covered, record stream) pairs: one per process share for a batchable network, one per
-    trial otherwise.
+    """(trials covered, record stream) pairs: one for a batchable network, one per trial otherwise.
 
-    A batchable network's trials are split into ``processes`` contiguous shares, each trained as
-    one batched model in its own process (``ibpipe.nn.shares.train_in_processes``; the workers'
-    records wait in a scratch folder beside the output path ``beside``). The split changes the
-    numbers only by float rounding (batched kernels of another size sum in another order;
-    training amplifies it to ~1e-5 in the weights).
-    ``prepare`` runs on each model after it is built (e.g. loading a checkpoint). Record streams
-    carry a leading trial axis in every weight and metric.
+    A batchable network's trials are one ``BatchedMLP``, or, with ``processes`` > 1, contiguous
+    shares of them, each one ``BatchedMLP`` in its own process (``ibpipe.nn.shares``), whose records
+    are joined epoch by epoch into one stream. The split changes the numbers only by float rounding
+    (batched kernels of another size sum in another order; training amplifies it to ~1e-5 in the
+    weights). ``prepare`` runs on each model after it is built (e.g. loading a checkpoint). Record
+    streams carry a leading trial axis in every weight and metric.
     """
     seeds = [trial_seed(seed, trial) for trial in trials]
     torch.manual_seed(seeds[0])
@@ -88,20 +85,8 @@ def train_trials(
             if prepare is not None:
                 prepare(model)
         shares = split_trials(trials, processes)
-        if len(shares) == 1:
-            yield trials, train_batched(models, train, test, epochs, batch_size, learning_rate, seeds)
-        else:
-            yield from train_in_processes(
-                models,
-                shares,
-                train,
-                test,
-                epochs=epochs,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                seeds=seeds,
-                beside=beside,
-            )
+        options = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate}
+        yield trials, _train_batched(models, seeds, train, test, shares, **options)
         return
     for trial, trial_seed_value in zip(trials, seeds):
         # Seed, build, prepare, train: the order of a single run, so a noisy net's noise draws match it too.
@@ -112,6 +97,30 @@ def train_trials(
             prepare(first)
         records = train_epochs(first, train, test, epochs, batch_size, learning_rate, trial_seed_value)
         yield range(trial, trial + 1), with_trial_axis(records)
+
+
+def _train_batched(
+    models: list[MLP],
+    seeds: list[int],
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    shares: list[range],
+    **options: Any,
+) -> Iterator[EpochRecord]:
+    """Records of ``models`` trained as one ``BatchedMLP`` per share, each share but the last in a worker process."""
+    flat = {"train": (train[0].flatten(1), train[1]), "test": (test[0].flatten(1), test[1])}
+    starts = np.cumsum([0, *map(len, shares)])
+    jobs = [
+        {
+            "model": BatchedMLP(models[start:stop]),
+            "seed": seeds[start:stop],
+            "loss": summed_classification_loss,
+            **flat,
+            **options,
+        }
+        for start, stop in itertools.pairwise(starts)
+    ]
+    return train_epochs(**jobs[0]) if len(jobs) == 1 else train_in_processes(jobs, shares)
 
 
 def stack_trial_weights(per_trial: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
