@@ -20,6 +20,7 @@ _PUBLIC = {
     "information": "ibpipe.infoplane.measure",
     "open_metrics": "ibpipe.io.files",
     "load_params": "ibpipe.config.params",
+    "Recorder": "ibpipe.recorder",
     "ParamsError": "ibpipe.errors",
     "UserError": "ibpipe.errors",
 }
