@@ -381,3 +381,15 @@ def test_reduce_and_estimate_stages_measure_a_recorded_run(tmp_path, monkeypatch
 def test_the_recorder_is_public_api():
     assert "Recorder" in ibpipe.__all__ and ibpipe.Recorder.__module__ == "ibpipe.recorder"
     assert sys.modules["ibpipe.recorder"].Recorder is ibpipe.Recorder
+
+
+def test_a_double_precision_model_gets_its_dtype_and_float32_is_stored(tmp_path):
+    x, y = probe_data(8)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).double()
+    with ibpipe.Recorder(model, ["1"], x, y, tmp_path / "run", "every") as recorder:
+        recorder.step(0)
+    root = open_layer_store(tmp_path / "run/activations.zarr")
+    with torch.no_grad():
+        expected = model(x.double()).numpy()
+    assert root["1/activation"].dtype == np.float32
+    np.testing.assert_allclose(read_array(root, "1/activation")[0], expected, rtol=1e-6)

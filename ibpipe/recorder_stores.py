@@ -3,15 +3,20 @@
 The layouts are the train and dump-activations stages' (``ibpipe.io.weights``, ``ibpipe.io.layers``):
 one trial, the epochs that were recorded. Arrays start with no epochs and grow by whole chunks
 (activations: whole shards), so each chunk file is written once: recorded epochs wait in memory
-until a chunk is full, which bounds memory by ``MAX_CHUNK_BYTES`` per array. Both stores are built
+until a chunk is full, which bounds memory by ``MAX_CHUNK_BYTES`` per array (twice that while a full
+chunk is compressed and written by a background thread, so training goes on meanwhile). Both stores are built
 through ``new_store`` and committed by ``close`` only, so an interrupted run leaves no store that
 looks finished.
+
+(Beside ``recorder.py`` rather than in ``io/``: no pipeline stage writes these stores, so no stage
+depends on this file.)
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,9 @@ class _GrowingStore:
         self.root: zarr.Group = self._building.__enter__()
         self.arrays: dict[str, tuple[zarr.Array, int]] = {}  # name -> (array, epoch axis)
         self.buffers: dict[str, list[np.ndarray]] = {}
-        self.written = 0
+        # One writer thread: chunks are written in order, and compressing one overlaps the next epochs' training.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ibpipe-recorder")
+        self._pending: list[Future] = []
 
     def add(self, name: str, shape: Sequence[int], dtype, dims: Sequence[str], axis: int, chunk_epochs: int, shards):
         chunks = [*shape]
@@ -69,28 +76,52 @@ class _GrowingStore:
         self._flush(full_only=True)
 
     def _flush(self, full_only: bool) -> None:
+        """Hand every full chunk (every waiting epoch unless ``full_only``) to the writer thread."""
+        self._raise_failed()
         for name, (array, axis) in self.arrays.items():
             waiting = self.buffers[name]
             chunk = (array.shards or array.chunks)[axis]
-            if not waiting or (full_only and len(waiting) < chunk):
-                continue
-            start = array.shape[axis]
-            shape = list(array.shape)
-            shape[axis] = start + len(waiting)
-            array.resize(tuple(shape))
-            where = [slice(None)] * array.ndim
-            where[axis] = slice(start, start + len(waiting))
-            array[tuple(where)] = np.stack(waiting, axis=axis)
-            waiting.clear()
+            if waiting and (len(waiting) >= chunk or not full_only):
+                self._pending.append(self._writer.submit(_append_epochs, array, axis, list(waiting)))
+                waiting.clear()
+        # Back-pressure: at most one round of chunks waits behind the one being written (bounded memory).
+        while len(self._pending) > 2 * len(self.arrays):
+            self._pending.pop(0).result()
+
+    def _raise_failed(self) -> None:
+        """Re-raise, in the training loop, an error of a write that has finished."""
+        done = [future for future in self._pending if future.done()]
+        self._pending = [future for future in self._pending if not future.done()]
+        for future in done:
+            future.result()
+
+    def _wait(self) -> None:
+        self._writer.shutdown(wait=True)
+        for future in self._pending:
+            future.result()
+        self._pending = []
 
     def commit(self) -> None:
         self._flush(full_only=False)
+        self._wait()
         self._building.__exit__(None, None, None)
 
     def abandon(self) -> None:
         """Drop the store under construction (nothing appears at its location)."""
+        self._writer.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(_Abandoned):
             self._building.__exit__(_Abandoned, _Abandoned(), None)
+
+
+def _append_epochs(array: zarr.Array, axis: int, epochs: list[np.ndarray]) -> None:
+    """Grow ``array`` along its epoch ``axis`` by ``epochs`` and write them."""
+    start = array.shape[axis]
+    shape = list(array.shape)
+    shape[axis] = start + len(epochs)
+    array.resize(tuple(shape))
+    where = [slice(None)] * array.ndim
+    where[axis] = slice(start, start + len(epochs))
+    array[tuple(where)] = np.stack(epochs, axis=axis)
 
 
 class _Abandoned(Exception):
@@ -113,6 +144,7 @@ class GrowingWeights(_GrowingStore):
 
     def close(self, epochs: np.ndarray, history: Mapping[str, np.ndarray], attrs: Mapping[str, Any]) -> None:
         self._flush(full_only=False)
+        self._wait()
         self.root.attrs.update(dict(attrs))
         write_array(self.root, "epoch", np.asarray(epochs, dtype=np.int64), ("epoch",))
         write_array(self.root, "trial", np.arange(1), ("trial",))
@@ -142,6 +174,7 @@ class GrowingActivations(_GrowingStore):
         self, epochs: np.ndarray, sample_rows: np.ndarray, inputs: np.ndarray, labels: np.ndarray, attrs: Mapping
     ) -> None:
         self._flush(full_only=False)
+        self._wait()
         epochs = np.asarray(epochs, dtype=np.int64)
         write_layer_store_header(self.root, epochs, sample_rows, inputs, labels, self.shapes, {**attrs, TRIALS_ATTR: 1})
         for layer in self.shapes:
