@@ -20,6 +20,7 @@ _PUBLIC = {
     "information": "ibpipe.estimators.api",
     "open_metrics": "ibpipe.io.files",
     "load_params": "ibpipe.config.params",
+    "Recorder": "ibpipe.recorder",
     "ParamsError": "ibpipe.errors",
     "UserError": "ibpipe.errors",
 }

@@ -106,17 +106,31 @@ def read_weights(
     stacked = {}
     with reading(path, "weights"):
         arrays = dict(root["weights"].arrays())
+        # The train stage stores every epoch (positions are epochs); a Recorder only the scheduled ones.
+        stored = np.asarray(root["epoch"][...], dtype=np.int64)
+    positions = np.searchsorted(stored, epochs)
     for name, array in arrays.items():
-        if epochs.size and (epochs.min() < 0 or epochs.max() >= array.shape[1]):
-            missing = sorted(set(epochs.tolist()) - set(range(array.shape[1])))
+        held = stored[: array.shape[1]]
+        found = np.zeros(len(epochs), dtype=bool)
+        if len(held):
+            found = (positions < len(held)) & (held[np.minimum(positions, len(held) - 1)] == epochs)
+        if not np.all(found):
+            missing = epochs[~found]
             raise StoreError(
-                f"{path} lacks epoch {missing[0]} in array 'weights/{name}' (it holds epochs 0..{array.shape[1] - 1}); "
+                f"{path} lacks epoch {missing[0]} in array 'weights/{name}' (it holds epochs {_epoch_list(held)}); "
                 f"{rebuild_hint(path)}"
             )
         with reading(path, f"weights/{name}"):
-            stacked[name] = array.oindex[int(trial), epochs]
+            stacked[name] = array.oindex[int(trial), positions]
     for position, epoch in enumerate(epochs.tolist()):
         yield epoch, {name: values[position] for name, values in stacked.items()}
+
+
+def _epoch_list(epochs: np.ndarray) -> str:
+    """'0..9' for consecutive epochs, else the list."""
+    if len(epochs) and np.array_equal(epochs, np.arange(epochs[0], epochs[0] + len(epochs))):
+        return f"{epochs[0]}..{epochs[-1]}"
+    return str(epochs.tolist())
 
 
 def open_weights_attrs(path: str | Path) -> dict[str, Any]:
