@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from ibpipe.errors import InputError
+from ibpipe.io.recorded import GrowingActivations, GrowingWeights
 from ibpipe.nn.recording import epoch_rule, n_input_rows, output_shapes, record_outputs, resolve_layers
-from ibpipe.recorder_stores import GrowingActivations, GrowingWeights
 
 WEIGHTS_STORE = "weights.zarr"
 ACTIVATIONS_STORE = "activations.zarr"
