@@ -7,9 +7,6 @@ until a chunk is full, which bounds memory by ``MAX_CHUNK_BYTES`` per array (twi
 chunk is compressed and written by a background thread, so training goes on meanwhile). Both stores are built
 through ``new_store`` and committed by ``close`` only, so an interrupted run leaves no store that
 looks finished.
-
-(Beside ``recorder.py`` rather than in ``io/``: no pipeline stage writes these stores, so no stage
-depends on this file.)
 """
 
 from __future__ import annotations
