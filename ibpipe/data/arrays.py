@@ -163,7 +163,7 @@ def factory_rows(import_path: str, root: str | Path) -> tuple[np.ndarray, np.nda
     except Exception as error:
         raise InputError(f"{key} = {import_path!r} raised {type(error).__name__}: {error}") from error
     source = f"{key} = {import_path!r}"
-    if isinstance(made, tuple | list) and len(made) == 2:
+    if isinstance(made, tuple) and len(made) == 2:
         return checked_rows(*(_numpy(part) for part in made), source)
     if hasattr(made, "__getitem__") and hasattr(made, "__len__") and not isinstance(made, np.ndarray | str | dict):
         return checked_rows(*_stacked(made, source), source)
