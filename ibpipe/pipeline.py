@@ -78,6 +78,13 @@ class Stage:
         return [value for value in [*named, *self.writes] if value.kind == kind]
 
 
+# The default dataset.root of a user's own data (dataset.name arrays or custom): a dep of every stage
+# that loads the dataset, so editing a data file or a factory module kept there reruns them. It always
+# exists (its README is in git), so the dep holds for the built-in datasets too.
+OWN_DATA = "data/own"
+# What training reads of the dataset section (measure_on only chooses the measured rows).
+TRAIN_DATASET_KEYS = ("name", "root", "download", "factory", "test_fraction", "split_seed")
+
 NEURONS_SOURCE_NOTE = (
     "Cheap and byte-identical unless neurons.bootstrap.source is pipeline, so that retraining the 12-bit net"
     " does not rerun the default (IRIS) neuron experiment. Of neurons.bootstrap it reads source and layer;"
@@ -89,7 +96,8 @@ STAGES: tuple[Stage, ...] = (
         "train",
         "stages/train.py",
         {"--out": Write("data/weights.zarr"), "--live": "reports/training"},
-        (*(f"dataset.{key}" for key in ("name", "root", "download", "test_fraction", "split_seed")), "model", "train"),
+        (*(f"dataset.{key}" for key in TRAIN_DATASET_KEYS), "model", "train"),
+        reads=(OWN_DATA,),
         writes=(
             metric(
                 "reports/training/metrics.json",
@@ -103,6 +111,7 @@ STAGES: tuple[Stage, ...] = (
         "stages/select_epochs.py",
         {"--weights": Read("data/weights.zarr"), "--out": Write("data/selection.json")},
         ("train.epochs", "select", "dataset", "reduce"),
+        reads=(OWN_DATA,),
         note="delta-skip methods probe the trained net: hence weights, dataset and reduce settings.",
     ),
     Stage(
@@ -114,6 +123,7 @@ STAGES: tuple[Stage, ...] = (
             "--out": Write("data/activations.zarr"),
         },
         ("dataset", "dump"),
+        reads=(OWN_DATA,),
     ),
     Stage(
         "reduce",

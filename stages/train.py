@@ -24,7 +24,9 @@ def main(
     data, net, fit = load_sections(params_file, DatasetParams, ModelParams, TrainParams)
     torch.set_num_threads(fit.torch_threads)
     # measure_on only chooses the measured rows; training never reads it, so it is not a train dep
-    dataset = load_dataset(data.name, data.test_fraction, data.split_seed, root=data.root, download=data.download)
+    dataset = load_dataset(
+        data.name, data.test_fraction, data.split_seed, root=data.root, download=data.download, factory=data.factory
+    )
     spec = model_spec(
         net.arch,
         dataset.input_shape,

@@ -185,7 +185,8 @@ def test_failed_download_says_so_and_where_files_could_go_instead(tmp_path, monk
 
 
 def test_dataset_names_cover_every_loader_and_old_positional_calls_still_split(monkeypatch):
-    assert tuple(DATASETS) == ("tishby12", "digits", "mnist", "fashion_mnist", "iris", "wine")
+    assert tuple(DATASETS) == ("tishby12", "digits", "mnist", "fashion_mnist", "iris", "wine", "arrays", "custom")
+    assert {name for name, info in DATASETS.items() if info.own} == {"arrays", "custom"}
     assert {name for name, info in DATASETS.items() if info.official} == set(TORCHVISION_CLASSES)
     with pytest.raises(ValueError, match="fashion_mnist"):
         load_dataset("cifar10")

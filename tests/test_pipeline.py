@@ -72,7 +72,7 @@ def new_project(root: Path) -> Path:
     """A copy of the project (pipeline, params, code) in its own git + DVC repository."""
     for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(PROJECT / name, root / name)
-    for directory in ("stages", "ibpipe", "plot_templates"):
+    for directory in ("stages", "ibpipe", "plot_templates", "data/own"):
         shutil.copytree(PROJECT / directory, root / directory, ignore=shutil.ignore_patterns("__pycache__"))
     _run(root, "git", "init", "-q")
     _run(root, "dvc", "init", "-q")

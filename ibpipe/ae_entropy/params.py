@@ -17,7 +17,8 @@ from ibpipe.dimension.loo_kde import BANDWIDTH_RULES
 from ibpipe.nn.activations import ACTIVATIONS
 from ibpipe.schema import Scheduler, Section, Settings, one_of, setting
 
-AE_SOURCES = (*DATASETS, *MANIFOLDS, "layer")
+# A user's own data (arrays, custom) is not a source: the ae stages do not depend on its files.
+AE_SOURCES = (*(name for name, info in DATASETS.items() if not info.own), *MANIFOLDS, "layer")
 
 
 class Seeded(Settings):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ibpipe.data.arrays import OWN_DATA_ROOT, factory_rows, read_arrays
 from ibpipe.data.images import default_root, load_official_split
 from ibpipe.data.tables import load_digits_images, load_standardised_table
 from ibpipe.data.tishby12 import load_tishby12
@@ -18,11 +19,15 @@ from ibpipe.data.tishby12 import load_tishby12
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """How a dataset loads: ``rows`` gives (inputs, labels) to split; ``official`` datasets bring their split."""
+    """How a dataset loads: ``rows`` gives (inputs, labels) to split; ``official`` datasets bring their split.
+
+    ``own`` datasets are the user's: ``rows`` takes the root folder and the factory import path.
+    """
 
     doc: str
-    rows: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    rows: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     official: bool = False
+    own: bool = False
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -32,6 +37,16 @@ DATASETS: dict[str, DatasetInfo] = {
     "fashion_mnist": DatasetInfo("Fashion-MNIST, 60000 + 10000 28x28 images from IDX files", official=True),
     "iris": DatasetInfo("scikit-learn's iris, 150 x 4, z-scored", lambda: load_standardised_table("iris")),
     "wine": DatasetInfo("scikit-learn's wine, 178 x 13, z-scored", lambda: load_standardised_table("wine")),
+    "arrays": DatasetInfo(
+        "your own inputs.npy + labels.npy (or one data.npz holding both) in dataset.root",
+        lambda root, factory: read_arrays(root),
+        own=True,
+    ),
+    "custom": DatasetInfo(
+        "what dataset.factory returns: a torch Dataset of (input, label) items, or (inputs, labels) arrays",
+        lambda root, factory: factory_rows(factory, root),
+        own=True,
+    ),
 }
 MEASURE_ON = ("all", "train", "test")
 
@@ -80,6 +95,7 @@ def load_dataset(
     measure_on: str | list[str] = "all",
     root: str | Path | None = "auto",
     download: bool = False,
+    factory: str = "",
 ) -> Dataset:
     """Load ``name``, split it, and choose the measured rows (``all``, ``train`` or ``test``).
 
@@ -90,7 +106,10 @@ def load_dataset(
     loads what params.yaml names. mnist and fashion_mnist keep their official split (train rows
     first, then test rows) so results compare with the literature; ``test_fraction`` and
     ``split_seed`` are ignored for them. Their IDX files are read from ``root`` (``auto`` or None:
-    ``data/<name>``); ``download`` lets torchvision fetch missing files there.
+    ``data/<name>``); ``download`` lets torchvision fetch missing files there. ``arrays`` reads
+    ``inputs.npy``/``labels.npy`` or ``data.npz`` from ``root`` (``auto``: data/own), ``custom`` calls
+    ``factory`` ('package.module:function', importable from ``root``); their classes are counted from
+    the labels, which must be 0..K-1.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
@@ -101,6 +120,9 @@ def load_dataset(
     if info.official:
         directory = default_root(name) if root in (None, "auto") else root
         inputs, labels, train, test = load_official_split(name, directory, download)
+    elif info.own:
+        inputs, labels = info.rows(OWN_DATA_ROOT if root in (None, "auto") else Path(root), factory)
+        train, test = split_rows(labels, test_fraction, split_seed)
     else:
         inputs, labels = info.rows()
         train, test = split_rows(labels, test_fraction, split_seed)

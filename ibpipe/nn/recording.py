@@ -78,15 +78,15 @@ def build_custom(import_path: str, kwargs: Mapping[str, Any] | None = None) -> n
     return model
 
 
-def _factory(import_path: str, module_name: str, factory_name: str):
-    """The factory function, or an ``InputError`` naming the module or the attribute that was not found."""
+def _factory(import_path: str, module_name: str, factory_name: str, key: str = "model.factory"):
+    """The factory function, or an ``InputError`` naming ``key``, the module or the attribute that was not found."""
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name is not None and not module_name.startswith(error.name):
             raise  # the user's module itself imports something that is missing: its own traceback says what
         raise InputError(
-            f"model.factory = {import_path!r}: module {error.name!r} was not found "
+            f"{key} = {import_path!r}: module {error.name!r} was not found "
             f"(looked in the project directory {os.getcwd()} and on sys.path)"
         ) from None
     if not hasattr(module, factory_name):
@@ -94,7 +94,7 @@ def _factory(import_path: str, module_name: str, factory_name: str):
         close = difflib.get_close_matches(factory_name, defined, n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f"; it defines {', '.join(defined)}"
         raise InputError(
-            f"model.factory = {import_path!r}: module {module_name!r} ({getattr(module, '__file__', '?')}) "
+            f"{key} = {import_path!r}: module {module_name!r} ({getattr(module, '__file__', '?')}) "
             f"has no attribute {factory_name!r}{hint}"
         )
     return getattr(module, factory_name)
