@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from ibpipe.estimators.binning import fixed_width_codes
 from ibpipe.infoplane.measure import EstimateOptions
-from ibpipe.infoplane.reduce import fixed_width_codes
 from ibpipe.infoplane.tasks import stored_slab_information
 from ibpipe.io.layers import LayerStoreWriter, layer_tasks, open_layer_store, write_layer_store_header
 from ibpipe.parallel import dask_client, run_tasks

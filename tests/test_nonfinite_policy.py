@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ibpipe.infoplane.binning import (
+from ibpipe.estimators.binning import (
     equal_mass_codes,
     fixed_size_codes,
     fixed_width_codes,

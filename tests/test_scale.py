@@ -47,7 +47,7 @@ def test_compiled_and_numpy_counting_give_the_same_ids_as_unique_rows(rng, optio
     values[5, 2] = 1.0  # a value exactly on the top edge
     compiled = counting.count_states(values, **options, use_numba=True)
     fallback = counting.count_states(values, **options, use_numba=False)
-    from ibpipe.infoplane.binning import fixed_size_codes, fixed_width_codes
+    from ibpipe.estimators.binning import fixed_size_codes, fixed_width_codes
 
     if "bin_size" in options:
         codes = fixed_size_codes(values, options["bin_size"])

@@ -1,7 +1,7 @@
 """Per-layer coarse-graining of activations into integer codes: arrays in, codes out.
 
-The binning functions themselves (fixed-width, fixed-size, quantile, equal-mass, EBAB, threshold,
-argmax, pooling) live in ``ibpipe.infoplane.binning`` and are re-exported here.
+The binning kernels themselves (fixed-width, fixed-size, quantile, equal-mass, EBAB, threshold,
+argmax, pooling) live with the estimators, in ``ibpipe.estimators.binning``.
 
 ``LayerReduction`` is one layer's choice (pooling + method + its settings); ``layer_reductions``
 resolves defaults, a named preset (``PRESETS``, the thesis's five) and per-layer overrides;
@@ -18,12 +18,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ibpipe.errors import InputError
-from ibpipe.infoplane.binning import (
+from ibpipe.estimators.binning import (
     CODE_DTYPE,
     POOLING_KINDS,
-    _codes_from_edges,
     argmax_codes,
     clipped_window,
+    codes_from_edges,
     data_range,
     distinct_input_ids,
     ebab_codes,
@@ -36,9 +36,6 @@ from ibpipe.infoplane.binning import (
     quantile_range_codes,
     threshold_codes,
 )
-
-# Not used here: re-exported so callers that import the binning functions from this module keep working.
-from ibpipe.infoplane.binning import equal_mass_codes as equal_mass_codes
 from ibpipe.infoplane.exact import epoch_value_range, exact_grid_codes
 from ibpipe.names import INPUT_LAYER
 
@@ -262,7 +259,7 @@ class LayerReducer:
         if choice.method == "ebab":
             return ebab_codes(pooled, epoch_edges)
         if choice.method == "equal-mass":
-            return _codes_from_edges(pooled, epoch_edges)
+            return codes_from_edges(pooled, epoch_edges)
         if choice.method == "threshold":
             return threshold_codes(pooled, choice.threshold)
         return argmax_codes(pooled)
