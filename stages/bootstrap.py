@@ -40,50 +40,61 @@ def main(
     source: Path = Path("data/neuron_source"),
     out: Path = Path("data/bootstrap.nc"),
 ) -> None:
-    (choice,) = load_sections(params_file, NeuronsBootstrapParams)
-    if choice.source == "pipeline":
-        reference, aligned, attrs = _pipeline_layer(choice, source)
+    (bootstrap_params,) = load_sections(params_file, NeuronsBootstrapParams)
+    if bootstrap_params.source == "pipeline":
+        reference, aligned, attrs = _pipeline_layer(bootstrap_params, source)
     else:
-        reference, aligned, attrs = _own_net(choice)
+        reference, aligned, attrs = _own_net(bootstrap_params)
     variables = {f"reference_{name}": (dims, value) for (name, dims), value in zip(LAYER_DIMS.items(), reference)}
     variables.update({f"replica_{name}": (("replica", *dims), aligned[name]) for name, dims in LAYER_DIMS.items()})
     variables["alignment_quality"] = (
         ("replica", "neuron"),
         aligned["quality"],
-        {"long_name": f"matched correlation with the reference neuron ({choice.align})"},
+        {"long_name": f"matched correlation with the reference neuron ({bootstrap_params.align})"},
     )
-    coords = {"replica": np.arange(choice.replicas), "neuron": np.arange(len(reference[1]))}
+    coords = {"replica": np.arange(bootstrap_params.replicas), "neuron": np.arange(len(reference[1]))}
     dataset = xr.Dataset(variables, coords=coords)
-    dataset.attrs.update({**attrs, "source": choice.source, "params": sections_json(choice)})
+    dataset.attrs.update({**attrs, "source": bootstrap_params.source, "params": sections_json(bootstrap_params)})
     write_metrics(out, dataset)
 
 
-def _own_net(choice: NeuronsBootstrapParams):
+def _own_net(bootstrap_params: NeuronsBootstrapParams):
     task = load_task(
-        choice.dataset, choice.test_fraction, choice.split_seed, choice.window, choice.horizon, choice.series_length
+        bootstrap_params.dataset,
+        bootstrap_params.test_fraction,
+        bootstrap_params.split_seed,
+        bootstrap_params.window,
+        bootstrap_params.horizon,
+        bootstrap_params.series_length,
     )
-    settings = NetSettings.from_params(choice, loss=task.loss, n_out=task.n_out)
+    settings = NetSettings.from_params(bootstrap_params, loss=task.loss, n_out=task.n_out)
     start = initial_state(task.train_x.shape[1], task.n_out, settings)
     reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
     shared = {
         "inputs": task.train_x,
         "labels": task.train_y,
         "settings": settings,
-        "shared_start": start if choice.init == "same" else None,
+        "shared_start": start if bootstrap_params.init == "same" else None,
     }
-    with dask_client(choice.scheduler, choice.workers) as client:
-        replicas = run_tasks(client, replica_arrays, [(r,) for r in range(choice.replicas)], shared, "bootstrap")
-    aligned = align_replicas(reference, replicas, task.train_x, choice.activation, choice.align)
-    return reference, aligned, {"dataset": choice.dataset, "activation": choice.activation, "task": task.kind}
+    with dask_client(bootstrap_params.scheduler, bootstrap_params.workers) as client:
+        replicas = run_tasks(
+            client, replica_arrays, [(r,) for r in range(bootstrap_params.replicas)], shared, "bootstrap"
+        )
+    aligned = align_replicas(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
+    return (
+        reference,
+        aligned,
+        {"dataset": bootstrap_params.dataset, "activation": bootstrap_params.activation, "task": task.kind},
+    )
 
 
-def _pipeline_layer(choice: NeuronsBootstrapParams, source: Path):
+def _pipeline_layer(bootstrap_params: NeuronsBootstrapParams, source: Path):
     described = read_json(source / "source.json")
     spec, pipeline_params = described["model"], json.loads(described["params"])
     train_x, train_y = pipeline_rows(pipeline_params, "train")
     final, initial = load_state(source / "final"), load_state(source / "initial")
     model = build_with(spec, final)
-    keys = dense_layer_keys(model, spec, choice.layer)
+    keys = dense_layer_keys(model, spec, bootstrap_params.layer)
     training = PipelineTraining(
         **{name: pipeline_params["train"][name] for name in ("epochs", "batch_size", "learning_rate", "seed")}
     )
@@ -92,15 +103,21 @@ def _pipeline_layer(choice: NeuronsBootstrapParams, source: Path):
         "inputs": train_x,
         "labels": train_y,
         "training": training,
-        "shared_start": initial if choice.init == "same" else None,
+        "shared_start": initial if bootstrap_params.init == "same" else None,
     }
-    with dask_client(choice.scheduler, choice.workers) as client:
-        states = run_tasks(client, pipeline_replica_state, [(r,) for r in range(choice.replicas)], shared, "bootstrap")
+    with dask_client(bootstrap_params.scheduler, bootstrap_params.workers) as client:
+        states = run_tasks(
+            client, pipeline_replica_state, [(r,) for r in range(bootstrap_params.replicas)], shared, "bootstrap"
+        )
     reference = layer_arrays_of(final, keys)
     activation = spec.get("activation", "relu") if spec["arch"] == "mlp" else "relu"
-    reference_hidden = layer_activations(model, choice.layer, train_x) if choice.align == "activations" else None
+    reference_hidden = (
+        layer_activations(model, bootstrap_params.layer, train_x) if bootstrap_params.align == "activations" else None
+    )
     replica_hidden = [
-        layer_activations(build_with(spec, state), choice.layer, train_x) if choice.align == "activations" else None
+        layer_activations(build_with(spec, state), bootstrap_params.layer, train_x)
+        if bootstrap_params.align == "activations"
+        else None
         for state in states
     ]
     aligned = align_arrays(
@@ -109,13 +126,13 @@ def _pipeline_layer(choice: NeuronsBootstrapParams, source: Path):
         reference_hidden,
         replica_hidden,
         activation,
-        choice.align,
+        bootstrap_params.align,
     )
     attrs = {
         "dataset": pipeline_params["dataset"]["name"],
         "activation": activation,
         "task": "classification",
-        "layer": choice.layer,
+        "layer": bootstrap_params.layer,
         "pipeline_keys": json.dumps(keys._asdict()),
     }
     return reference, aligned, attrs

@@ -28,17 +28,26 @@ def main(
     out: Path = Path("reports/compression.nc"),
     summary: Path = Path("reports/compression.json"),
 ) -> None:
-    (choice,) = load_sections(params_file, NeuronsCompressParams)
+    (compress_params,) = load_sections(params_file, NeuronsCompressParams)
     layers, gaussians = open_netcdf(bootstrap), open_netcdf(neurons)
     upstream = gaussians.attrs["params"]
     trained = NeuronsBootstrapParams(**json.loads(upstream)[NeuronsBootstrapParams.section])
     means, covs = gaussians["mean"].values, gaussians.covariance.values
-    ks = list(range(1, (choice.k_max or len(layers.neuron)) + 1))
+    ks = list(range(1, (compress_params.k_max or len(layers.neuron)) + 1))
     if trained.source == "pipeline":
         described = read_json(source / "source.json")
         test_x, test_y = pipeline_rows(json.loads(described["params"]), "test")
         evaluator = PipelineEvaluator(described["model"], load_state(source / "final"), trained.layer, test_x, test_y)
-        curves = curves_of(evaluator, means, covs, ks, choice.restarts, choice.seed, choice.metrics, "classification")
+        curves = curves_of(
+            evaluator,
+            means,
+            covs,
+            ks,
+            compress_params.restarts,
+            compress_params.seed,
+            compress_params.metrics,
+            "classification",
+        )
     else:
         task = task_of(trained)
         reference = tuple(layers[f"reference_{name}"].values for name in ("w_in", "b_in", "w_out", "b_out"))
@@ -50,9 +59,9 @@ def main(
             task.test_x,
             task.test_y,
             ks,
-            choice.restarts,
-            choice.seed,
-            tuple(choice.metrics),
+            compress_params.restarts,
+            compress_params.seed,
+            tuple(compress_params.metrics),
             task.kind,
         )
         if task.kind == "series":
@@ -61,11 +70,11 @@ def main(
         {
             "dataset": layers.attrs["dataset"],
             "covariance_source": gaussians.attrs["covariance_source"],
-            "params": sections_json(choice, upstream=upstream),
+            "params": sections_json(compress_params, upstream=upstream),
         }
     )
     write_metrics(out, curves)
-    write_json(summary, _summary(curves, choice))
+    write_json(summary, _summary(curves, compress_params))
 
 
 def _add_circle(curves, layers, train_inputs) -> None:
@@ -86,7 +95,7 @@ def _add_circle(curves, layers, train_inputs) -> None:
     )
 
 
-def _summary(curves, choice: NeuronsCompressParams) -> dict:
+def _summary(curves, compress_params: NeuronsCompressParams) -> dict:
     """The numbers of `dvc metrics show`: full net, parameters reaching the threshold, the W2-vs-Euclidean tests."""
     score = curves.attrs["primary_score"]
     report = {"dataset": curves.attrs["dataset"], "covariance_source": curves.attrs["covariance_source"]}
@@ -101,7 +110,7 @@ def _summary(curves, choice: NeuronsCompressParams) -> dict:
     threshold, label = (
         (0.9, "params_at_0.90")
         if score == "accuracy"
-        else (choice.mse_threshold, f"params_at_mse_{choice.mse_threshold:g}")
+        else (compress_params.mse_threshold, f"params_at_mse_{compress_params.mse_threshold:g}")
     )
     report.update({f"{label}_{metric}": value for metric, value in smallest_parameters_at(curves, threshold).items()})
     report.update({key: round(float(value), 3) for key, value in curves.attrs.items() if key.startswith("circle_")})

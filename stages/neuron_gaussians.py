@@ -24,9 +24,9 @@ def main(
     bootstrap: Path = Path("data/bootstrap.nc"),
     out: Path = Path("data/neurons.nc"),
 ) -> None:
-    (choice,) = load_sections(params_file, NeuronGaussiansParams)
+    (gaussians_params,) = load_sections(params_file, NeuronGaussiansParams)
     layers = open_netcdf(bootstrap)
-    means, covs, variables = gaussians_from(layers, choice)
+    means, covs, variables = gaussians_from(layers, gaussians_params)
     variables.update(
         {"mean": (("neuron", "coordinate"), means), "covariance": (("neuron", "coordinate", "coordinate_"), covs)}
     )
@@ -40,9 +40,9 @@ def main(
     )
     dataset.attrs.update(
         {
-            "covariance_source": choice.covariance,
+            "covariance_source": gaussians_params.covariance,
             "coordinates": "incoming weights, then bias",
-            "params": sections_json(choice, upstream=layers.attrs["params"]),
+            "params": sections_json(gaussians_params, upstream=layers.attrs["params"]),
         }
     )
     write_metrics(out, dataset)

@@ -26,11 +26,11 @@ def main(
     weights: Path = Path("data/weights.zarr"),
     out: Path = Path("data/neuron_source"),
 ) -> None:
-    (choice,) = load_sections(params_file, NeuronsBootstrapParams)
+    (bootstrap_params,) = load_sections(params_file, NeuronsBootstrapParams)
     with atomic_path(out) as temporary:
         temporary.mkdir()
-        if choice.source != "pipeline":
-            write_json(temporary / "source.json", {"source": choice.source})
+        if bootstrap_params.source != "pipeline":
+            write_json(temporary / "source.json", {"source": bootstrap_params.source})
             return
         if not weights.exists():
             raise MissingFileError(f"neurons.bootstrap.source = pipeline needs {weights}; run `dvc repro train` first")
@@ -43,7 +43,7 @@ def main(
             temporary / "source.json",
             {
                 "source": "pipeline",
-                "layer": choice.layer,
+                "layer": bootstrap_params.layer,
                 "epoch": last,
                 "model": attrs["model"],
                 "params": attrs["params"],

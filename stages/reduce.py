@@ -44,11 +44,11 @@ def main(
     activations: str = "data/activations.zarr",
     out: str = "data/codes.zarr",
 ) -> None:
-    (choice,) = load_sections(params_file, ReduceParams)
+    (reduce_params,) = load_sections(params_file, ReduceParams)
     source = open_layer_store(activations)
     shapes = layer_shapes(source)
     # Named reductions (an ablation in one run) each code every trial under reductions/<name>/
-    named = choice.named_defaults() or {None: choice.layer_defaults()}
+    named = reduce_params.named_defaults() or {None: reduce_params.layer_defaults()}
     epochs = read_array(source, "epoch")
     n_samples = source["labels"].shape[0]
     first = next(iter(shapes))
@@ -57,7 +57,9 @@ def main(
     with new_store(out) as root:
         copy_header(source, root)
         for name, defaults in named.items():
-            reductions = reducing.layer_reductions(defaults, list(shapes), choice.preset_name, choice.layer_overrides())
+            reductions = reducing.layer_reductions(
+                defaults, list(shapes), reduce_params.preset_name, reduce_params.layer_overrides()
+            )
             reducers = reducing.layer_reducers(reductions, shapes)
             code_shapes = {
                 layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape
@@ -78,7 +80,7 @@ def main(
             }
         root.attrs.update(
             {
-                "params": sections_json(choice, upstream=source.attrs.get("params")),
+                "params": sections_json(reduce_params, upstream=source.attrs.get("params")),
                 **shapes_attrs,
                 "activation_widths": layer_widths(source),
                 "reductions": json.dumps(described.get(None, described)),

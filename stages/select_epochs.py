@@ -27,31 +27,33 @@ def main(
     weights: Path = Path("data/weights.zarr"),
     out: Path = Path("data/selection.json"),
 ) -> None:
-    choice, fit = load_sections(params_file, SelectParams, TrainParams)
-    if choice.method in SEARCHES:
-        selection = _delta_skip(params_file, choice, fit.epochs, weights)
+    select_params, fit = load_sections(params_file, SelectParams, TrainParams)
+    if select_params.method in SEARCHES:
+        selection = _delta_skip(params_file, select_params, fit.epochs, weights)
     else:
         epochs = epoch_schedule(
-            choice.method,
+            select_params.method,
             fit.epochs,
-            choice.every,
-            choice.n_points,
-            tuple(choice.step_bounds),
-            tuple(choice.step_sizes),
+            select_params.every,
+            select_params.n_points,
+            tuple(select_params.step_bounds),
+            tuple(select_params.step_sizes),
         )
         selection = {"epochs": epochs.tolist()}
-    write_json(out, {"method": choice.method, **selection})
-    print(f"select: {len(selection['epochs'])} of {fit.epochs + 1} epochs ({choice.method})")
+    write_json(out, {"method": select_params.method, **selection})
+    print(f"select: {len(selection['epochs'])} of {fit.epochs + 1} epochs ({select_params.method})")
 
 
-def _delta_skip(params_file: Path, choice: SelectParams, n_epochs: int, weights: Path) -> dict:
+def _delta_skip(params_file: Path, select_params: SelectParams, n_epochs: int, weights: Path) -> dict:
     data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
     dataset = load_dataset(**data.to_dict())
-    shared, source_entropies = probe_setup(dataset, reduce, choice.probe, str(weights.resolve()))
-    with dask_client("local", choice.workers) as client:
+    shared, source_entropies = probe_setup(dataset, reduce, select_params.probe, str(weights.resolve()))
+    with dask_client("local", select_params.workers) as client:
         probe = parallel_probe(client, shared)
-        result = SEARCHES[choice.method](n_epochs, probe, source_entropies, choice.delta, choice.factor)
-    return {"delta": choice.delta, **result}
+        result = SEARCHES[select_params.method](
+            n_epochs, probe, source_entropies, select_params.delta, select_params.factor
+        )
+    return {"delta": select_params.delta, **result}
 
 
 if __name__ == "__main__":

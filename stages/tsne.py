@@ -27,39 +27,39 @@ def main(
     metrics: Path = Path("reports/metrics.nc"),
     out: Path = Path("reports/tsne"),
 ) -> None:
-    choice, plot = load_sections(params_file, TsneParams, PlotParams)
+    tsne_params, plot = load_sections(params_file, TsneParams, PlotParams)
     root = open_layer_store(activations)
     measured = np.asarray(root["epoch"][...])
     information = None
-    if "peak" in choice.epochs:
+    if "peak" in tsne_params.epochs:
         dataset = open_metrics(metrics)
-        if choice.peak_estimator not in dataset.estimator.values:
+        if tsne_params.peak_estimator not in dataset.estimator.values:
             raise InputError(
-                f"tsne.peak_estimator = {choice.peak_estimator!r} is not in {metrics}; "
+                f"tsne.peak_estimator = {tsne_params.peak_estimator!r} is not in {metrics}; "
                 f"its estimators are {', '.join(dataset.estimator.values.tolist())}"
             )
-        information = dataset["I_XT"].sel(estimator=choice.peak_estimator).reindex(epoch=measured)
+        information = dataset["I_XT"].sel(estimator=tsne_params.peak_estimator).reindex(epoch=measured)
         for dim in ("split", "reduction", "trial"):  # the maps show trial 0's activations (the root groups)
             if dim in information.dims:
                 information = information.isel({dim: 0}, drop=True)
-    rows = seeded_rows(root["labels"].shape[0], choice.n_rows, choice.seed)
+    rows = seeded_rows(root["labels"].shape[0], tsne_params.n_rows, tsne_params.seed)
     layers = layer_names(root)
     embeddings, epochs, names = [], [], []
     for layer in layers:
         curve = None if information is None else information.sel(layer=layer).values
-        named = sequence_epochs(choice.epochs, measured, curve)
+        named = sequence_epochs(tsne_params.epochs, measured, curve)
         chosen = [epoch for _, epoch in named]
         positions = [int(np.flatnonzero(measured == epoch)[0]) for epoch in chosen]
         maps = [np.asarray(root[layer]["activation"][position])[rows] for position in positions]
         embeddings.append(
             embed_sequence(
                 maps,
-                choice.perplexity,
-                choice.n_iter,
-                choice.n_iter_next,
-                choice.dimensions,
-                choice.seed,
-                choice.n_jobs,
+                tsne_params.perplexity,
+                tsne_params.n_iter,
+                tsne_params.n_iter_next,
+                tsne_params.dimensions,
+                tsne_params.seed,
+                tsne_params.n_jobs,
             )
         )
         epochs.append(chosen)
@@ -73,13 +73,13 @@ def main(
             "step_name": (("layer", "step"), np.asarray(names, dtype=str)),
         },
         coords={"layer": layers},
-        attrs={"params": sections_json(choice, upstream=root.attrs.get("params"))},
+        attrs={"params": sections_json(tsne_params, upstream=root.attrs.get("params"))},
     )
     with atomic_path(out) as temporary:
         temporary.mkdir()
         result.to_netcdf(temporary / "embeddings.nc", engine="netcdf4")
         tsne_grid(result).savefig(temporary / "grid.png", dpi=plot.dpi)
-        if choice.gif and not write_tsne_gif(result, temporary / "sequence.gif", plot.dpi):
+        if tsne_params.gif and not write_tsne_gif(result, temporary / "sequence.gif", plot.dpi):
             typer.echo("tsne: pillow is not installed, so sequence.gif is skipped (pip install pillow)", err=True)
 
 

@@ -62,11 +62,10 @@ def probe_setup(
     section says, counted by ``estimator``), and (H(X), H(Y)) in bits for the distance."""
     from ibpipe.estimators.plugin import entropy_bits
 
-    choice = reduce
     inputs, labels = dataset.inputs[dataset.measured_rows], dataset.labels[dataset.measured_rows]
     shapes = layer_shapes(build_model(open_weights_attrs(weights_path)["model"]), torch.from_numpy(inputs))
     reductions = reducing.layer_reductions(
-        choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides()
+        reduce.layer_defaults(), list(shapes), reduce.preset_name, reduce.layer_overrides()
     )
     x_ids = reducing.input_state_ids(inputs, reductions.pop(INPUT_LAYER))
     shared = {

@@ -240,28 +240,28 @@ class LayerReducer:
     def transform(self, values: np.ndarray, epoch_edges: np.ndarray | None = None) -> np.ndarray:
         """Codes (n_samples, n_units) of activations; ``equal-mass``, ``ebab`` and ``exact`` need their
         epoch's ``epoch_statistic``."""
-        choice = self.reduction
+        reduction = self.reduction
         pooled = self.pool(values)
-        if choice.method == "fixed-width":
+        if reduction.method == "fixed-width":
             if self.value_range_ is None:
                 raise ValueError("fixed-width bins on the data range need fit() first")
-            return fixed_width_codes(pooled, choice.n_bins, self.value_range_)
-        if choice.method == "fixed-size":
-            return fixed_size_codes(pooled, choice.bin_size)
-        if choice.method == "quantile":
+            return fixed_width_codes(pooled, reduction.n_bins, self.value_range_)
+        if reduction.method == "fixed-size":
+            return fixed_size_codes(pooled, reduction.bin_size)
+        if reduction.method == "quantile":
             if self.unit_ranges_ is None:
                 raise ValueError("quantile bins need fit() first")
-            return quantile_range_codes(pooled, choice.n_bins, self.unit_ranges_)
-        if choice.method in PER_EPOCH_METHODS and epoch_edges is None:
-            raise ValueError(f"{choice.method} codes need the epoch's epoch_statistic()")
-        if choice.method == "exact":
-            return exact_grid_codes(pooled, choice.bits, epoch_edges)
-        if choice.method == "ebab":
+            return quantile_range_codes(pooled, reduction.n_bins, self.unit_ranges_)
+        if reduction.method in PER_EPOCH_METHODS and epoch_edges is None:
+            raise ValueError(f"{reduction.method} codes need the epoch's epoch_statistic()")
+        if reduction.method == "exact":
+            return exact_grid_codes(pooled, reduction.bits, epoch_edges)
+        if reduction.method == "ebab":
             return ebab_codes(pooled, epoch_edges)
-        if choice.method == "equal-mass":
+        if reduction.method == "equal-mass":
             return codes_from_edges(pooled, epoch_edges)
-        if choice.method == "threshold":
-            return threshold_codes(pooled, choice.threshold)
+        if reduction.method == "threshold":
+            return threshold_codes(pooled, reduction.threshold)
         return argmax_codes(pooled)
 
     def fit_transform_epoch(self, values: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Edge cases: TwoNN ties, correlation dimension on repeated rows, barycentre warm starts, clipping ranges,
-and Chelombiev et al.'s entropy-based adaptive binning against its oracles."""
+"""Ties and degenerate data: TwoNN ties, correlation dimension on repeated rows, singular barycentre starts,
+clipping ranges, and Chelombiev et al.'s entropy-based adaptive binning (point masses, pooled ties) against
+its oracles."""
 
 import warnings
 
