@@ -33,9 +33,19 @@ def build_stores(directory: Path, n_epochs: int, n_samples: int = 4096) -> tuple
     paths = directory / "activations.zarr", directory / "codes.zarr"
     roots = [zarr.open_group(path, mode="w") for path in paths]
     for root in roots:
-        write_layer_store_header(root, epochs, np.arange(n_samples), np.eye(n_samples, 1), labels, WIDTHS, {})
+        write_layer_store_header(
+            root,
+            epochs=epochs,
+            sample_rows=np.arange(n_samples),
+            inputs=np.eye(n_samples, 1),
+            labels=labels,
+            shapes=WIDTHS,
+            attrs={},
+        )
     writers = [
-        LayerStoreWriter(root, variable, WIDTHS, epochs, n_samples, 16, dtype)
+        LayerStoreWriter(
+            root, variable, shapes=WIDTHS, epochs=epochs, n_samples=n_samples, epochs_per_shard=16, dtype=dtype
+        )
         for root, variable, dtype in zip(roots, ("activation", "code"), ("float32", "int32"))
     ]
     for slab in writers[0].slabs():

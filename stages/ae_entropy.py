@@ -8,6 +8,7 @@ from ibpipe.ae_entropy.autoencoder import AutoencoderSettings, CodeMeasureSettin
 from ibpipe.ae_entropy.curves import entropy_curves
 from ibpipe.config.ae import AeParams
 from ibpipe.config.checks import load_sections, sections_json
+from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import read_json, write_metrics
 from ibpipe.io.stage import run_stage
 from ibpipe.parallel import dask_client
@@ -29,7 +30,7 @@ def main(
             client,
             restarts=ae.restarts,
         )
-    dataset.attrs.update({**source, "params": sections_json(ae)})
+    dataset.attrs.update({**source, PARAMS_ATTR: sections_json(ae)})
     write_metrics(out, dataset)
 
 

@@ -13,9 +13,9 @@ from ibpipe.infoplane.compression import add_compression
 from ibpipe.infoplane.measure import EstimateOptions, SlabMeasures
 from ibpipe.infoplane.metrics import metrics_dataset, metrics_summary
 from ibpipe.infoplane.tasks import GroupLayout, assemble_metrics, stored_slab_information
+from ibpipe.io.attrs import NOISE_STD_ATTR
 from ibpipe.io.files import write_json, write_metrics
 from ibpipe.io.layers import (
-    NOISE_STD_ATTR,
     layer_tasks,
     layer_widths,
     open_layer_store,

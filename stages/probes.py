@@ -11,6 +11,7 @@ import numpy as np
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.probes import ProbesParams
 from ibpipe.infoplane.layer_probes import probe_layers, probe_split, spread_positions
+from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import write_metrics
 from ibpipe.io.layers import layer_names, open_layer_store
 from ibpipe.io.stage import run_stage
@@ -36,7 +37,7 @@ def main(
         probes_params.l2_c,
         probes_params.max_iter,
     )
-    probes.attrs["params"] = sections_json(probes_params, upstream=root.attrs.get("params"))
+    probes.attrs[PARAMS_ATTR] = sections_json(probes_params, upstream=root.attrs.get(PARAMS_ATTR))
     write_metrics(out, probes)
 
 

@@ -13,13 +13,10 @@ from ibpipe.config.reduce import ReduceParams
 from ibpipe.config.select import SelectParams
 from ibpipe.config.train import TrainParams
 from ibpipe.data.datasets import load_dataset
-from ibpipe.infoplane.probing import parallel_probe, probe_setup
-from ibpipe.infoplane.selection import delta_skip_approximate, delta_skip_exact, epoch_schedule
+from ibpipe.infoplane.probing import SEARCHES, delta_skip_selection
+from ibpipe.infoplane.selection import epoch_schedule
 from ibpipe.io.files import write_json
 from ibpipe.io.stage import run_stage
-from ibpipe.parallel import dask_client
-
-SEARCHES = {"delta-exact": delta_skip_exact, "delta-approx": delta_skip_approximate}
 
 
 def main(
@@ -29,31 +26,21 @@ def main(
 ) -> None:
     select_params, fit = load_sections(params_file, SelectParams, TrainParams)
     if select_params.method in SEARCHES:
-        selection = _delta_skip(params_file, select_params, fit.epochs, weights)
+        data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
+        dataset = load_dataset(**data.to_dict())
+        selection = delta_skip_selection(select_params, fit.epochs, dataset, reduce, str(weights.resolve()))
     else:
         epochs = epoch_schedule(
             select_params.method,
             fit.epochs,
-            select_params.every,
-            select_params.n_points,
-            tuple(select_params.step_bounds),
-            tuple(select_params.step_sizes),
+            every=select_params.every,
+            n_points=select_params.n_points,
+            step_bounds=tuple(select_params.step_bounds),
+            step_sizes=tuple(select_params.step_sizes),
         )
         selection = {"epochs": epochs.tolist()}
     write_json(out, {"method": select_params.method, **selection})
     print(f"select: {len(selection['epochs'])} of {fit.epochs + 1} epochs ({select_params.method})")
-
-
-def _delta_skip(params_file: Path, select_params: SelectParams, n_epochs: int, weights: Path) -> dict:
-    data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
-    dataset = load_dataset(**data.to_dict())
-    shared, source_entropies = probe_setup(dataset, reduce, select_params.probe, str(weights.resolve()))
-    with dask_client("local", select_params.workers) as client:
-        probe = parallel_probe(client, shared)
-        result = SEARCHES[select_params.method](
-            n_epochs, probe, source_entropies, select_params.delta, select_params.factor
-        )
-    return {"delta": select_params.delta, **result}
 
 
 if __name__ == "__main__":

@@ -202,7 +202,14 @@ def test_reading_a_row_subsample_shard_by_shard_equals_indexing_the_whole_slab(r
     values = rng.normal(size=(3, 250, 4)).astype(np.float32)
     root = zarr.open_group(tmp_path / "activations.zarr", mode="w")
     writer = LayerStoreWriter(
-        root, "activation", {"a": (4,)}, np.arange(3), 250, epochs_per_shard=3, dtype="float32", samples_per_chunk=60
+        root,
+        "activation",
+        shapes={"a": (4,)},
+        epochs=np.arange(3),
+        n_samples=250,
+        epochs_per_shard=3,
+        dtype="float32",
+        samples_per_chunk=60,
     )
     for slab in writer.slabs():
         for samples in writer.sample_chunks():
