@@ -9,14 +9,12 @@ Output data/neurons.nc.
 
 from pathlib import Path
 
-import numpy as np
-import xarray as xr
-
 from ibpipe.config.checks import load_sections, sections_json
 from ibpipe.config.neurons import NeuronGaussiansParams
+from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import open_netcdf, write_metrics
 from ibpipe.io.stage import run_stage
-from ibpipe.neurons.sources import gaussians_from
+from ibpipe.neurons.sources import gaussians_dataset
 
 
 def main(
@@ -26,25 +24,8 @@ def main(
 ) -> None:
     (gaussians_params,) = load_sections(params_file, NeuronGaussiansParams)
     layers = open_netcdf(bootstrap)
-    means, covs, variables = gaussians_from(layers, gaussians_params)
-    variables.update(
-        {"mean": (("neuron", "coordinate"), means), "covariance": (("neuron", "coordinate", "coordinate_"), covs)}
-    )
-    dataset = xr.Dataset(
-        variables,
-        coords={
-            "neuron": np.arange(len(means)),
-            "coordinate": np.arange(means.shape[1]),
-            "coordinate_": np.arange(means.shape[1]),
-        },
-    )
-    dataset.attrs.update(
-        {
-            "covariance_source": gaussians_params.covariance,
-            "coordinates": "incoming weights, then bias",
-            "params": sections_json(gaussians_params, upstream=layers.attrs["params"]),
-        }
-    )
+    dataset = gaussians_dataset(layers, gaussians_params)
+    dataset.attrs[PARAMS_ATTR] = sections_json(gaussians_params, upstream=layers.attrs[PARAMS_ATTR])
     write_metrics(out, dataset)
 
 

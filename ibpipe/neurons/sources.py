@@ -63,3 +63,21 @@ def gaussians_from(layers: xr.Dataset, gaussians_params: NeuronGaussiansParams, 
         "factor": (("neuron", "coordinate", "factor_column"), posterior.lowrank_factors()),
     }
     return reference_in, posterior.covariances, extra
+
+
+def gaussians_dataset(layers: xr.Dataset, gaussians_params: NeuronGaussiansParams) -> xr.Dataset:
+    """data/neurons.nc: every hidden neuron's mean (neuron, coordinate) and covariance (neuron, coordinate,
+    coordinate_) over its (incoming weights, bias), from ``gaussians_params.covariance``, with that source's
+    extra variables."""
+    means, covs, variables = gaussians_from(layers, gaussians_params)
+    variables.update(
+        {"mean": (("neuron", "coordinate"), means), "covariance": (("neuron", "coordinate", "coordinate_"), covs)}
+    )
+    coordinates = np.arange(means.shape[1])
+    dataset = xr.Dataset(
+        variables, coords={"neuron": np.arange(len(means)), "coordinate": coordinates, "coordinate_": coordinates}
+    )
+    dataset.attrs.update(
+        {"covariance_source": gaussians_params.covariance, "coordinates": "incoming weights, then bias"}
+    )
+    return dataset
