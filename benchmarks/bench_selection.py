@@ -26,11 +26,11 @@ from ibpipe.parallel import dask_client
 
 def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -> None:
     params = load_params(params_file)
-    choice = params.select
+    select_params = params.select
     shared, entropies = probe_setup(params, str(Path(weights).resolve()))
     n_epochs = params.train.epochs
     cache: dict[int, np.ndarray] = {}
-    with dask_client("local", choice.workers) as client:
+    with dask_client("local", select_params.workers) as client:
         measure = parallel_probe(client, shared)
 
         def probe(epochs):
@@ -40,12 +40,13 @@ def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -
             return {e: cache[e] for e in epochs}
 
         started = time.perf_counter()
-        exact = delta_skip_exact(n_epochs, probe, entropies, choice.delta, choice.factor)
+        exact = delta_skip_exact(n_epochs, probe, entropies, select_params.delta, select_params.factor)
         exact_seconds = time.perf_counter() - started
         gaps = zip(pairwise(exact["epochs"]), exact["distances"])
         non_adjacent = [d for (a, b), d in gaps if b - a > 1]
         print(
-            f"delta-exact (delta {choice.delta}): {len(exact['epochs'])} epochs kept, {len(exact['probed'])} probed, "
+            f"delta-exact (delta {select_params.delta}): {len(exact['epochs'])} epochs kept, "
+            f"{len(exact['probed'])} probed, "
             f"max gap distance {max(exact['distances']):.4f} (over non-adjacent gaps "
             f"{max(non_adjacent, default=0):.4f}), {exact_seconds:.1f} s"
         )
@@ -57,7 +58,7 @@ def main(weights: str = "data/weights.zarr", params_file: str = "params.yaml") -
                 (information_distance(measured[a], measured[b], entropies) for a, b in pairwise(epochs) if b - a > 1),
                 default=0.0,
             )
-            return worst <= choice.delta, len(epochs), worst
+            return worst <= select_params.delta, len(epochs), worst
 
         low, high = 2, 400
         while not satisfies(high)[0]:

@@ -22,7 +22,7 @@ from ibpipe.nn.architectures import build_model, model_spec
 from ibpipe.nn.training import train_epochs
 from ibpipe.nn.trials import train_trials
 
-SPEC = model_spec("mlp", (12,), 2, [10, 7, 5, 4, 3], "tanh")
+SPEC = model_spec("mlp", (12,), 2, widths=[10, 7, 5, 4, 3], activation="tanh")
 
 
 def _data():

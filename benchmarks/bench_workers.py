@@ -18,7 +18,7 @@ import numpy as np
 import zarr
 
 from ibpipe.config.estimate import EstimateParams
-from ibpipe.infoplane.reduce import fixed_width_codes
+from ibpipe.estimators.binning import fixed_width_codes
 from ibpipe.infoplane.tasks import estimate_cells, stored_slab_information
 from ibpipe.io.arrays import write_array
 from ibpipe.io.layers import LayerStoreWriter, open_layer_store, write_layer_store_header
@@ -36,9 +36,19 @@ def build_stores(directory: Path, n_epochs: int, n_samples: int = 4096) -> tuple
     paths = directory / "activations.zarr", directory / "codes.zarr"
     roots = [zarr.open_group(path, mode="w") for path in paths]
     for root in roots:
-        write_layer_store_header(root, epochs, np.arange(n_samples), np.eye(n_samples, 1), labels, SHAPES, {})
+        write_layer_store_header(
+            root,
+            epochs=epochs,
+            sample_rows=np.arange(n_samples),
+            inputs=np.eye(n_samples, 1),
+            labels=labels,
+            shapes=SHAPES,
+            attrs={},
+        )
     writers = [
-        LayerStoreWriter(root, variable, SHAPES, epochs, n_samples, 16, dtype)
+        LayerStoreWriter(
+            root, variable, shapes=SHAPES, epochs=epochs, n_samples=n_samples, epochs_per_shard=16, dtype=dtype
+        )
         for root, variable, dtype in zip(roots, ("activation", "code"), ("float32", "int32"))
     ]
     for slab in writers[0].slabs():

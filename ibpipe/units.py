@@ -1,7 +1,8 @@
 """Information units: estimators compute in nats and convert once, at the end (as NPEET's ``base``).
 
 Every estimator takes ``base`` (default 2: bits; ``math.e``: nats) and passes its nats through
-``from_nats``; nothing else in the estimators defines ln 2.
+``from_nats``; the plug-in estimators, which combine their entropies in bits, pass those through
+``from_bits``. Nothing else in the estimators defines ln 2.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ def from_nats(value: float, base: float = BITS) -> float:
     return float(value) / math.log(base)
 
 
-def to_nats(value: float, base: float = BITS) -> float:
-    """``value`` in units of log ``base`` back to nats."""
-    return value * math.log(base)
-
-
-def bits(value_nats: float) -> float:
-    """``value_nats`` in bits."""
-    return value_nats / LN2
+def from_bits(value: float, base: float = BITS) -> float:
+    """``value`` bits in units of log ``base``: bits to nats (times ln 2), then ``from_nats``."""
+    return from_nats(value * LN2, base)

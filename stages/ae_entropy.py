@@ -6,6 +6,7 @@ import numpy as np
 
 from ibpipe.ae_entropy.curves import entropy_curves
 from ibpipe.ae_entropy.params import AeParams
+from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import read_json, write_metrics
 from ibpipe.io.stage import run_stage
 from ibpipe.parallel import dask_client
@@ -28,7 +29,7 @@ def main(
             client,
             restarts=ae.restarts,
         )
-    dataset.attrs.update({**source, "params": sections_json(ae)})
+    dataset.attrs.update({**source, PARAMS_ATTR: sections_json(ae)})
     write_metrics(out, dataset)
 
 

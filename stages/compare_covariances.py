@@ -25,11 +25,11 @@ def main(
     bootstrap: Path = Path("data/bootstrap.nc"),
     out: Path = Path("reports/covariance_figures"),
 ) -> None:
-    choice, plot = load_sections(params_file, NeuronGaussiansParams, PlotParams)
+    gaussians_params, plot = load_sections(params_file, NeuronGaussiansParams, PlotParams)
     layers = open_netcdf(bootstrap)
     covariances = {}
     for source in COVARIANCE_SOURCES:
-        means, covariances[source], _ = gaussians_from(layers, choice, source)
+        means, covariances[source], _ = gaussians_from(layers, gaussians_params, source)
     summary = {
         f"mean_trace_{source}": float(np.trace(covs, axis1=1, axis2=2).mean()) for source, covs in covariances.items()
     }

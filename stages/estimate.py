@@ -5,8 +5,9 @@ from pathlib import Path
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.infoplane.metrics import metrics_summary
 from ibpipe.infoplane.tasks import estimate_run
+from ibpipe.io.attrs import PARAMS_ATTR, REDUCTION_DESCRIPTIONS_ATTR
 from ibpipe.io.files import write_json, write_metrics
-from ibpipe.io.layers import PARAMS_ATTR, REDUCTIONS_DESCRIPTION_ATTR, open_layer_store
+from ibpipe.io.layers import open_layer_store
 from ibpipe.io.stage import run_stage
 from ibpipe.schema import load_sections, sections_json
 
@@ -22,7 +23,7 @@ def main(
     upstream = open_layer_store(codes).attrs
     attrs = {
         PARAMS_ATTR: sections_json(params, upstream=upstream.get(PARAMS_ATTR)),
-        REDUCTIONS_DESCRIPTION_ATTR: upstream.get(REDUCTIONS_DESCRIPTION_ATTR, "{}"),
+        REDUCTION_DESCRIPTIONS_ATTR: upstream.get(REDUCTION_DESCRIPTIONS_ATTR, "{}"),
     }
     metrics = estimate_run(params, codes, activations, attrs)
     write_metrics(out, metrics)

@@ -9,13 +9,11 @@ Output data/neurons.nc.
 
 from pathlib import Path
 
-import numpy as np
-import xarray as xr
-
+from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import open_netcdf, write_metrics
 from ibpipe.io.stage import run_stage
 from ibpipe.neurons.params import NeuronGaussiansParams
-from ibpipe.neurons.sources import gaussians_from
+from ibpipe.neurons.sources import gaussians_dataset
 from ibpipe.schema import load_sections, sections_json
 
 
@@ -24,27 +22,10 @@ def main(
     bootstrap: Path = Path("data/bootstrap.nc"),
     out: Path = Path("data/neurons.nc"),
 ) -> None:
-    (choice,) = load_sections(params_file, NeuronGaussiansParams)
+    (gaussians_params,) = load_sections(params_file, NeuronGaussiansParams)
     layers = open_netcdf(bootstrap)
-    means, covs, variables = gaussians_from(layers, choice)
-    variables.update(
-        {"mean": (("neuron", "coordinate"), means), "covariance": (("neuron", "coordinate", "coordinate_"), covs)}
-    )
-    dataset = xr.Dataset(
-        variables,
-        coords={
-            "neuron": np.arange(len(means)),
-            "coordinate": np.arange(means.shape[1]),
-            "coordinate_": np.arange(means.shape[1]),
-        },
-    )
-    dataset.attrs.update(
-        {
-            "covariance_source": choice.covariance,
-            "coordinates": "incoming weights, then bias",
-            "params": sections_json(choice, upstream=layers.attrs["params"]),
-        }
-    )
+    dataset = gaussians_dataset(layers, gaussians_params)
+    dataset.attrs[PARAMS_ATTR] = sections_json(gaussians_params, upstream=layers.attrs[PARAMS_ATTR])
     write_metrics(out, dataset)
 
 

@@ -10,14 +10,10 @@ spec and params stored with them. Output: a folder with ``source.json`` (and ``f
 
 from pathlib import Path
 
-import numpy as np
-import zarr
-
-from ibpipe.errors import MissingFileError
 from ibpipe.io.files import atomic_path, write_json
 from ibpipe.io.stage import run_stage
-from ibpipe.io.weights import open_weights_attrs, read_weights
 from ibpipe.neurons.params import NeuronsBootstrapParams
+from ibpipe.neurons.pipeline_source import copy_pipeline_source
 from ibpipe.schema import load_sections
 
 
@@ -26,36 +22,13 @@ def main(
     weights: Path = Path("data/weights.zarr"),
     out: Path = Path("data/neuron_source"),
 ) -> None:
-    (choice,) = load_sections(params_file, NeuronsBootstrapParams)
+    (bootstrap_params,) = load_sections(params_file, NeuronsBootstrapParams)
     with atomic_path(out) as temporary:
         temporary.mkdir()
-        if choice.source != "pipeline":
-            write_json(temporary / "source.json", {"source": choice.source})
-            return
-        if not weights.exists():
-            raise MissingFileError(f"neurons.bootstrap.source = pipeline needs {weights}; run `dvc repro train` first")
-        attrs = open_weights_attrs(weights)
-        n_epochs = int(zarr.open_group(weights, mode="r")["epoch"].shape[0])
-        (_, initial), (last, final) = read_weights(weights, [0, n_epochs - 1])
-        save_state(temporary / "initial", initial)
-        save_state(temporary / "final", final)
-        write_json(
-            temporary / "source.json",
-            {
-                "source": "pipeline",
-                "layer": choice.layer,
-                "epoch": last,
-                "model": attrs["model"],
-                "params": attrs["params"],
-            },
-        )
-
-
-def save_state(folder: Path, state: dict) -> None:
-    """One ``<parameter>.npy`` per state-dict entry (np.save is byte-stable; ``ibpipe.neurons.pipeline.load_state``)."""
-    folder.mkdir()
-    for name, value in state.items():
-        np.save(folder / f"{name}.npy", np.asarray(value))
+        if bootstrap_params.source == "pipeline":
+            copy_pipeline_source(temporary, weights, bootstrap_params.layer)
+        else:
+            write_json(temporary / "source.json", {"source": bootstrap_params.source})
 
 
 if __name__ == "__main__":

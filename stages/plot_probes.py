@@ -25,11 +25,6 @@ def main(
     (plot,) = load_sections(params_file, PlotParams)
     information, probe_results = open_metrics(metrics), open_netcdf(probes)
     estimator = str(information.estimator.values[0])
-    # probes measure trial 0's activations (the store's root groups): its I(X;T) (first split, reduction) beside them
-    first = information
-    for dim in ("split", "reduction", "trial"):
-        if dim in first.dims:
-            first = first.isel({dim: 0}, drop=True)
     figures = {
         "probe_accuracy": probe_accuracy_figure(probe_results),
         # probes measure trial 0's activations (the store's root groups), so its I(X;T) sits beside them

@@ -10,6 +10,7 @@ import numpy as np
 
 from ibpipe.config.probes import ProbesParams
 from ibpipe.infoplane.layer_probes import probe_layers, probe_split, spread_positions
+from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import write_metrics
 from ibpipe.io.layers import layer_names, open_layer_store
 from ibpipe.io.stage import run_stage
@@ -21,22 +22,22 @@ def main(
     activations: Path = Path("data/activations.zarr"),
     out: Path = Path("reports/probes.nc"),
 ) -> None:
-    (choice,) = load_sections(params_file, ProbesParams)
+    (probes_params,) = load_sections(params_file, ProbesParams)
     root = open_layer_store(activations)
     labels = np.asarray(root["labels"][...])
     measured = np.asarray(root["epoch"][...])
-    positions = spread_positions(len(measured), choice.max_epochs)
-    split = probe_split(labels, choice.test_fraction, choice.seed, choice.separation_rows)
+    positions = spread_positions(len(measured), probes_params.max_epochs)
+    split = probe_split(labels, probes_params.test_fraction, probes_params.seed, probes_params.separation_rows)
     probes = probe_layers(
         lambda layer, row: np.asarray(root[layer]["activation"][positions[row]]),
         layer_names(root),
         measured[positions].tolist(),
         labels,
         split,
-        choice.l2_c,
-        choice.max_iter,
+        probes_params.l2_c,
+        probes_params.max_iter,
     )
-    probes.attrs["params"] = sections_json(choice, upstream=root.attrs.get("params"))
+    probes.attrs[PARAMS_ATTR] = sections_json(probes_params, upstream=root.attrs.get(PARAMS_ATTR))
     write_metrics(out, probes)
 
 

@@ -1,41 +1,14 @@
-"""DVC stage `reduce`: pool and discretise every layer's activations into integer codes, in the same layout.
+"""DVC stage `reduce`: pool and discretise every layer's activations into integer codes, in the same layout
+(``ibpipe.infoplane.coding``)."""
 
-Layers stream shard by shard; learnt bins (quantile edges, the data range) come from one
-pass over all measured epochs first. The codes store also holds ``x_id``, the state of X
-of each sample (the distinct input, or its code when reduce settings name the input), and per
-layer ``nonfinite``, the number of NaN or inf activations of each epoch.
-"""
-
-import json
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ibpipe.config.reduce import ReduceParams
-from ibpipe.infoplane import reduce as reducing
-from ibpipe.io.arrays import write_array
-from ibpipe.io.layers import (
-    NONFINITE_ARRAY,
-    REDUCTIONS_ATTR,
-    SHAPES_ATTR,
-    WIDTHS_ATTR,
-    LayerStoreWriter,
-    copy_header,
-    epochs_per_shard,
-    input_shape,
-    layer_chunks,
-    layer_shapes,
-    layer_widths,
-    open_layer_store,
-    read_array,
-    reduction_prefix,
-    samples_per_shard,
-    store_trials,
-    trial_prefix,
-)
+from ibpipe.infoplane.coding import write_codes
+from ibpipe.io.attrs import PARAMS_ATTR
+from ibpipe.io.layers import open_layer_store
 from ibpipe.io.stage import run_stage
 from ibpipe.io.stores import new_store
-from ibpipe.names import INPUT_LAYER
 from ibpipe.schema import load_sections, sections_json
 
 
@@ -44,93 +17,12 @@ def main(
     activations: str = "data/activations.zarr",
     out: str = "data/codes.zarr",
 ) -> None:
-    (choice,) = load_sections(params_file, ReduceParams)
+    (reduce_params,) = load_sections(params_file, ReduceParams)
     source = open_layer_store(activations)
-    shapes = layer_shapes(source)
-    # Named reductions (an ablation in one run) each code every trial under reductions/<name>/
-    named = choice.named_defaults() or {None: choice.layer_defaults()}
-    epochs = read_array(source, "epoch")
-    n_samples = source["labels"].shape[0]
-    first = next(iter(shapes))
-    described = {}
+    params = sections_json(reduce_params, upstream=source.attrs.get(PARAMS_ATTR))
     # Stores may be fsspec URLs (s3://bucket/run/codes.zarr) for workers that share no disk
     with new_store(out) as root:
-        copy_header(source, root)
-        for name, defaults in named.items():
-            reductions = reducing.layer_reductions(defaults, list(shapes), choice.preset_name, choice.layer_overrides())
-            reducers = reducing.layer_reducers(reductions, shapes)
-            code_shapes = {
-                layer: (reducer.n_units,) if reducer.reduction.method == "argmax" else reducer.pooled_shape
-                for layer, reducer in reducers.items()
-            }
-            if not described:  # X's states and the code shapes come from the first reduction
-                inputs = read_array(source, "inputs").reshape(n_samples, *input_shape(source))
-                write_array(root, "x_id", reducing.input_state_ids(inputs, reductions[INPUT_LAYER]), ("sample",))
-                shapes_attrs = {
-                    SHAPES_ATTR: {layer: list(shape) for layer, shape in code_shapes.items()},
-                    WIDTHS_ATTR: {layer: int(reducer.n_units) for layer, reducer in reducers.items()},
-                }
-            for trial in range(store_trials(source)):
-                prefixes = (trial_prefix(trial), reduction_prefix(name) + trial_prefix(trial))
-                _reduce_trial(source, root, prefixes, reducers, code_shapes, epochs, n_samples, first)
-            described[name] = {
-                layer: _described(reducers.get(layer), reduction) for layer, reduction in reductions.items()
-            }
-        root.attrs.update(
-            {
-                "params": sections_json(choice, upstream=source.attrs.get("params")),
-                **shapes_attrs,
-                "activation_widths": layer_widths(source),
-                "reductions": json.dumps(described.get(None, described)),
-                **({REDUCTIONS_ATTR: list(named)} if None not in named else {}),
-            }
-        )
-
-
-def _reduce_trial(
-    source, root, prefixes: tuple[str, str], reducers, code_shapes, epochs, n_samples: int, first: str
-) -> None:
-    """Code one trial's layer groups, read at ``prefixes[0]`` + layer and written at ``prefixes[1]`` + layer,
-    shard by shard; learnt bins come from that trial."""
-    source_prefix, prefix = prefixes
-    writer = LayerStoreWriter(
-        root,
-        "code",
-        code_shapes,
-        epochs,
-        n_samples,
-        epochs_per_shard(source, source_prefix + first, "activation"),
-        "int32",
-        samples_per_shard(source, source_prefix + first, "activation"),
-        prefix,
-    )
-    slabs = list(writer.slabs())
-    for layer, reducer in tqdm(reducers.items(), desc=f"reduce {prefix or 'trial0/'}", unit="layer"):
-        coded = reducing.code_layer(
-            reducer,
-            slabs,
-            lambda epochs, layer=layer: layer_chunks(source, source_prefix + layer, "activation", epochs),
-            lambda epochs, samples, codes, layer=layer: writer.write(epochs, {layer: codes}, samples),
-            n_samples,
-            layer,
-        )
-        write_array(root[prefix + layer], "code_low", coded.low, ("unit",))
-        write_array(root[prefix + layer], "code_high", coded.high, ("unit",))
-        write_array(root[prefix + layer], NONFINITE_ARRAY, coded.nonfinite, ("epoch",))
-
-
-def _described(reducer, reduction) -> dict | None:
-    """What was done to a layer, with the effective pooling window and the learnt ranges."""
-    if reduction is None:
-        return None
-    description = {name: getattr(reduction, name) for name in type(reduction).model_fields}
-    if reducer is not None:
-        description.update(
-            pool=None if reducer.window is None else list(reducer.window),
-            value_range=None if reducer.value_range_ is None else list(reducer.value_range_),
-            unit_ranges=None if reducer.unit_ranges_ is None else reducer.unit_ranges_.tolist(),
-        )
-    return description
+        write_codes(source, root, reduce_params, params)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,11 @@ from ibpipe.config.reduce import ReduceParams
 from ibpipe.config.select import SelectParams
 from ibpipe.config.train import TrainParams
 from ibpipe.data.datasets import load_dataset
-from ibpipe.infoplane.probing import parallel_probe, probe_setup
-from ibpipe.infoplane.selection import delta_skip_approximate, delta_skip_exact, epoch_schedule
+from ibpipe.infoplane.probing import SEARCHES, delta_skip_selection
+from ibpipe.infoplane.selection import epoch_schedule
 from ibpipe.io.files import write_json
 from ibpipe.io.stage import run_stage
-from ibpipe.parallel import dask_client
 from ibpipe.schema import load_sections
-
-SEARCHES = {"delta-exact": delta_skip_exact, "delta-approx": delta_skip_approximate}
 
 
 def main(
@@ -27,31 +24,23 @@ def main(
     weights: Path = Path("data/weights.zarr"),
     out: Path = Path("data/selection.json"),
 ) -> None:
-    choice, fit = load_sections(params_file, SelectParams, TrainParams)
-    if choice.method in SEARCHES:
-        selection = _delta_skip(params_file, choice, fit.epochs, weights)
+    select_params, fit = load_sections(params_file, SelectParams, TrainParams)
+    if select_params.method in SEARCHES:
+        data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
+        dataset = load_dataset(**data.to_dict())
+        selection = delta_skip_selection(select_params, fit.epochs, dataset, reduce, str(weights.resolve()))
     else:
         epochs = epoch_schedule(
-            choice.method,
+            select_params.method,
             fit.epochs,
-            choice.every,
-            choice.n_points,
-            tuple(choice.step_bounds),
-            tuple(choice.step_sizes),
+            every=select_params.every,
+            n_points=select_params.n_points,
+            step_bounds=tuple(select_params.step_bounds),
+            step_sizes=tuple(select_params.step_sizes),
         )
         selection = {"epochs": epochs.tolist()}
-    write_json(out, {"method": choice.method, **selection})
-    print(f"select: {len(selection['epochs'])} of {fit.epochs + 1} epochs ({choice.method})")
-
-
-def _delta_skip(params_file: Path, choice: SelectParams, n_epochs: int, weights: Path) -> dict:
-    data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
-    dataset = load_dataset(**data.to_dict())
-    shared, source_entropies = probe_setup(dataset, reduce, choice.probe, str(weights.resolve()))
-    with dask_client("local", choice.workers) as client:
-        probe = parallel_probe(client, shared)
-        result = SEARCHES[choice.method](n_epochs, probe, source_entropies, choice.delta, choice.factor)
-    return {"delta": choice.delta, **result}
+    write_json(out, {"method": select_params.method, **selection})
+    print(f"select: {len(selection['epochs'])} of {fit.epochs + 1} epochs ({select_params.method})")
 
 
 if __name__ == "__main__":

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import typer
-import xarray as xr
 
 from ibpipe.config.plot import PlotParams
 from ibpipe.config.tsne import TsneParams
-from ibpipe.errors import InputError
 from ibpipe.infoplane.seeing_plots import tsne_grid, write_tsne_gif
-from ibpipe.infoplane.tsne import embed_sequence, seeded_rows, sequence_epochs
+from ibpipe.infoplane.tsne import peak_curves, tsne_maps
+from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import atomic_path, open_metrics
-from ibpipe.io.layers import layer_names, open_layer_store
+from ibpipe.io.layers import open_layer_store
 from ibpipe.io.stage import run_stage
 from ibpipe.schema import load_sections, sections_json
 
@@ -27,59 +26,19 @@ def main(
     metrics: Path = Path("reports/metrics.nc"),
     out: Path = Path("reports/tsne"),
 ) -> None:
-    choice, plot = load_sections(params_file, TsneParams, PlotParams)
+    tsne_params, plot = load_sections(params_file, TsneParams, PlotParams)
     root = open_layer_store(activations)
     measured = np.asarray(root["epoch"][...])
     information = None
-    if "peak" in choice.epochs:
-        dataset = open_metrics(metrics)
-        if choice.peak_estimator not in dataset.estimator.values:
-            raise InputError(
-                f"tsne.peak_estimator = {choice.peak_estimator!r} is not in {metrics}; "
-                f"its estimators are {', '.join(dataset.estimator.values.tolist())}"
-            )
-        information = dataset["I_XT"].sel(estimator=choice.peak_estimator).reindex(epoch=measured)
-        for dim in ("split", "reduction", "trial"):  # the maps show trial 0's activations (the root groups)
-            if dim in information.dims:
-                information = information.isel({dim: 0}, drop=True)
-    rows = seeded_rows(root["labels"].shape[0], choice.n_rows, choice.seed)
-    layers = layer_names(root)
-    embeddings, epochs, names = [], [], []
-    for layer in layers:
-        curve = None if information is None else information.sel(layer=layer).values
-        named = sequence_epochs(choice.epochs, measured, curve)
-        chosen = [epoch for _, epoch in named]
-        positions = [int(np.flatnonzero(measured == epoch)[0]) for epoch in chosen]
-        maps = [np.asarray(root[layer]["activation"][position])[rows] for position in positions]
-        embeddings.append(
-            embed_sequence(
-                maps,
-                choice.perplexity,
-                choice.n_iter,
-                choice.n_iter_next,
-                choice.dimensions,
-                choice.seed,
-                choice.n_jobs,
-            )
-        )
-        epochs.append(chosen)
-        names.append([name for name, _ in named])
-    result = xr.Dataset(
-        {
-            "embedding": (("layer", "step", "row", "component"), np.stack(embeddings)),
-            "epoch": (("layer", "step"), np.asarray(epochs, dtype=np.int64)),
-            "label": (("row",), np.asarray(root["labels"][...])[rows]),
-            "sample": (("row",), np.asarray(root["sample"][...])[rows]),
-            "step_name": (("layer", "step"), np.asarray(names, dtype=str)),
-        },
-        coords={"layer": layers},
-        attrs={"params": sections_json(choice, upstream=root.attrs.get("params"))},
-    )
+    if "peak" in tsne_params.epochs:
+        information = peak_curves(open_metrics(metrics), tsne_params.peak_estimator, measured)
+    result = tsne_maps(root, tsne_params, information)
+    result.attrs[PARAMS_ATTR] = sections_json(tsne_params, upstream=root.attrs.get(PARAMS_ATTR))
     with atomic_path(out) as temporary:
         temporary.mkdir()
         result.to_netcdf(temporary / "embeddings.nc", engine="netcdf4")
         tsne_grid(result).savefig(temporary / "grid.png", dpi=plot.dpi)
-        if choice.gif and not write_tsne_gif(result, temporary / "sequence.gif", plot.dpi):
+        if tsne_params.gif and not write_tsne_gif(result, temporary / "sequence.gif", plot.dpi):
             typer.echo("tsne: pillow is not installed, so sequence.gif is skipped (pip install pillow)", err=True)
 
 

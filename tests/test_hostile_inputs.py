@@ -25,7 +25,7 @@ class _RunsCode:
 
 
 def _mlp():
-    return build_model(model_spec("mlp", (12,), 2, [5, 3], "tanh"))
+    return build_model(model_spec("mlp", (12,), 2, widths=[5, 3], activation="tanh"))
 
 
 def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path):

@@ -139,7 +139,14 @@ def test_stored_state_ids_keyed_chunk_by_chunk_equal_the_ids_of_the_whole_layer(
     codes[1, 200:] = codes[1, :50]  # repeated rows across sample chunks must share an id
     root = zarr.open_group(tmp_path / "codes.zarr", mode="w")
     writer = LayerStoreWriter(
-        root, "code", {"a": (6,)}, np.arange(4), 250, epochs_per_shard=2, dtype="int32", samples_per_chunk=60
+        root,
+        "code",
+        shapes={"a": (6,)},
+        epochs=np.arange(4),
+        n_samples=250,
+        epochs_per_shard=2,
+        dtype="int32",
+        samples_per_chunk=60,
     )
     assert len(writer.sample_chunks()) == 5
     for slab in writer.slabs():

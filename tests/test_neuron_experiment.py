@@ -58,7 +58,17 @@ def test_compression_with_as_many_clusters_as_neurons_keeps_the_accuracy(iris, r
     means, covs = neuron_gaussians(
         reference_in, np.concatenate([aligned["w_in"], aligned["b_in"][..., None]], axis=2), 1.0e-3
     )
-    curves = compression_curves(means, covs, reference, "tanh", test_x, test_y, [1, 4, 8], restarts=2, seed=0)
+    curves = compression_curves(
+        means,
+        covs,
+        reference,
+        activation="tanh",
+        test_inputs=test_x,
+        test_labels=test_y,
+        ks=[1, 4, 8],
+        restarts=2,
+        seed=0,
+    )
     assert curves.accuracy.dims == ("metric", "k", "restart") and curves.metric.values.tolist() == ["euclidean", "w2"]
     assert np.allclose(curves.accuracy.sel(k=8), curves.attrs["accuracy_full"])
     # k distinct neurons: k (4 + 1) incoming and 3 (k + 1) outgoing parameters.

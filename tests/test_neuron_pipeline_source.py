@@ -22,7 +22,7 @@ sys.path.insert(0, str(PROJECT / "stages"))
 import bootstrap  # noqa: E402
 import neuron_source  # noqa: E402
 
-SPEC = model_spec("mlp", (12,), 2, [6, 4], "tanh")
+SPEC = model_spec("mlp", (12,), 2, widths=[6, 4], activation="tanh")
 PIPELINE_PARAMS = {
     "dataset": {"name": "tishby12", "test_fraction": 0.2, "split_seed": 0, "root": "auto", "download": False},
     "train": {"epochs": 3, "batch_size": 512, "learning_rate": 1.0e-2, "seed": 0},

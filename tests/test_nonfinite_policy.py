@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ibpipe.estimators.api import information
-from ibpipe.infoplane.binning import (
+from ibpipe.estimators.binning import (
     equal_mass_codes,
     fixed_size_codes,
     fixed_width_codes,
@@ -142,10 +142,20 @@ def test_a_diverged_epoch_in_the_stores_becomes_a_nan_cell(tmp_path, estimate_pa
     values = rng.uniform(-1, 1, size=(3, 30, 2)).astype(np.float32)
     values[2, 4, 0] = np.nan  # the network diverged at the third measured epoch
     activations = zarr.open_group(tmp_path / "activations.zarr", mode="w")
-    writer = LayerStoreWriter(activations, "activation", {"h": (2,)}, np.array([0, 5, 9]), 30, 16, "float32")
+    writer = LayerStoreWriter(
+        activations,
+        "activation",
+        shapes={"h": (2,)},
+        epochs=np.array([0, 5, 9]),
+        n_samples=30,
+        epochs_per_shard=16,
+        dtype="float32",
+    )
     writer.write(slice(0, 3), {"h": values})
     codes = zarr.open_group(tmp_path / "codes.zarr", mode="w")
-    code_writer = LayerStoreWriter(codes, "code", {"h": (2,)}, np.array([0, 5, 9]), 30, 16, "int32")
+    code_writer = LayerStoreWriter(
+        codes, "code", shapes={"h": (2,)}, epochs=np.array([0, 5, 9]), n_samples=30, epochs_per_shard=16, dtype="int32"
+    )
     reducer = LayerReducer(LayerReduction("fixed-width", value_range="data"), (2,))
     coded = code_layer(
         reducer, [slice(0, 3)], lambda e: [(slice(None), values[e])], lambda e, s, c: code_writer.write(e, {"h": c}), 30

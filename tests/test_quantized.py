@@ -23,7 +23,7 @@ def entropy_of_distinct_rows(values: np.ndarray) -> float:
 
 def trained_quantized(activation: str, bits: int, steps: int = 30) -> torch.nn.Module:
     torch.manual_seed(0)
-    model = build_model(model_spec("mlp", (12,), 2, [10, 7, 5], activation, quantize={"bits": bits}))
+    model = build_model(model_spec("mlp", (12,), 2, widths=[10, 7, 5], activation=activation, quantize={"bits": bits}))
     inputs = torch.randn(600, 12)
     labels = (inputs[:, 0] + inputs[:, 1] > 0).long()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)

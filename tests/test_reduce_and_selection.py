@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ibpipe.infoplane.reduce import (
+from ibpipe.estimators.binning import (
     data_range,
     distinct_input_ids,
     equal_mass_codes,

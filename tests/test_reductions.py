@@ -5,21 +5,18 @@ import pytest
 import torch
 
 from ibpipe.estimators import rowkeys
+from ibpipe.estimators.binning import equal_mass_codes, fixed_width_codes, quantile_edges, quantile_range_codes
 from ibpipe.estimators.rowkeys import bounded_row_keys, row_ids
 from ibpipe.infoplane.reduce import (
-    INPUT_LAYER,
     PRESETS,
     LayerReducer,
     LayerReduction,
     code_layer,
-    equal_mass_codes,
-    fixed_width_codes,
     input_state_ids,
     layer_reducers,
     layer_reductions,
-    quantile_edges,
-    quantile_range_codes,
 )
+from ibpipe.names import INPUT_LAYER
 
 DEFAULTS = {"method": "quantile", "n_bins": 3}
 

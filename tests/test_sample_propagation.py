@@ -88,7 +88,7 @@ def test_noisy_mlp_adds_noise_in_training_and_in_measurement_and_deterministic_i
 
 
 def test_the_deterministic_spec_is_unchanged_and_noise_is_for_mlp_only():
-    spec = model_spec("mlp", (12,), 2, [5, 3])
+    spec = model_spec("mlp", (12,), 2, widths=[5, 3])
     assert "noise_std" not in spec and isinstance(build_model({**spec, "noise_std": 0.1}).layers[0][2], torch.nn.Module)
     with pytest.raises(ParamsError, match=r"noise_std.*mlp only"):
         build_sections({"model": {"arch": "thesis-cnn", "noise_std": 0.1}}, (ModelParams,))
@@ -129,7 +129,15 @@ def test_pre_noise_draws_round_trip_through_the_store_and_are_reproducible(tmp_p
     assert draws["hidden2"].shape == (2, 10, 3, 3) and np.array_equal(draws["hidden2"], again["hidden2"])
     root = zarr.open_group(tmp_path / "a.zarr", mode="w")
     root.require_group("output")
-    arrays = create_pre_noise_arrays(root, {"hidden1": 5, "hidden2": 3}, 2, 10, 3, 16, 10000)
+    arrays = create_pre_noise_arrays(
+        root,
+        widths={"hidden1": 5, "hidden2": 3},
+        n_epochs=2,
+        n_samples=10,
+        n_draws=3,
+        epochs_per_shard=16,
+        samples_per_chunk=10000,
+    )
     for layer, values in draws.items():
         arrays[layer][0:2, 0:10] = values
     assert np.array_equal(read_pre_noise(tmp_path / "a.zarr", "hidden2", 1, 2), draws["hidden2"][1:2])

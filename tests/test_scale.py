@@ -48,7 +48,7 @@ def test_compiled_and_numpy_counting_give_the_same_ids_as_unique_rows(rng, optio
     values[5, 2] = 1.0  # a value exactly on the top edge
     compiled = counting.count_states(values, **options, use_numba=True)
     fallback = counting.count_states(values, **options, use_numba=False)
-    from ibpipe.infoplane.binning import fixed_size_codes, fixed_width_codes
+    from ibpipe.estimators.binning import fixed_size_codes, fixed_width_codes
 
     if "bin_size" in options:
         codes = fixed_size_codes(values, options["bin_size"])
@@ -201,7 +201,14 @@ def test_reading_a_row_subsample_shard_by_shard_equals_indexing_the_whole_slab(r
     values = rng.normal(size=(3, 250, 4)).astype(np.float32)
     root = zarr.open_group(tmp_path / "activations.zarr", mode="w")
     writer = LayerStoreWriter(
-        root, "activation", {"a": (4,)}, np.arange(3), 250, epochs_per_shard=3, dtype="float32", samples_per_chunk=60
+        root,
+        "activation",
+        shapes={"a": (4,)},
+        epochs=np.arange(3),
+        n_samples=250,
+        epochs_per_shard=3,
+        dtype="float32",
+        samples_per_chunk=60,
     )
     for slab in writer.slabs():
         for samples in writer.sample_chunks():

@@ -26,7 +26,7 @@ from ibpipe.nn.trials import with_trial_axis
 def _tiny_run(epochs=3, seed=0):
     dataset = load_dataset("tishby12")
     torch.manual_seed(seed)
-    model = build_model(model_spec("mlp", (12,), 2, [6, 4], "tanh"))
+    model = build_model(model_spec("mlp", (12,), 2, widths=[6, 4], activation="tanh"))
     inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
     train = (inputs[dataset.train_rows], labels[dataset.train_rows])
     test = (inputs[dataset.test_rows], labels[dataset.test_rows])
@@ -69,7 +69,7 @@ def test_training_is_seeded_and_starts_from_the_initial_weights():
 
 def test_initial_weights_are_truncated_normal_with_std_one_over_sqrt_fan_in():
     torch.manual_seed(0)
-    model = build_model(model_spec("mlp", (400,), 2, [300], "tanh"))
+    model = build_model(model_spec("mlp", (400,), 2, widths=[300], activation="tanh"))
     weight = model.layers.hidden1[0].weight.detach().numpy()
     bound = 2 / np.sqrt(400)
     assert np.abs(weight).max() <= bound
@@ -111,8 +111,12 @@ def test_layer_store_is_sharded_by_epoch_slab_and_opens_with_xarray(tmp_path, rn
     epochs, widths = np.array([0, 1, 2, 5, 9]), {"hidden1": (3,), "output": (2,)}
     values = {layer: rng.normal(size=(5, 7, *width)).astype("float32") for layer, width in widths.items()}
     root = zarr.open_group(path, mode="w")
-    write_layer_store_header(root, epochs, np.arange(7), np.eye(7), np.zeros(7), widths, {})
-    writer = LayerStoreWriter(root, "activation", widths, epochs, 7, epochs_per_shard=2, dtype="float32")
+    write_layer_store_header(
+        root, epochs=epochs, sample_rows=np.arange(7), inputs=np.eye(7), labels=np.zeros(7), shapes=widths, attrs={}
+    )
+    writer = LayerStoreWriter(
+        root, "activation", shapes=widths, epochs=epochs, n_samples=7, epochs_per_shard=2, dtype="float32"
+    )
     for slab in writer.slabs():
         writer.write(slab, {layer: v[slab] for layer, v in values.items()})
     assert [s.start for s in writer.slabs()] == [0, 2, 4]
@@ -130,14 +134,20 @@ def test_layer_store_shards_split_samples_when_a_slab_would_not_fit(tmp_path, rn
     values = rng.normal(size=(3, 10, 2, 2, 2)).astype("float32")
     root = zarr.open_group(path, mode="w")
     write_layer_store_header(
-        root, np.arange(3), np.arange(10), np.zeros((10, 1, 4, 4)), np.zeros(10), {"z1": (2, 2, 2)}, {}
+        root,
+        epochs=np.arange(3),
+        sample_rows=np.arange(10),
+        inputs=np.zeros((10, 1, 4, 4)),
+        labels=np.zeros(10),
+        shapes={"z1": (2, 2, 2)},
+        attrs={},
     )
     writer = LayerStoreWriter(
         root,
         "activation",
-        {"z1": (2, 2, 2)},
-        np.arange(3),
-        10,
+        shapes={"z1": (2, 2, 2)},
+        epochs=np.arange(3),
+        n_samples=10,
         epochs_per_shard=2,
         dtype="float32",
         samples_per_chunk=4,

@@ -9,9 +9,10 @@ import pytest
 import zarr
 
 from ibpipe.errors import MissingFileError, StoreError
+from ibpipe.io.attrs import COMPLETE_ATTR
 from ibpipe.io.files import atomic_path, remove_stale_temporaries
 from ibpipe.io.layers import open_layer_store, read_array, read_slab
-from ibpipe.io.stores import COMPLETE_ATTR, new_store, open_store, rebuild_hint, store_location
+from ibpipe.io.stores import new_store, open_store, rebuild_hint, store_location
 
 
 def _dead_pid() -> int:

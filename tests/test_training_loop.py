@@ -96,7 +96,7 @@ def test_pipeline_training_matches_the_former_loop_bitwise():
     inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
     train = (inputs[dataset.train_rows], labels[dataset.train_rows])
     test = (inputs[dataset.test_rows], labels[dataset.test_rows])
-    spec = model_spec("mlp", (12,), 2, [10], "tanh")
+    spec = model_spec("mlp", (12,), 2, widths=[10], activation="tanh")
     # 100 does not divide the training rows: the last, shorter batch of every epoch is covered too.
     assert len(train[1]) % 100
     torch.manual_seed(3)

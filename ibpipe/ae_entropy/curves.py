@@ -18,8 +18,6 @@ from ibpipe.dimension.twonn import twonn_dimension
 from ibpipe.errors import InputError
 from ibpipe.estimators.kde import kde_information
 
-MEASURES = ("mse", "H_raw", "H_std", "I_noise", "corrdim_codes")
-
 
 def code_measures(codes: np.ndarray, settings: CodeMeasureSettings) -> dict[str, float]:
     """H_raw, H_std, I_noise (nats) and the correlation dimension of one code matrix (n_points, d)."""

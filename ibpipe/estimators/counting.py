@@ -10,11 +10,11 @@ representative row is re-binned for the comparison), so two different rows never
 state whatever the hash does. Memory: the table (3 int64 per slot, 2N slots) and one row.
 
 Ids are numbered in order of first appearance. The pure-numpy fallback (used when numba is
-not installed, or on non-finite input) bins with ``ibpipe.infoplane.binning``, finds the
+not installed, or on non-finite input) bins with ``ibpipe.estimators.binning``, finds the
 states with ``ibpipe.estimators.rowkeys.row_ids`` and renumbers them the same way, so both
 paths return the same ids, hence bit-identical entropies.
 
-Binning matches ``ibpipe.infoplane.binning`` exactly: fixed size divides in the dtype of
+Binning matches ``ibpipe.estimators.binning`` exactly: fixed size divides in the dtype of
 the values (float32 stays float32, as numpy does with a Python float), fixed width works in
 float64 with the same edge corrections.
 
@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ibpipe.estimators.binning import fixed_size_codes, fixed_width_codes
 from ibpipe.estimators.rowkeys import row_ids
 
 try:  # numba is a dependency; the fallback keeps ibpipe usable (and testable) without it
@@ -62,8 +63,6 @@ def _first_appearance(ids: np.ndarray, n_ids: int) -> States:
 
 
 def _numpy_states(values: np.ndarray, mode: int, bin_size: float, n_bins: int, value_range) -> States:
-    from ibpipe.infoplane.binning import fixed_size_codes, fixed_width_codes
-
     if mode == _FIXED_SIZE:
         values = fixed_size_codes(values, bin_size)
     elif mode == _FIXED_WIDTH:
@@ -83,7 +82,7 @@ if HAVE_NUMBA:
             scaled = min(max(scaled, -1.0), n_bins - 1.0)
             code = np.int64(np.floor(scaled)) + 1
             wide = np.float64(value)
-            # The edge corrections of binning.fixed_width_codes, branch-free.
+            # The edge corrections of fixed_width_codes, branch-free.
             code += np.int64(code < n_bins) * np.int64(wide >= edges[min(code, n_bins - 1)])
             code -= np.int64(code > 0) * np.int64(wide < edges[max(code - 1, 0)])
             return code
@@ -188,7 +187,7 @@ def count_states(
     """State ids of the binned rows of ``values`` (n_rows, n_units), numbered by first appearance.
 
     ``bin_size``: Saxe's bins floor(t / bin_size); ``n_bins`` with ``value_range``: Tishby's
-    bins (codes 0..n_bins, see ``ibpipe.infoplane.binning.fixed_width_codes``); neither: the
+    bins (codes 0..n_bins, see ``ibpipe.estimators.binning.fixed_width_codes``); neither: the
     values are integer codes already. ``use_numba``: None uses the compiled kernel when numba
     is installed; False forces the pure-numpy path (same ids).
     """

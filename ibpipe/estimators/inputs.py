@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ibpipe.units import from_bits
+
 # Crossings smaller than this (bits) are rounding, not estimator bias, and are not counted.
 ROUNDING_BITS = 1.0e-9
 
@@ -58,7 +60,7 @@ class Ceilings(NamedTuple):
 
 def ceilings(labels: np.ndarray, x_ids: np.ndarray | None, base: float = 2.0) -> Ceilings:
     """Plug-in H(X) (log N when ``x_ids`` is None: every row its own input) and H(Y), in units of log ``base``."""
-    scale = np.log(2.0) / np.log(base)
+    scale = from_bits(1.0, base)
     h_x = np.log2(len(labels)) if x_ids is None and len(labels) else plugin_entropy_bits(np.asarray(x_ids).ravel())
     return Ceilings(float(h_x) * scale, plugin_entropy_bits(labels) * scale)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ibpipe.estimators.counting import count_states
 from ibpipe.estimators.rowkeys import row_ids
-from ibpipe.units import from_nats
+from ibpipe.units import from_bits, from_nats
 
 
 def entropy_from_counts_nats(counts: np.ndarray, miller_madow: bool = False) -> float:
@@ -112,7 +112,7 @@ def plugin_information(
     and counts them; ``estimate_layer`` does so for every estimator).
     """
     values = _plugin_information_bits(codes, labels, x_ids, miller_madow)
-    return {quantity: from_nats(value * np.log(2.0), base) for quantity, value in values.items()}
+    return {quantity: from_bits(value, base) for quantity, value in values.items()}
 
 
 def _plugin_information_bits(codes, labels, x_ids, miller_madow: bool) -> dict[str, float]:
@@ -133,10 +133,3 @@ def _plugin_information_bits(codes, labels, x_ids, miller_madow: bool) -> dict[s
         return {"H_T": h_t, "I_XT": h_t, "I_TY": i_ty}
     h_x = entropy_from_counts_bits(x_counts, miller_madow)
     return {"H_T": h_t, "I_XT": _information_of_ids(x_ids, n_x, t_ids, n_t, h_x, h_t, miller_madow), "I_TY": i_ty}
-
-
-def miller_madow_information(
-    codes: np.ndarray, labels: np.ndarray, x_ids: np.ndarray | None = None, *, base: float = 2.0
-) -> dict[str, float]:
-    """``plugin_information`` with the Miller-Madow correction on every entropy."""
-    return plugin_information(codes, labels, x_ids, miller_madow=True, base=base)

@@ -25,6 +25,7 @@ import xarray as xr
 
 from ibpipe.errors import InputError
 from ibpipe.infoplane.compression import FINAL_TO_PEAK_RANGE, compression_statistics, trial_interval
+from ibpipe.io.attrs import PARAMS_ATTR
 
 WORKSPACE_NAMES = ("workspace", ".")
 METRICS_PATH = "reports/metrics.nc"
@@ -117,7 +118,7 @@ def compare_dataset(runs: Sequence[Run]) -> xr.Dataset:
         combined = combined.assign_coords(
             {attr: ("run", [float(run.metrics.attrs.get(attr, np.nan)) for run in runs], {"units": "bit"})}
         )
-    combined = combined.assign_coords(params=("run", [str(run.metrics.attrs.get("params", "")) for run in runs]))
+    combined = combined.assign_coords(params=("run", [str(run.metrics.attrs.get(PARAMS_ATTR, "")) for run in runs]))
     combined.attrs.update(
         {
             "entropy_units": "bit",

@@ -24,7 +24,6 @@ from scipy import stats
 
 COMPRESSES_BELOW = 0.9
 LEVEL = 0.95
-STATISTICS = ("peak_I_XT", "peak_epoch", "final_to_peak")
 HEADER = ("estimator", "interval", "rule")
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-# Fields of each row; DVC adds `rev` (the experiment) when it overlays runs.
-FIELDS = ("epoch", "layer", "I_XT", "I_TY")
-
 
 def main_estimator(metrics: xr.Dataset) -> str:
     """plugin when measured (the estimator of the studies compared), else the first one listed."""

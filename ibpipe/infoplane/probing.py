@@ -17,6 +17,8 @@ import torch
 from ibpipe.data.datasets import Dataset
 from ibpipe.estimators.registry import ESTIMATORS, estimate_layer
 from ibpipe.infoplane import reduce as reducing
+from ibpipe.infoplane.selection import delta_skip_approximate, delta_skip_exact
+from ibpipe.io.attrs import MODEL_ATTR
 from ibpipe.io.weights import open_weights_attrs, read_weights, stored_trials
 from ibpipe.names import INPUT_LAYER
 from ibpipe.nn.architectures import build_model
@@ -39,7 +41,7 @@ def probe_epochs(
     rows side by side, so the delta-skip distance (a max over rows) is the largest over trials."""
     if ESTIMATORS[estimator].needs != "codes":
         raise ValueError(f"probes use a counting estimator; {estimator!r} reads activations")
-    model = build_model(open_weights_attrs(weights_path)["model"])
+    model = build_model(open_weights_attrs(weights_path)[MODEL_ATTR])
     reducers = reducing.layer_reducers(reductions, shapes)
     measured: dict[int, list] = {int(epoch): [] for epoch in epochs}
     for trial in range(stored_trials(weights_path)):
@@ -62,11 +64,10 @@ def probe_setup(
     section says, counted by ``estimator``), and (H(X), H(Y)) in bits for the distance."""
     from ibpipe.estimators.plugin import entropy_bits
 
-    choice = reduce
     inputs, labels = dataset.inputs[dataset.measured_rows], dataset.labels[dataset.measured_rows]
-    shapes = layer_shapes(build_model(open_weights_attrs(weights_path)["model"]), torch.from_numpy(inputs))
+    shapes = layer_shapes(build_model(open_weights_attrs(weights_path)[MODEL_ATTR]), torch.from_numpy(inputs))
     reductions = reducing.layer_reductions(
-        choice.layer_defaults(), list(shapes), choice.preset_name, choice.layer_overrides()
+        reduce.layer_defaults(), list(shapes), reduce.preset_name, reduce.layer_overrides()
     )
     x_ids = reducing.input_state_ids(inputs, reductions.pop(INPUT_LAYER))
     shared = {
@@ -94,3 +95,21 @@ def parallel_probe(client, shared: Mapping[str, Any]):
         return measured
 
     return probe
+
+
+# The delta-skip searches of ``select.method``: they probe the trained network at the epochs they consider.
+SEARCHES = {"delta-exact": delta_skip_exact, "delta-approx": delta_skip_approximate}
+
+
+def delta_skip_selection(select_params: Any, n_epochs: int, dataset: Dataset, reduce: Any, weights: str) -> dict:
+    """The validated ``select`` section's delta-skip search over ``n_epochs`` of ``weights``, probing on
+    ``dataset``'s measured rows coded as the ``reduce`` section says, on local Dask workers."""
+    from ibpipe.parallel import dask_client
+
+    shared, source_entropies = probe_setup(dataset, reduce, select_params.probe, weights)
+    with dask_client("local", select_params.workers) as client:
+        probe = parallel_probe(client, shared)
+        result = SEARCHES[select_params.method](
+            n_epochs, probe, source_entropies, select_params.delta, select_params.factor
+        )
+    return {"delta": select_params.delta, **result}

@@ -1,7 +1,7 @@
 """Per-layer coarse-graining of activations into integer codes: arrays in, codes out.
 
-The binning functions themselves (fixed-width, fixed-size, quantile, equal-mass, EBAB, threshold,
-argmax, pooling) live in ``ibpipe.infoplane.binning`` and are re-exported here.
+The binning kernels themselves (fixed-width, fixed-size, quantile, equal-mass, EBAB, threshold,
+argmax, pooling) live with the estimators, in ``ibpipe.estimators.binning``.
 
 ``LayerReduction`` is one layer's choice (pooling + method + its settings, each declared once:
 the ``reduce`` params section is built on it); ``layer_reductions``
@@ -19,12 +19,12 @@ import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ibpipe.errors import InputError
-from ibpipe.infoplane.binning import (
+from ibpipe.estimators.binning import (
     CODE_DTYPE,
     POOLING_KINDS,
-    _codes_from_edges,
     argmax_codes,
     clipped_window,
+    codes_from_edges,
     data_range,
     distinct_input_ids,
     ebab_codes,
@@ -37,9 +37,6 @@ from ibpipe.infoplane.binning import (
     quantile_range_codes,
     threshold_codes,
 )
-
-# Not used here: re-exported so callers that import the binning functions from this module keep working.
-from ibpipe.infoplane.binning import equal_mass_codes as equal_mass_codes
 from ibpipe.infoplane.exact import epoch_value_range, exact_grid_codes
 from ibpipe.names import INPUT_LAYER
 from ibpipe.schema import Allowed, Settings, allowed_by, one_of, setting
@@ -294,28 +291,28 @@ class LayerReducer:
     def transform(self, values: np.ndarray, epoch_edges: np.ndarray | None = None) -> np.ndarray:
         """Codes (n_samples, n_units) of activations; ``equal-mass``, ``ebab`` and ``exact`` need their
         epoch's ``epoch_statistic``."""
-        choice = self.reduction
+        reduction = self.reduction
         pooled = self.pool(values)
-        if choice.method == "fixed-width":
+        if reduction.method == "fixed-width":
             if self.value_range_ is None:
                 raise ValueError("fixed-width bins on the data range need fit() first")
-            return fixed_width_codes(pooled, choice.n_bins, self.value_range_)
-        if choice.method == "fixed-size":
-            return fixed_size_codes(pooled, choice.bin_size)
-        if choice.method == "quantile":
+            return fixed_width_codes(pooled, reduction.n_bins, self.value_range_)
+        if reduction.method == "fixed-size":
+            return fixed_size_codes(pooled, reduction.bin_size)
+        if reduction.method == "quantile":
             if self.unit_ranges_ is None:
                 raise ValueError("quantile bins need fit() first")
-            return quantile_range_codes(pooled, choice.n_bins, self.unit_ranges_)
-        if choice.method in PER_EPOCH_METHODS and epoch_edges is None:
-            raise ValueError(f"{choice.method} codes need the epoch's epoch_statistic()")
-        if choice.method == "exact":
-            return exact_grid_codes(pooled, choice.bits, epoch_edges)
-        if choice.method == "ebab":
+            return quantile_range_codes(pooled, reduction.n_bins, self.unit_ranges_)
+        if reduction.method in PER_EPOCH_METHODS and epoch_edges is None:
+            raise ValueError(f"{reduction.method} codes need the epoch's epoch_statistic()")
+        if reduction.method == "exact":
+            return exact_grid_codes(pooled, reduction.bits, epoch_edges)
+        if reduction.method == "ebab":
             return ebab_codes(pooled, epoch_edges)
-        if choice.method == "equal-mass":
-            return _codes_from_edges(pooled, epoch_edges)
-        if choice.method == "threshold":
-            return threshold_codes(pooled, choice.threshold)
+        if reduction.method == "equal-mass":
+            return codes_from_edges(pooled, epoch_edges)
+        if reduction.method == "threshold":
+            return threshold_codes(pooled, reduction.threshold)
         return argmax_codes(pooled)
 
     def fit_transform_epoch(self, values: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ def log_spaced_epochs(epochs: int, n_points: int) -> np.ndarray:
 def epoch_schedule(
     method: str,
     epochs: int,
+    *,
     every: int = 100,
     n_points: int = 400,
     step_bounds: tuple[int, ...] = (20, 100, 2000),

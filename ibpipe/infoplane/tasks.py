@@ -192,9 +192,8 @@ def estimate_run(params: Any, codes: str, activations: str, attrs: dict[str, str
     from ibpipe.infoplane.capping import cap_attrs, check_plan, plan_pairwise
     from ibpipe.infoplane.compression import add_compression
     from ibpipe.infoplane.metrics import metrics_dataset
+    from ibpipe.io.attrs import ACTIVATION_WIDTHS_ATTR, NOISE_STD_ATTR
     from ibpipe.io.layers import (
-        ACTIVATION_WIDTHS_ATTR,
-        NOISE_STD_ATTR,
         layer_widths,
         open_layer_store,
         read_array,

@@ -17,8 +17,14 @@ initialisation), without exaggeration, for ``n_iter_next`` steps.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import xarray as xr
+import zarr
+
+from ibpipe.errors import InputError
+from ibpipe.io.layers import layer_names
 
 EPOCH_NAMES = ("first", "peak", "last")
 
@@ -52,6 +58,7 @@ def sequence_epochs(
 
 def embed_sequence(
     maps: Sequence[np.ndarray],
+    *,
     perplexity: float = 30.0,
     n_iter: int = 500,
     n_iter_next: int = 250,
@@ -100,3 +107,56 @@ def seeded_rows(n_available: int, n_rows: int, seed: int) -> np.ndarray:
     if n_rows >= n_available:
         return np.arange(n_available)
     return np.sort(np.random.default_rng(seed).choice(n_available, size=n_rows, replace=False))
+
+
+def peak_curves(metrics: xr.Dataset, estimator: str, measured: np.ndarray) -> xr.DataArray:
+    """I(X;T) of ``estimator`` per (layer, measured epoch) of trial 0 (first split, reduction): what 'peak'
+    looks for. The maps show trial 0's activations (the root groups)."""
+    if estimator not in metrics.estimator.values:
+        raise InputError(
+            f"tsne.peak_estimator = {estimator!r} is not in the metrics; "
+            f"its estimators are {', '.join(metrics.estimator.values.tolist())}"
+        )
+    information = metrics["I_XT"].sel(estimator=estimator).reindex(epoch=measured)
+    for dim in ("split", "reduction", "trial"):
+        if dim in information.dims:
+            information = information.isel({dim: 0}, drop=True)
+    return information
+
+
+def tsne_maps(root: zarr.Group, tsne_params: Any, information: xr.DataArray | None) -> xr.Dataset:
+    """The t-SNE sequence of every layer of the activations store ``root`` at the epochs the validated ``tsne``
+    section names: embedding (layer, step, row, component), epoch and step_name (layer, step), label and
+    sample (row). ``information``: ``peak_curves``, needed when the epochs name 'peak'."""
+    measured = np.asarray(root["epoch"][...])
+    rows = seeded_rows(root["labels"].shape[0], tsne_params.n_rows, tsne_params.seed)
+    layers = layer_names(root)
+    embeddings, epochs, names = [], [], []
+    for layer in layers:
+        curve = None if information is None else information.sel(layer=layer).values
+        named = sequence_epochs(tsne_params.epochs, measured, curve)
+        positions = [int(np.flatnonzero(measured == epoch)[0]) for _, epoch in named]
+        maps = [np.asarray(root[layer]["activation"][position])[rows] for position in positions]
+        embeddings.append(
+            embed_sequence(
+                maps,
+                perplexity=tsne_params.perplexity,
+                n_iter=tsne_params.n_iter,
+                n_iter_next=tsne_params.n_iter_next,
+                dimensions=tsne_params.dimensions,
+                seed=tsne_params.seed,
+                n_jobs=tsne_params.n_jobs,
+            )
+        )
+        epochs.append([epoch for _, epoch in named])
+        names.append([name for name, _ in named])
+    return xr.Dataset(
+        {
+            "embedding": (("layer", "step", "row", "component"), np.stack(embeddings)),
+            "epoch": (("layer", "step"), np.asarray(epochs, dtype=np.int64)),
+            "label": (("row",), np.asarray(root["labels"][...])[rows]),
+            "sample": (("row",), np.asarray(root["sample"][...])[rows]),
+            "step_name": (("layer", "step"), np.asarray(names, dtype=str)),
+        },
+        coords={"layer": layers},
+    )

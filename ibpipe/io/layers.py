@@ -39,30 +39,22 @@ import numpy as np
 import zarr
 
 from ibpipe.io.arrays import COMPRESSORS, _epoch_slabs, sample_chunks, write_array
+from ibpipe.io.attrs import (
+    INPUT_SHAPE_ATTR,
+    LAYER_SHAPE_ATTR,
+    LAYERS_ATTR,
+    REDUCTIONS_ATTR,
+    SHAPES_ATTR,
+    SPLITS_ATTR,
+    TRIALS_ATTR,
+    WIDTHS_ATTR,
+)
 from ibpipe.io.stores import open_store, reading, store_of
-
-LAYERS_ATTR = "layers"
-
-
-WIDTHS_ATTR = "layer_widths"
-
-
-SHAPES_ATTR = "layer_shapes"
-
-
-INPUT_SHAPE_ATTR = "input_shape"
-
 
 NONFINITE_ARRAY = "nonfinite"
 
 
-NOISE_STD_ATTR = "noise_std"
-
-
 PRE_NOISE_ARRAY = "pre_noise"
-
-
-TRIALS_ATTR = "trials"
 
 
 def trial_prefix(trial: int) -> str:
@@ -73,18 +65,6 @@ def trial_prefix(trial: int) -> str:
 def store_trials(root: zarr.Group) -> int:
     """Trials in a layer store (1 for a store written without trials)."""
     return int(root.attrs.get(TRIALS_ATTR, 1))
-
-
-REDUCTIONS_ATTR = "reduction_names"
-
-
-SPLITS_ATTR = "splits"
-
-# What the reduce stage records on the codes store: the raw activations' widths, each layer's reduction
-# (JSON) and the params the codes were made with (JSON), which later outputs carry on.
-ACTIVATION_WIDTHS_ATTR = "activation_widths"
-REDUCTIONS_DESCRIPTION_ATTR = "reductions"
-PARAMS_ATTR = "params"
 
 
 def write_splits(root: zarr.Group, splits: Mapping[str, np.ndarray] | None) -> None:
@@ -128,6 +108,7 @@ def group_prefixes(root: zarr.Group) -> list[str]:
 
 def create_pre_noise_arrays(
     root: zarr.Group,
+    *,
     widths: Mapping[str, int],
     n_epochs: int,
     n_samples: int,
@@ -170,6 +151,7 @@ class LayerStoreWriter:
         self,
         root: zarr.Group,
         variable: str,
+        *,
         shapes: Mapping[str, Sequence[int]],
         epochs: np.ndarray,
         n_samples: int,
@@ -188,7 +170,7 @@ class LayerStoreWriter:
         for layer, shape in shapes.items():
             width = int(np.prod(shape))
             group = root.require_group(prefix + layer)
-            group.attrs["shape"] = [int(size) for size in shape]
+            group.attrs[LAYER_SHAPE_ATTR] = [int(size) for size in shape]
             write_array(group, "epoch", np.asarray(epochs), ("epoch",))
             self.arrays[layer] = group.create_array(
                 variable,
@@ -220,6 +202,7 @@ class LayerStoreWriter:
 
 def write_layer_store_header(
     root: zarr.Group,
+    *,
     epochs: np.ndarray,
     sample_rows: np.ndarray,
     inputs: np.ndarray,

@@ -21,7 +21,8 @@ import numpy as np
 import zarr
 
 from ibpipe.io.arrays import COMPRESSORS, write_array
-from ibpipe.io.layers import TRIALS_ATTR, write_layer_store_header
+from ibpipe.io.attrs import TRIALS_ATTR
+from ibpipe.io.layers import write_layer_store_header
 from ibpipe.io.stores import new_store
 
 # A chunk (weights) or shard (activations) holds at most this many bytes, and at most MAX_CHUNK_EPOCHS epochs.

@@ -29,9 +29,8 @@ from pathlib import Path
 import zarr
 
 from ibpipe.errors import MissingFileError, StoreError, UserError
+from ibpipe.io.attrs import COMPLETE_ATTR
 from ibpipe.io.files import atomic_path
-
-COMPLETE_ATTR = "complete"
 
 
 def is_url(location: str | Path) -> bool:

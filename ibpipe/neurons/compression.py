@@ -6,15 +6,22 @@ areas under the curve (``ibpipe.neurons.statistics``), and the older pooled sign
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
+from ibpipe.io.files import read_json
+from ibpipe.neurons.circle import circle_structure, input_plane
 from ibpipe.neurons.kmeans import kmeans
 from ibpipe.neurons.merge import sign_test
 from ibpipe.neurons.network import HiddenLayerNet, merged_net, parameter_count
 from ibpipe.neurons.params import METRICS
+from ibpipe.neurons.pipeline import PipelineEvaluator, load_state, pipeline_rows
 from ibpipe.neurons.statistics import area_under_curve, paired_comparison, verdict
-from ibpipe.neurons.tasks import scores
+from ibpipe.neurons.tasks import scores, task_of
 
 
 class OwnNetEvaluator:
@@ -36,6 +43,7 @@ def compression_curves(
     means: np.ndarray,
     covs: np.ndarray,
     reference: tuple[np.ndarray, ...],
+    *,
     activation: str,
     test_inputs: np.ndarray,
     test_labels: np.ndarray,
@@ -47,11 +55,11 @@ def compression_curves(
 ) -> xr.Dataset:
     """``curves_of`` a one-hidden-layer net (``reference`` = (w_in, b_in, w_out, b_out)) on these test rows."""
     evaluator = OwnNetEvaluator(reference, activation, test_inputs, test_labels, kind)
-    return curves_of(evaluator, means, covs, ks, restarts, seed, metrics, kind)
+    return curves_of(evaluator, means, covs, ks=ks, restarts=restarts, seed=seed, metrics=metrics, kind=kind)
 
 
 def curves_of(
-    evaluator, means: np.ndarray, covs: np.ndarray, ks: list[int], restarts: int, seed: int, metrics, kind: str
+    evaluator, means: np.ndarray, covs: np.ndarray, *, ks: list[int], restarts: int, seed: int, metrics, kind: str
 ) -> xr.Dataset:
     """Scores (metric, k, restart) and params (k) of the merged nets, with the W2-vs-Euclidean comparisons.
 
@@ -165,3 +173,61 @@ def smallest_parameters_at(curves: xr.Dataset, threshold: float = 0.9) -> dict[s
         reaching = curves.params.values[mean >= threshold if higher_is_better(curves) else mean <= threshold]
         smallest[metric] = int(reaching.min()) if len(reaching) else None
     return smallest
+
+
+def neuron_compression(
+    layers: xr.Dataset, gaussians: xr.Dataset, trained: Any, compress_params: Any, source: Path
+) -> xr.Dataset:
+    """The compression curves of the analysed layer, as the validated ``neurons.compress`` section asks.
+
+    ``layers``: data/bootstrap.nc, made by the ``neurons.bootstrap`` section ``trained``; ``gaussians``:
+    data/neurons.nc; ``source``: the `neuron-source` folder (read for ``source: pipeline``). A series
+    task also gets the neurons' circle structure in the input plane.
+    """
+    means, covs = gaussians["mean"].values, gaussians.covariance.values
+    settings = {
+        "ks": list(range(1, (compress_params.k_max or len(layers.neuron)) + 1)),
+        "restarts": compress_params.restarts,
+        "seed": compress_params.seed,
+        "metrics": tuple(compress_params.metrics),
+    }
+    if trained.source == "pipeline":
+        described = read_json(source / "source.json")
+        test_x, test_y = pipeline_rows(json.loads(described["params"]), "test")
+        evaluator = PipelineEvaluator(described["model"], load_state(source / "final"), trained.layer, test_x, test_y)
+        curves = curves_of(evaluator, means, covs, kind="classification", **settings)
+    else:
+        task = task_of(trained)
+        reference = tuple(layers[f"reference_{name}"].values for name in ("w_in", "b_in", "w_out", "b_out"))
+        curves = compression_curves(
+            means,
+            covs,
+            reference,
+            activation=trained.activation,
+            test_inputs=task.test_x,
+            test_labels=task.test_y,
+            kind=task.kind,
+            **settings,
+        )
+        if task.kind == "series":
+            _add_circle(curves, layers, task.train_x)
+    curves.attrs.update({"dataset": layers.attrs["dataset"], "covariance_source": gaussians.attrs["covariance_source"]})
+    return curves
+
+
+def _add_circle(curves: xr.Dataset, layers: xr.Dataset, train_inputs: np.ndarray) -> None:
+    """The neurons (reference and replicas) in the plane of the input's first two principal axes."""
+    plane = input_plane(train_inputs)
+    reference = circle_structure(layers.reference_w_in.values, plane)
+    replica_w = layers.replica_w_in.values
+    replicas = circle_structure(replica_w.reshape(-1, replica_w.shape[-1]), plane)
+    curves["circle_reference"] = (("neuron", "plane_axis"), reference["projections"])
+    curves["circle_replicas"] = (
+        ("replica", "neuron", "plane_axis"),
+        replicas["projections"].reshape(*replica_w.shape[:2], 2),
+    )
+    curves.attrs.update(
+        circle_radius_cv_reference=reference["radius_cv"],
+        circle_largest_gap_degrees_reference=reference["largest_gap_degrees"],
+        circle_radius_cv_replicas=replicas["radius_cv"],
+    )

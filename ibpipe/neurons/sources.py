@@ -26,14 +26,14 @@ from ibpipe.schema import validate_section
 LAYERS = ("w_in", "b_in", "w_out", "b_out")
 
 
-def gaussians_from(layers: xr.Dataset, choice: NeuronGaussiansParams, covariance: str | None = None):
+def gaussians_from(layers: xr.Dataset, gaussians_params: NeuronGaussiansParams, covariance: str | None = None):
     """(means (h, p), covariances (h, p, p), extra variables {name: (dims, values)}) for ``covariance``
-    (default ``choice.covariance``) of the layers of data/bootstrap.nc."""
-    covariance = covariance or choice.covariance
+    (default ``gaussians_params.covariance``) of the layers of data/bootstrap.nc."""
+    covariance = covariance or gaussians_params.covariance
     reference_in = np.concatenate([layers.reference_w_in.values, layers.reference_b_in.values[:, None]], axis=1)
     if covariance == "bootstrap":
         replicas_in = np.concatenate([layers.replica_w_in.values, layers.replica_b_in.values[..., None]], axis=2)
-        means, covs = neuron_gaussians(reference_in, replicas_in, choice.ridge)
+        means, covs = neuron_gaussians(reference_in, replicas_in, gaussians_params.ridge)
         return means, covs, {}
     if layers.attrs.get("source", "own") != "own":
         raise ParamsError(
@@ -49,20 +49,38 @@ def gaussians_from(layers: xr.Dataset, choice: NeuronGaussiansParams, covariance
         net = HiddenLayerNet.from_arrays(*reference, activation=trained.activation)
         inputs = task.train_x.astype(np.float64)
         second_moments, hessians = hidden_sandwich_terms(net, inputs, task.train_y, loss=task.loss)
-        return reference_in, sandwich_from_moments(second_moments, hessians, len(inputs), choice.damping), {}
+        return reference_in, sandwich_from_moments(second_moments, hessians, len(inputs), gaussians_params.damping), {}
     log_likelihood = hidden_layer_log_likelihood(task.train_x, task.train_y, reference, trained.activation, task.loss)
     posterior = fit_lowrank_posterior(
         log_likelihood,
         reference_in,
-        choice.prior_scale,
-        choice.rank,
-        choice.steps,
-        choice.samples,
-        choice.learning_rate,
-        choice.seed,
+        gaussians_params.prior_scale,
+        gaussians_params.rank,
+        gaussians_params.steps,
+        gaussians_params.samples,
+        gaussians_params.learning_rate,
+        gaussians_params.seed,
     )
     extra = {
         "posterior_mean": (("neuron", "coordinate"), posterior.means),
         "factor": (("neuron", "coordinate", "factor_column"), posterior.lowrank_factors()),
     }
     return reference_in, posterior.covariances, extra
+
+
+def gaussians_dataset(layers: xr.Dataset, gaussians_params: NeuronGaussiansParams) -> xr.Dataset:
+    """data/neurons.nc: every hidden neuron's mean (neuron, coordinate) and covariance (neuron, coordinate,
+    coordinate_) over its (incoming weights, bias), from ``gaussians_params.covariance``, with that source's
+    extra variables."""
+    means, covs, variables = gaussians_from(layers, gaussians_params)
+    variables.update(
+        {"mean": (("neuron", "coordinate"), means), "covariance": (("neuron", "coordinate", "coordinate_"), covs)}
+    )
+    coordinates = np.arange(means.shape[1])
+    dataset = xr.Dataset(
+        variables, coords={"neuron": np.arange(len(means)), "coordinate": coordinates, "coordinate_": coordinates}
+    )
+    dataset.attrs.update(
+        {"covariance_source": gaussians_params.covariance, "coordinates": "incoming weights, then bias"}
+    )
+    return dataset

@@ -34,6 +34,7 @@ def model_spec(
     arch: str,
     input_shape: Sequence[int],
     n_classes: int,
+    *,
     widths: Sequence[int] = (),
     activation: str = "tanh",
     factory: str = "",

@@ -1,5 +1,6 @@
-"""Edge cases: TwoNN ties, correlation dimension on repeated rows, barycentre warm starts, clipping ranges,
-and Chelombiev et al.'s entropy-based adaptive binning against its oracles."""
+"""Ties and degenerate data: TwoNN ties, correlation dimension on repeated rows, singular barycentre starts,
+clipping ranges, and Chelombiev et al.'s entropy-based adaptive binning (point masses, pooled ties) against
+its oracles."""
 
 import warnings
 
@@ -11,7 +12,7 @@ from ibpipe.data.tishby12 import load_tishby12
 from ibpipe.dimension.correlation import correlation_dimension
 from ibpipe.dimension.twonn import twonn_fit
 from ibpipe.errors import ParamsError
-from ibpipe.infoplane.binning import ebab_codes, ebab_edges
+from ibpipe.estimators.binning import ebab_codes, ebab_edges
 from ibpipe.infoplane.reduce import LayerReducer, LayerReduction, code_layer
 from ibpipe.neurons.gaussians import gaussian_barycentre, w2_squared
 from ibpipe.neurons.kmeans import kmeans

@@ -132,7 +132,7 @@ def equal_mass_codes(values: np.ndarray, n_bins: int) -> np.ndarray:
 
     Edges are quantiles of the finite values; non-finite values get the reserved code ``n_bins``."""
     values = np.asarray(values)
-    return _codes_from_edges(values, equal_mass_edges(values, n_bins))
+    return codes_from_edges(values, equal_mass_edges(values, n_bins))
 
 
 def equal_mass_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
@@ -240,7 +240,7 @@ def argmax_codes(values: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _codes_from_edges(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+def codes_from_edges(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
     codes = np.empty(values.shape, dtype=CODE_DTYPE)
     for unit in range(values.shape[1]):
         codes[:, unit] = np.searchsorted(inner_edges[:, unit], values[:, unit], side="right")

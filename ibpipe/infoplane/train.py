@@ -1,0 +1,63 @@
+"""The train stage's work: train the trials of the configured network, write weights.zarr and the DVCLive log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ibpipe.data.datasets import Dataset
+from ibpipe.io.attrs import MODEL_ATTR, PARAMS_ATTR
+from ibpipe.io.weights import open_history, write_weights
+from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
+from ibpipe.nn.trials import train_trials
+from ibpipe.training_log import write_training_log
+
+
+def network_spec(net: Any, dataset: Dataset) -> dict[str, Any]:
+    """The ``model_spec`` of a validated ``model`` section for ``dataset``'s inputs and classes."""
+    return model_spec(
+        net.arch,
+        dataset.input_shape,
+        dataset.n_classes,
+        widths=net.widths,
+        activation=net.activation,
+        factory=net.factory,
+        kwargs=net.kwargs,
+        layers=net.layers,
+        softmax=net.softmax,
+        noise_std=net.noise_std,
+        quantize=net.quantize,
+    )
+
+
+def train_into_store(dataset: Dataset, net: Any, fit: Any, *, out: str, live: Path, params: str) -> None:
+    """Train ``fit.trials`` trials of ``net`` (validated ``model`` and ``train`` sections) on ``dataset``.
+
+    Every epoch's weights go to ``out`` (a path or fsspec URL) with the spec and ``params`` in its attrs;
+    DVCLive at ``live`` logs the mean curve over trials (the per-trial curves stay in weights.zarr/history).
+    """
+    spec = network_spec(net, dataset)
+    prepare = (lambda model: load_checkpoint(model, net.checkpoint)) if net.checkpoint else None
+    inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
+    train_rows, test_rows = torch.from_numpy(dataset.train_rows), torch.from_numpy(dataset.test_rows)
+    streams = train_trials(
+        lambda: build_model(spec),
+        train=(inputs[train_rows], labels[train_rows]),
+        test=(inputs[test_rows], labels[test_rows]),
+        trials=range(fit.trials),
+        epochs=fit.epochs,
+        batch_size=fit.batch_size,
+        learning_rate=fit.learning_rate,
+        seed=fit.seed,
+        prepare=prepare,
+        processes=fit.processes,
+    )
+    progress = (
+        (trials, tqdm(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))
+        for trials, records in streams
+    )
+    write_weights(out, progress, fit.epochs + 1, fit.trials, {MODEL_ATTR: spec, PARAMS_ATTR: params})
+    write_training_log(live, open_history(out).mean("trial"))
