@@ -174,7 +174,15 @@ class GrowingActivations(_GrowingStore):
         self._flush(full_only=False)
         self._wait()
         epochs = np.asarray(epochs, dtype=np.int64)
-        write_layer_store_header(self.root, epochs, sample_rows, inputs, labels, self.shapes, {**attrs, TRIALS_ATTR: 1})
+        write_layer_store_header(
+            self.root,
+            epochs=epochs,
+            sample_rows=sample_rows,
+            inputs=inputs,
+            labels=labels,
+            shapes=self.shapes,
+            attrs={**attrs, TRIALS_ATTR: 1},
+        )
         for layer in self.shapes:
             write_array(self.root[layer], "epoch", epochs, ("epoch",))
         self.commit()
