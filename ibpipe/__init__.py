@@ -4,6 +4,7 @@ The public API, imported on first use so that a stage importing one submodule do
 (or depend on) the whole library:
 
 - ``information(t, y, estimator="plugin", **settings)``: H(T), I(X;T), I(T;Y) in bits for one layer;
+- ``measure(store, estimators=..., **settings)``: the metrics Dataset of a recorded store, in memory;
 - ``open_metrics(path)``: the metrics Dataset a pipeline run wrote (dims epoch, layer, estimator);
 - ``load_params(path)``: params.yaml, validated;
 - ``ParamsError``, ``UserError``: what bad params or inputs raise.
@@ -21,6 +22,7 @@ _PUBLIC = {
     "open_metrics": "ibpipe.io.files",
     "load_params": "ibpipe.config.params",
     "Recorder": "ibpipe.recorder",
+    "measure": "ibpipe.infoplane.measure_store",
     "ParamsError": "ibpipe.errors",
     "UserError": "ibpipe.errors",
 }
