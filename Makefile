@@ -9,13 +9,13 @@ TORCH := torch==2.13.0
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test clean-venv
+.PHONY: install repro test docs docs-serve docs-figures clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	@echo "Creating $(VENV) and installing ibpipe with the CPU torch (a few minutes, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -28,9 +28,23 @@ repro: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MKDOCS_BUILD) --site-dir site
 	@$(BIN)/python -m pytest -n 2 --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
+
+# The documentation site (mkdocs.yml, pages under docs/): built strictly, so a broken link, anchor or API
+# reference fails `make test` as it fails `make docs`; both build into site/ (ignored by git).
+MKDOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+docs: install
+	$(MKDOCS_BUILD) --site-dir site
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# The figures of the pages are the pipeline's own: copy (downscaled) what a run left in reports/ to docs/figures/.
+docs-figures: install
+	$(BIN)/python -m ibpipe.reference --figures reports
 
 clean-venv:
 	rm -rf $(VENV)

@@ -218,10 +218,10 @@ def test_reduce_params_become_layer_reductions():
     )
 
 
-def test_the_readme_thesis_recipe_sets_valid_params_for_the_thesis_experiment():
+def test_the_docs_thesis_recipe_sets_valid_params_for_the_thesis_experiment():
     import re
 
-    readme = (PROJECT / "README.md").read_text()
+    readme = (PROJECT / "docs/tutorials/mnist-cnn.md").read_text()
     recipe = readme.split("dvc exp run -n thesis-1", 1)[1].split("```", 1)[0]
     raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
     settings = re.findall(r"-S '?([\w.]+)=([^'\s]+)'?", recipe)
