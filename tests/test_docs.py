@@ -3,14 +3,15 @@ the code generates, every params key, stage and metrics variable has its entry, 
 
 Snippets run page by page, in order, in one namespace per page, inside a scratch project that holds what a
 reader's project would: a Recorder store at data/run1, a pipeline-like activations store at
-data/activations.zarr and its reports/metrics.nc (a tiny tanh network, 3 epochs). A snippet that cannot run
-there is preceded by ``<!-- docs-test: skip: REASON -->``; the reason is required.
+data/activations.zarr and its reports/metrics.nc and metrics.json (a tiny tanh network, 3 epochs). A
+snippet that cannot run there is preceded by ``<!-- docs-test: skip: REASON -->``; the reason is required.
 
 The strict site build (``mkdocs build --strict``) is its own line of ``make test``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ibpipe.config.params import SECTIONS
+from ibpipe.infoplane.metrics import metrics_summary
 from ibpipe.reference import (
     REFERENCE_DIR,
     cli_reference,
@@ -84,6 +86,7 @@ def project(tmp_path_factory):
     shutil.copytree(folder / "pipe", folder / "data" / "run1")
     metrics = ibpipe.measure(folder / "pipe", estimators=["plugin"], scheduler="synchronous")
     metrics.to_netcdf(folder / "reports" / "metrics.nc")
+    (folder / "reports" / "metrics.json").write_text(json.dumps(metrics_summary(metrics)))
     return folder
 
 
