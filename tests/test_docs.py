@@ -3,8 +3,9 @@ the code generates, every params key, stage and metrics variable has its entry, 
 
 Snippets run page by page, in order, in one namespace per page, inside a scratch project that holds what a
 reader's project would: a Recorder store at data/run1, a pipeline-like activations store at
-data/activations.zarr and its reports/metrics.nc and metrics.json (a tiny tanh network, 3 epochs). A
-snippet that cannot run there is preceded by ``<!-- docs-test: skip: REASON -->``; the reason is required.
+data/activations.zarr, its reports/metrics.nc and metrics.json, and a reports/compare/compare.nc of two
+runs (a tiny tanh network, 3 epochs). A snippet that cannot run there is preceded by
+``<!-- docs-test: skip: REASON -->``; the reason is required.
 
 The strict site build (``mkdocs build --strict``) is its own line of ``make test``.
 """
@@ -20,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from ibpipe.config.params import SECTIONS
+from ibpipe.infoplane.compare import Run, compare_dataset
 from ibpipe.infoplane.metrics import metrics_summary
+from ibpipe.io.files import write_metrics
 from ibpipe.reference import (
     REFERENCE_DIR,
     cli_reference,
@@ -87,6 +90,9 @@ def project(tmp_path_factory):
     metrics = ibpipe.measure(folder / "pipe", estimators=["plugin"], scheduler="synchronous")
     metrics.to_netcdf(folder / "reports" / "metrics.nc")
     (folder / "reports" / "metrics.json").write_text(json.dumps(metrics_summary(metrics)))
+    runs = [Run(name, metrics, {"model.activation": name}) for name in ("tanh", "relu")]
+    (folder / "reports" / "compare").mkdir()
+    write_metrics(folder / "reports" / "compare" / "compare.nc", compare_dataset(runs))  # as `ibpipe compare`
     return folder
 
 
