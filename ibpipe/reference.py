@@ -40,7 +40,9 @@ dimension estimators switched on): names, dims, units and long names are exactly
 Optional dims: `bound` (`lower`, `upper`) appears with `estimate.bootstrap_resamples` > 0; `split`
 with two or more entries in `dataset.measure_on` (then `H_X` and `H_Y` become variables over `split`);
 `reduction` with named `reduce.reductions`. The `*_ci` variables exist only with bootstrap intervals,
-`corrdim` and `nn_dim` only for the dimension estimators named in `estimate.dimensions`.
+`corrdim` and `nn_dim` only for the dimension estimators named in `estimate.dimensions`. A number
+inside a long name (the rows measured, the interval's level) is the tiny example's; a run's own file
+states its own.
 """
 
 PROBES_NOTE = "Written by the `probes` stage, dims `(epoch, layer)` (the probed epochs)."
