@@ -14,7 +14,7 @@ from typing import Any
 
 import xarray as xr
 
-from ibpipe.errors import MissingFileError
+from ibpipe.errors import InputError, MissingFileError
 
 
 @contextlib.contextmanager
@@ -107,5 +107,12 @@ def open_netcdf(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"{path} does not exist; run `dvc repro` first")
-    with xr.open_dataset(path, engine="netcdf4") as dataset:
+    try:
+        dataset = xr.open_dataset(path, engine="netcdf4")
+    except (OSError, ValueError) as error:  # netCDF4 says "Unknown file format" as an OSError
+        reason = " ".join(str(error).split())[:160]
+        raise InputError(
+            f"{path} is not a netCDF file the pipeline wrote ({reason}); give reports/metrics.nc or rerun `dvc repro`"
+        ) from None
+    with dataset:
         return dataset.load()
