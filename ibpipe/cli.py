@@ -74,6 +74,39 @@ def run(
 
 
 @app.command()
+def verify(
+    stores: Annotated[
+        list[str] | None, typer.Argument(help="stores to check (paths or URLs; default: the Zarr outputs of dvc.yaml)")
+    ] = None,
+) -> None:
+    """Check that each store is complete and every chunk is the one its writer wrote: one line per store,
+    exit 1 when one is damaged (the line names the array, the chunk and the command that rebuilds it)."""
+    from ibpipe.io.stores import verify_store
+
+    if not stores:
+        if not Path(PIPELINE_FILE).is_file():
+            _fail(f"no {PIPELINE_FILE} in {Path.cwd()}: name the stores to verify, or run it in an ibpipe project")
+        stores = workspace_stores(".")
+    damaged = 0
+    for store in stores:
+        intact, line = verify_store(store)
+        damaged += not intact
+        typer.echo(f"{'ok' if intact else 'damaged':<8} {line}")
+    raise typer.Exit(1 if damaged else 0)
+
+
+def workspace_stores(project: str | Path) -> list[str]:
+    """The Zarr stores among the outputs of the project's dvc.yaml, in stage order."""
+    found = []
+    for stage in read_pipeline(project).values():
+        for out in stage.get("outs", []):
+            name = next(iter(out)) if isinstance(out, dict) else out
+            if str(name).endswith(".zarr") and name not in found:
+                found.append(str(Path(project) / name) if str(project) != "." else name)
+    return found
+
+
+@app.command()
 def params(
     params_file: Annotated[Path, typer.Argument(help="params file to check")] = Path("params.yaml"),
     show: Annotated[bool, typer.Option(help="print every key with its value and meaning")] = True,
