@@ -180,3 +180,68 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch):
     result = CliRunner().invoke(app, ["params", "params.yaml"])
     assert result.exit_code == 130
     assert result.output.strip() == "interrupted; `dvc repro` resumes"
+
+
+# Outputs checked before work: each case is an output path a stage cannot write; the stage refuses it before
+# computing anything, in one sentence naming the path.
+def _read_only(monkeypatch, folder: Path) -> None:
+    """``folder`` not writable, as for a user without write permission (tests may run as root, who ignores modes)."""
+    real = os.access
+    monkeypatch.setattr("os.access", lambda path, mode: False if Path(path) == folder else real(path, mode))
+
+
+def _full_disk(monkeypatch, folder: Path) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
+
+
+OUTPUTS = [
+    ("a folder that is a file", lambda monkeypatch, tmp: (tmp / "reports").write_text(""), "reports is a file"),
+    ("a read-only folder", lambda monkeypatch, tmp: _read_only(monkeypatch, tmp / "reports"), "is not writable"),
+    ("a full disk", lambda monkeypatch, tmp: _full_disk(monkeypatch, tmp), "has 1 MiB free"),
+]
+
+
+@pytest.mark.parametrize(("case", "arrange", "named"), OUTPUTS, ids=[case for case, _, _ in OUTPUTS])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch, case, arrange, named):
+    from ibpipe.errors import OutputError
+    from ibpipe.io.files import check_output
+
+    (tmp_path / "reports").mkdir(exist_ok=True) if case != "a folder that is a file" else None
+    arrange(monkeypatch, tmp_path)
+    with pytest.raises(OutputError) as caught:
+        check_output(tmp_path / "reports" / "figures" / "metrics.nc")
+    assert str(tmp_path / "reports" / "figures" / "metrics.nc") in str(caught.value) and named in str(caught.value)
+
+
+def test_a_stage_refuses_an_unwritable_output_before_reading_its_inputs(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "reports").write_text("")
+    outputs = ["--out", str(tmp_path / "reports/metrics.nc"), "--summary", str(tmp_path / "m.json")]
+    result = subprocess.run(
+        [sys.executable, str(TESTS.parent / "stages/estimate.py"), "--codes", str(tmp_path / "absent.zarr"), *outputs],
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        f"error: {tmp_path / 'reports/metrics.nc'} cannot be written: {tmp_path / 'reports'}"
+    )
+
+
+def test_a_disk_filling_up_mid_write_is_one_sentence_and_leaves_nothing_that_looks_complete(tmp_path):
+    import errno
+
+    from ibpipe.errors import OutputError
+    from ibpipe.io.stores import new_store
+
+    target = tmp_path / "codes.zarr"
+    with pytest.raises(OutputError) as caught, new_store(target) as root:
+        root.create_array("x", shape=(4,), dtype="int32")[...] = 1
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(caught.value).startswith(f"{target} could not be written (No space left on device)")
+    assert not target.exists() and list(tmp_path.iterdir()) == []

@@ -78,12 +78,20 @@ class UserErrorGroup(TyperGroup):
             return super().invoke(ctx)
 
 
-def run_stage(main: Callable) -> None:
-    """Run ``main`` as a command line; user errors exit 2 with one message, Ctrl-C exits 130 with one line."""
+def run_stage(main: Callable, outputs: tuple[str, ...] = ("out",)) -> None:
+    """Run ``main`` as a command line; user errors exit 2 with one message, Ctrl-C exits 130 with one line.
+
+    ``outputs``: the arguments of ``main`` that name its outputs; each is checked before any work (its folder
+    can be made and written, its disk has room; ``ibpipe.io.files.check_output``).
+    """
+    from ibpipe.io.files import check_output
 
     @functools.wraps(main)
     def guarded(*args, **kwargs):
         with user_errors():
+            for name in outputs:
+                if kwargs.get(name) is not None:
+                    check_output(kwargs[name])
             return main(*args, **kwargs)
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
