@@ -16,6 +16,7 @@ from ibpipe.config.params import load_params
 from ibpipe.errors import ParamsError
 from ibpipe.infoplane.cli import app as infoplane_app
 from ibpipe.infoplane.cli import compare as compare_runs
+from ibpipe.io.stage import UserErrorGroup
 from ibpipe.pipeline import (
     PIPELINE_FILE,
     code_dependencies,
@@ -27,7 +28,11 @@ from ibpipe.pipeline import (
 from ibpipe.pipeline import difference as pipeline_difference
 from ibpipe.pipeline import write as write_pipeline
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
+# UserErrorGroup: a user error in any command is one `error:` line and exit 2, Ctrl-C one line and exit 130;
+# --debug (anywhere) or IBPIPE_DEBUG=1 shows the traceback (ibpipe.io.stage).
+app = typer.Typer(
+    cls=UserErrorGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__
+)
 app.add_typer(infoplane_app, name="infoplane", help="the information-plane experiment: metrics table, one layer")
 app.add_typer(ae_app, name="ae", help="the autoencoder entropy curves: validation on manifolds of known dimension")
 # `python -m ibpipe compare` is the infoplane command at the top level: comparing runs is what users do most.
@@ -66,6 +71,39 @@ def run(
     dvc = shutil.which("dvc") or _fail("dvc is not on PATH; activate the project's virtualenv (.venv/bin)")
     command = [dvc, "repro", *(["--force"] if force else []), *(stages or [])]
     raise typer.Exit(subprocess.call(command))
+
+
+@app.command()
+def verify(
+    stores: Annotated[
+        list[str] | None, typer.Argument(help="stores to check (paths or URLs; default: the Zarr outputs of dvc.yaml)")
+    ] = None,
+) -> None:
+    """Check that each store is complete and every chunk is the one its writer wrote: one line per store,
+    exit 1 when one is damaged (the line names the array, the chunk and the command that rebuilds it)."""
+    from ibpipe.io.stores import verify_store
+
+    if not stores:
+        if not Path(PIPELINE_FILE).is_file():
+            _fail(f"no {PIPELINE_FILE} in {Path.cwd()}: name the stores to verify, or run it in an ibpipe project")
+        stores = workspace_stores(".")
+    damaged = 0
+    for store in stores:
+        intact, line = verify_store(store)
+        damaged += not intact
+        typer.echo(f"{'ok' if intact else 'damaged':<8} {line}")
+    raise typer.Exit(1 if damaged else 0)
+
+
+def workspace_stores(project: str | Path) -> list[str]:
+    """The Zarr stores among the outputs of the project's dvc.yaml, in stage order."""
+    found = []
+    for stage in read_pipeline(project).values():
+        for out in stage.get("outs", []):
+            name = next(iter(out)) if isinstance(out, dict) else out
+            if str(name).endswith(".zarr") and name not in found:
+                found.append(str(Path(project) / name) if str(project) != "." else name)
+    return found
 
 
 @app.command()
@@ -122,6 +160,11 @@ def stages(
         difference = pipeline_difference(".")
         typer.echo("\n".join(difference) if difference else f"{PIPELINE_FILE} is up to date")
         raise typer.Exit(1 if difference else 0)
+    if not Path(PIPELINE_FILE).is_file():
+        _fail(
+            f"no {PIPELINE_FILE} in {Path.cwd()}: run `stages` in an ibpipe project (the folder that holds "
+            f"{PIPELINE_FILE}), or write one there with `python -m ibpipe stages --write`"
+        )
     for name, stage in read_pipeline(".").items():
         if not deps:
             typer.echo(f"{name:<18} {' '.join(stage['cmd'].split())}")

@@ -25,3 +25,7 @@ class StoreError(UserError):
 
 class MissingFileError(UserError, FileNotFoundError):
     """A file the user must place (IDX files, a checkpoint, an upstream output) is not there."""
+
+
+class OutputError(UserError, OSError):
+    """An output cannot be written (its folder is a file or read-only, the disk is full); the message names the path."""

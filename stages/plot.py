@@ -26,4 +26,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_stage(main, outputs=("out", "curves"))

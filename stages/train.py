@@ -27,4 +27,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_stage(main, outputs=("out", "live"))

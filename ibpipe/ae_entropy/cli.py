@@ -11,6 +11,9 @@ from ibpipe.ae_entropy.params import AeParams
 from ibpipe.errors import ParamsError
 from ibpipe.schema import load_sections
 
+# the fewest points per manifold the validation is run with (fewer measure nothing)
+MIN_SAMPLES = 10
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
 
@@ -37,6 +40,10 @@ def validate(
     from ibpipe.io.files import atomic_path
     from ibpipe.parallel import dask_client
 
+    if dmax < 1:
+        _fail(f"--dmax {dmax} is not allowed: the code sizes run 1..dmax, so dmax must be at least 1")
+    if n_samples < MIN_SAMPLES:
+        _fail(f"--n-samples {n_samples} is not allowed: each manifold needs at least {MIN_SAMPLES} points")
     try:
         (ae,) = load_sections(params_file, AeParams)
     except ParamsError as error:

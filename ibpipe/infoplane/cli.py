@@ -33,10 +33,13 @@ def metrics(
     from ibpipe.io.files import open_metrics
 
     dataset = open_metrics(path)
+    measured = dataset.estimator.values.tolist()
+    if estimator is not None and estimator not in measured:
+        _fail(f"--estimator {estimator!r} was not measured in {path}; measured: {', '.join(measured)}")
     chosen = int(dataset.epoch[-1]) if epoch is None else epoch
     if chosen not in dataset.epoch.values:
         _fail(f"epoch {chosen} was not measured; measured epochs run {int(dataset.epoch[0])}..{int(dataset.epoch[-1])}")
-    estimators = dataset.estimator.values.tolist() if estimator is None else [estimator]
+    estimators = measured if estimator is None else [estimator]
     typer.echo(f"epoch {chosen}   H(X) = {dataset.attrs['H_X']:.4f} bits   H(Y) = {dataset.attrs['H_Y']:.4f} bits")
     typer.echo(f"{'estimator':<12} {'layer':<10} {'width':>5} {'H(T)':>8} {'I(X;T)':>8} {'I(T;Y)':>8} {'states/N':>8}")
     row = dataset.sel(epoch=chosen)
@@ -67,9 +70,8 @@ def information(
     from ibpipe.estimators.api import information as measure
 
     try:
-        values = measure(
-            np.load(activations), np.load(labels), estimator, n_bins=n_bins, value_range=(low, high), bin_size=bin_size
-        )
+        t, y = _load_array(activations), _load_array(labels)
+        values = measure(t, y, estimator, n_bins=n_bins, value_range=(low, high), bin_size=bin_size)
     except ValueError as error:
         _fail(str(error))
     for name, value in values.items():
@@ -77,6 +79,14 @@ def information(
             typer.echo(f"capped = {value} (informations clipped to their ceilings H(X), H(Y))")
         else:
             typer.echo(f"{name} = {value:.6f} bits")
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """A .npy array, or one sentence naming the file when it is not one (never unpickles)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        _fail(f"{path} is not a NumPy .npy array of numbers; write it with numpy.save")
 
 
 @app.command()
@@ -95,6 +105,8 @@ def compare(
     from ibpipe.errors import UserError
     from ibpipe.infoplane.compare import write_comparison
 
+    if not (repo / "dvc.yaml").is_file() and not (repo / ".dvc").is_dir():
+        _fail(f"--repo {repo} is not a DVC project (no dvc.yaml or .dvc there); give the folder that holds dvc.yaml")
     try:
         write_comparison(revs, out, repo, estimator, dpi)
     except UserError as error:

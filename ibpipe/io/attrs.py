@@ -8,6 +8,9 @@ PARAMS_ATTR = "params"
 MODEL_ATTR = "model"
 # Set once a store is whole (``ibpipe.io.stores.new_store``); a reader refuses a store without it.
 COMPLETE_ATTR = "complete"
+# Every store: the chunk files its writer wrote, recorded when it completed the store
+# ({"count": N, "files": {key: [bytes, CRC-32]}}, ``ibpipe.io.chunks``); readers check each chunk they read.
+CHUNKS_ATTR = "chunks"
 
 # Layer stores (activations.zarr, codes.zarr): the recorded layers in forward order,
 LAYERS_ATTR = "layers"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -14,7 +15,38 @@ from typing import Any
 
 import xarray as xr
 
-from ibpipe.errors import MissingFileError
+from ibpipe.errors import InputError, MissingFileError, OutputError, UserError
+
+# What an output must have room for when its size is not estimated: a margin for the small outputs
+# (JSON, figures, metrics) and the temporary copy every atomic write makes beside its target.
+MIN_FREE_BYTES = 16 * 2**20
+# Failures of a write that are about the output (its disk or its folder), not about a bug: one sentence each.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR}
+
+
+def check_output(target: str | Path, needed_bytes: int = MIN_FREE_BYTES) -> None:
+    """Refuse, before any work, an output that cannot be written: its folder cannot be made (a file is in the
+    way) or is not writable, or its disk has less than ``needed_bytes`` free. URLs are not checked."""
+    if "://" in str(target):
+        return
+    target = Path(target)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(
+            f"{target} cannot be written: {folder} is a file, not a folder; move it or choose another path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"{target} cannot be written: {folder} is not writable; fix its permissions or choose another path"
+        )
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise OutputError(
+            f"{target} cannot be written: {folder} has {free / 2**20:.0f} MiB free, the output needs about "
+            f"{needed_bytes / 2**20:.0f} MiB; free some space (`dvc gc` drops unused cache) and rerun"
+        )
 
 
 @contextlib.contextmanager
@@ -26,15 +58,37 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     that are no longer running (on this machine) before it starts.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    prefix = f".{target.name}.{os.getpid()}."
-    temporary = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent)) / target.name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        prefix = f".{target.name}.{os.getpid()}."
+        temporary = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent)) / target.name
+    except OSError as error:
+        check_output(target, needed_bytes=0)  # a sentence for a folder in the way or read-only
+        raise _output_error(target, error) from None
     try:
         yield temporary
         _replace(temporary, target)
+    except UserError:
+        raise
+    except OSError as error:
+        # a full disk, a read-only folder: one sentence naming the output; nothing is left at its place
+        if error.errno not in _OUTPUT_ERRNOS or not _about(error, target):
+            raise
+        raise _output_error(target, error) from None
     finally:
         shutil.rmtree(temporary.parent, ignore_errors=True)
+
+
+def _about(error: OSError, target: Path) -> bool:
+    """Whether an OSError is about writing ``target`` (no file named, or a file beside or inside it)."""
+    named = error.filename
+    return named is None or Path(os.fspath(named)).resolve().is_relative_to(target.parent.resolve())
+
+
+def _output_error(target: Path, error: OSError) -> OutputError:
+    reason = error.strerror or type(error).__name__
+    return OutputError(f"{target} could not be written ({reason}); nothing was left in its place: fix that and rerun")
 
 
 def remove_stale_temporaries(target: str | Path) -> list[Path]:
@@ -107,5 +161,12 @@ def open_netcdf(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"{path} does not exist; run `dvc repro` first")
-    with xr.open_dataset(path, engine="netcdf4") as dataset:
+    try:
+        dataset = xr.open_dataset(path, engine="netcdf4")
+    except (OSError, ValueError) as error:  # netCDF4 says "Unknown file format" as an OSError
+        reason = " ".join(str(error).split())[:160]
+        raise InputError(
+            f"{path} is not a netCDF file the pipeline wrote ({reason}); give reports/metrics.nc or rerun `dvc repro`"
+        ) from None
+    with dataset:
         return dataset.load()

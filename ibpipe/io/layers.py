@@ -135,8 +135,10 @@ def create_pre_noise_arrays(
 def read_pre_noise(path: str | Path, layer: str, start: int, stop: int) -> np.ndarray | None:
     """Epochs [start, stop) of one layer's ``pre_noise`` draws (epoch, sample, draw, unit); None when not stored
     (a deterministic network, or the output layer, which has no noise)."""
-    group = zarr.open_group(str(path), mode="r")[layer]
-    return np.asarray(group[PRE_NOISE_ARRAY][start:stop]) if PRE_NOISE_ARRAY in group else None
+    root = open_store(path)
+    with reading(path, f"{layer}/{PRE_NOISE_ARRAY}"):
+        group = root[layer]
+        return np.asarray(group[PRE_NOISE_ARRAY][start:stop]) if PRE_NOISE_ARRAY in group else None
 
 
 class LayerStoreWriter:
@@ -332,7 +334,9 @@ def read_slab_chunks(location: str | Path, layer: str, variable: str, start: int
 
 def read_nonfinite(path: str | Path, layer: str, start: int, stop: int) -> np.ndarray:
     """Per epoch in [start, stop), how many activations of ``layer`` were non-finite (zeros for older stores)."""
-    group = zarr.open_group(str(path), mode="r")[layer]
-    if NONFINITE_ARRAY not in group:
-        return np.zeros(stop - start, dtype=np.int64)
-    return np.asarray(group[NONFINITE_ARRAY][start:stop])
+    root = open_store(path)
+    with reading(path, f"{layer}/{NONFINITE_ARRAY}"):
+        group = root[layer]
+        if NONFINITE_ARRAY not in group:
+            return np.zeros(stop - start, dtype=np.int64)
+        return np.asarray(group[NONFINITE_ARRAY][start:stop])
