@@ -25,6 +25,7 @@ Programming vol. 3, section 6.4 (open addressing with linear probing).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -38,6 +39,22 @@ except ImportError:  # pragma: no cover - exercised by forcing use_numba=False
     numba = None
 
 HAVE_NUMBA = numba is not None
+
+
+def _njit(**options):
+    """``numba.njit`` with the compiled code cached on disk (next to the module, or numba's user-wide cache
+    directory when the package is read-only), so each new process loads the kernels instead of compiling
+    them (seconds per Dask worker). Without a writable cache directory numba refuses ``cache=True``:
+    then the kernels compile in each process, silently."""
+
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, **options)(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return numba.njit(**options)(function)
+
+    return decorate
+
 
 # Binning modes of the compiled kernel.
 _INTEGER, _FIXED_SIZE, _FIXED_WIDTH = 0, 1, 2
@@ -72,7 +89,7 @@ def _numpy_states(values: np.ndarray, mode: int, bin_size: float, n_bins: int, v
 
 if HAVE_NUMBA:
 
-    @numba.njit(cache=True, inline="always")
+    @_njit(inline="always")
     def _code(value, mode, bin_size, low, scale, edges):
         if mode == _FIXED_SIZE:
             return np.int64(np.floor(value / bin_size))
@@ -88,30 +105,49 @@ if HAVE_NUMBA:
             return code
         return np.int64(value)
 
-    @numba.njit(cache=True, inline="always")
-    def _row_key(values, row, mode, bin_size, low, scale, edges, weights):
-        # One loop per mode (no branch inside), so each vectorises.
-        key = np.uint64(0)
-        finite = True
-        if mode == _FIXED_SIZE:
-            for column in range(values.shape[1]):
-                finite &= np.isfinite(values[row, column])
-                key += np.uint64(np.int64(np.floor(values[row, column] / bin_size))) * weights[column]
-        elif mode == _FIXED_WIDTH:
-            for column in range(values.shape[1]):
-                finite &= np.isfinite(values[row, column])
-                key += np.uint64(_code(values[row, column], mode, bin_size, low, scale, edges)) * weights[column]
-        else:
-            for column in range(values.shape[1]):
-                key += np.uint64(np.int64(values[row, column])) * weights[column]
+    @_njit(inline="always")
+    def _mix(key):
         key ^= key >> np.uint64(30)
         key *= np.uint64(0xBF58476D1CE4E5B9)
         key ^= key >> np.uint64(27)
         key *= np.uint64(0x94D049BB133111EB)
         key ^= key >> np.uint64(31)
-        return key, finite
+        return key
 
-    @numba.njit(cache=True)
+    @_njit()
+    def _row_keys(values, mode, bin_size, low, scale, edges, weights):
+        """The hash key of every row, and whether every value was finite.
+
+        The mode is tested once, outside the loops: one tight loop per mode (a mode test inside
+        the row loop made the whole pass several times slower)."""
+        n_rows, n_columns = values.shape
+        keys = np.empty(n_rows, dtype=np.uint64)
+        finite = True
+        if mode == _FIXED_SIZE:
+            for row in range(n_rows):
+                key = np.uint64(0)
+                for column in range(n_columns):
+                    value = values[row, column]
+                    finite &= np.isfinite(value)
+                    key += np.uint64(np.int64(np.floor(value / bin_size))) * weights[column]
+                keys[row] = _mix(key)
+        elif mode == _FIXED_WIDTH:
+            for row in range(n_rows):
+                key = np.uint64(0)
+                for column in range(n_columns):
+                    value = values[row, column]
+                    finite &= np.isfinite(value)
+                    key += np.uint64(_code(value, mode, bin_size, low, scale, edges)) * weights[column]
+                keys[row] = _mix(key)
+        else:
+            for row in range(n_rows):
+                key = np.uint64(0)
+                for column in range(n_columns):
+                    key += np.uint64(np.int64(values[row, column])) * weights[column]
+                keys[row] = _mix(key)
+        return keys, finite
+
+    @_njit()
     def _rows_equal(values, row, other, mode, bin_size, low, scale, edges):
         for column in range(values.shape[1]):
             here = _code(values[row, column], mode, bin_size, low, scale, edges)
@@ -119,7 +155,7 @@ if HAVE_NUMBA:
                 return False
         return True
 
-    @numba.njit(cache=True)
+    @_njit()
     def _count_kernel(values, mode, bin_size, low, scale, edges, weights):
         """Returns (ids, n_states), or (ids, -1) when a value is not finite (the caller falls back).
 
@@ -129,6 +165,10 @@ if HAVE_NUMBA:
         are confirmed by comparing the full rows.
         """
         n_rows = values.shape[0]
+        ids = np.empty(n_rows, dtype=np.int64)
+        keys, finite = _row_keys(values, mode, bin_size, low, scale, edges, weights)
+        if not finite:
+            return ids, -1
         capacity = 1
         while capacity < 2 * n_rows:
             capacity *= 2
@@ -136,12 +176,9 @@ if HAVE_NUMBA:
         table = np.full(capacity, -1, dtype=np.int64)  # slot -> state
         state_hash = np.empty(n_rows, dtype=np.uint64)
         state_row = np.empty(n_rows, dtype=np.int64)  # a row of each state, re-binned to compare
-        ids = np.empty(n_rows, dtype=np.int64)
         n_states = 0
         for row in range(n_rows):
-            key, finite = _row_key(values, row, mode, bin_size, low, scale, edges, weights)
-            if not finite:
-                return ids, -1
+            key = keys[row]
             slot = np.int64(key & np.uint64(mask))
             while True:
                 state = table[slot]
@@ -159,6 +196,36 @@ if HAVE_NUMBA:
                     break
                 slot = (slot + 1) & mask
         return ids, n_states
+
+    @_njit()
+    def _layers_kernel(values, bounds, n_rows, labels, n_labels, mode, bin_size, low, scale, edges, weights):
+        """Per layer (C-order (n_rows, width) values ``values[bounds[l]:bounds[l + 1]]``): states m, sum c ln c
+        over the states' counts, joint (state, label) states and their sum c ln c, in one call for all
+        layers. ``m`` is -1 for a layer holding a non-finite value (the caller falls back)."""
+        n_layers = bounds.shape[0] - 1
+        states = np.zeros(n_layers, dtype=np.int64)
+        joint_states = np.zeros(n_layers, dtype=np.int64)
+        sums = np.zeros(n_layers)
+        joint_sums = np.zeros(n_layers)
+        for layer in range(n_layers):
+            width = (bounds[layer + 1] - bounds[layer]) // n_rows
+            block = values[bounds[layer] : bounds[layer + 1]].reshape((n_rows, width))  # stays C-contiguous
+            ids, n_states = _count_kernel(block, mode, bin_size, low, scale, edges, weights)
+            states[layer] = n_states
+            if n_states < 0:
+                continue
+            counts = np.zeros(n_states, dtype=np.int64)
+            joint = np.zeros(n_states * n_labels, dtype=np.int64)
+            for row in range(n_rows):
+                counts[ids[row]] += 1
+                joint[ids[row] * n_labels + labels[row]] += 1
+            for count in counts:
+                sums[layer] += count * np.log(count)
+            for count in joint:
+                if count > 0:
+                    joint_states[layer] += 1
+                    joint_sums[layer] += count * np.log(count)
+        return states, sums, joint_states, joint_sums
 
 
 def _normalised(values: np.ndarray, mode: int) -> np.ndarray:
@@ -208,8 +275,70 @@ def count_states(
     scale = (n_bins - 1) / (high - low) if mode == _FIXED_WIDTH else 1.0
     # Divide in the values' own dtype, as numpy does for an array divided by a Python float.
     size = values.dtype.type(bin_size if mode == _FIXED_SIZE else 1.0)
-    weights = np.random.default_rng(0x1B).integers(0, 2**63, values.shape[1], dtype=np.uint64) | np.uint64(1)
+    weights = _weights(values.shape[1])
     ids, n_states = _count_kernel(values, mode, size, float(low), float(scale), edges, weights)
     if n_states < 0:  # non-finite values: let the numpy path apply the binning module's policy
         return _numpy_states(values, mode, bin_size, n_bins, (low, high))
     return States(ids, int(n_states))
+
+
+class LayerCounts(NamedTuple):
+    """Per layer: distinct binned rows ``n_states`` and sum c ln c of their counts (``sum_clogc``), the
+    same for the (state, label) pairs; ``n_rows`` rows. -1 states: a non-finite value in that layer."""
+
+    n_rows: int
+    n_states: np.ndarray
+    sum_clogc: np.ndarray
+    n_joint: np.ndarray
+    joint_sum_clogc: np.ndarray
+
+
+def count_layers(
+    layers, labels: np.ndarray, *, bin_size: float | None = None, n_bins: int | None = None, value_range=None
+) -> LayerCounts:
+    """The state counts of several layers of the same rows (one epoch's layers), binned as ``count_states``
+    bins, in one compiled call: per-call overhead, not arithmetic, is the cost of small layers.
+
+    ``labels``: (n_rows,) class indices 0..k-1. Needs numba (``HAVE_NUMBA``).
+    """
+    if not HAVE_NUMBA:
+        raise RuntimeError("count_layers needs numba")
+    if bin_size is not None and n_bins is not None:
+        raise ValueError("give either n_bins (with value_range) or bin_size, not both")
+    if bin_size is None and n_bins is None:
+        raise ValueError("count_layers bins float activations: give bin_size or n_bins")
+    mode = _FIXED_SIZE if bin_size is not None else _FIXED_WIDTH
+    if mode == _FIXED_SIZE and not bin_size > 0:
+        raise ValueError(f"bin_size must be > 0, got {bin_size}")
+    low, high = value_range if value_range is not None else (-1.0, 1.0)
+    if mode == _FIXED_WIDTH and not low < high:
+        raise ValueError(f"value_range must have low < high, got {value_range}")
+    layers = [_normalised(layer, mode) for layer in layers]
+    n_rows = len(layers[0]) if layers else 0
+    if n_rows == 0:
+        raise ValueError("count_layers needs at least one layer with rows")
+    if any(len(layer) != n_rows for layer in layers):
+        raise ValueError(f"the layers must hold the same rows, got {[len(layer) for layer in layers]}")
+    # One flat buffer (the layers one after another); float32 layers stay float32 unless mixed with float64.
+    values = np.concatenate([layer.ravel() for layer in layers], dtype=np.result_type(*layers))
+    bounds = np.cumsum([0] + [layer.size for layer in layers]).astype(np.int64)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    if len(labels) != n_rows:
+        raise ValueError(f"labels have {len(labels)} rows but the layers have {n_rows}")
+    n_labels = int(labels.max()) + 1 if len(labels) else 1
+    if len(labels) and labels.min() < 0:
+        raise ValueError("labels must be class indices >= 0")
+    edges = np.linspace(low, high, n_bins) if mode == _FIXED_WIDTH else np.zeros(1)
+    scale = (n_bins - 1) / (high - low) if mode == _FIXED_WIDTH else 1.0
+    size = values.dtype.type(bin_size if mode == _FIXED_SIZE else 1.0)
+    weights = _weights(max(layer.shape[1] for layer in layers))  # each layer the first of them, as in count_states
+    binning = (mode, size, float(low), float(scale), edges, weights)
+    return LayerCounts(n_rows, *_layers_kernel(values, bounds, n_rows, labels, n_labels, *binning))
+
+
+@functools.lru_cache(maxsize=64)
+def _weights(n_columns: int) -> np.ndarray:
+    """The odd random multipliers of the row hash (the same for every call: a Generator costs ~50 us)."""
+    weights = np.random.default_rng(0x1B).integers(0, 2**63, n_columns, dtype=np.uint64) | np.uint64(1)
+    weights.setflags(write=False)
+    return weights

@@ -16,9 +16,11 @@ from ibpipe.estimators.registry import needs
 from ibpipe.estimators.rowkeys import bounded_row_keys
 from ibpipe.infoplane.measure import NONFINITE, TIES_SUFFIX
 
-# Small tasks balance the workers (a KDE task costs ~0.1 s per epoch on the 12-bit network);
-# each still reads whole epochs, the unit a shard stores as one chunk.
-EPOCHS_PER_TASK = 4
+# A task measures up to this many epochs of one layer, never crossing a shard (a shard's chunk is
+# then read and decompressed once, not once per few epochs), fewer where the pairwise methods'
+# activations of that many epochs would not fit a worker's memory (``task_epochs``). Small tasks
+# (4 epochs: 1242 of them in the default run) spent more on reading and scheduling than on measuring.
+EPOCHS_PER_TASK = 64
 # The labels a task's Dataset carries besides epoch, outermost first (the order of the metrics dims' tail).
 GROUP_DIMS = ("split", "reduction", "trial")
 
@@ -83,6 +85,17 @@ def estimate_cells(root, epochs_per_task: int = EPOCHS_PER_TASK) -> list[Estimat
                 stop = min(start + epochs_per_task, slab.stop)
                 cells.append(EstimateCell(path, layer, start, stop, split, reduction, trial))
     return cells
+
+
+def task_epochs(n_rows: int, layer_widths: dict, params: Any) -> int:
+    """Epochs per task: the most, up to ``EPOCHS_PER_TASK``, whose pairwise plan fits ``estimate.memory_limit``
+    (1 when none does; ``check_plan`` then refuses the run)."""
+    from ibpipe.infoplane.capping import MB, plan_pairwise
+
+    epochs = EPOCHS_PER_TASK
+    while epochs > 1 and plan_pairwise(n_rows, layer_widths, params, epochs).peak_bytes > params.memory_limit * MB:
+        epochs //= 2
+    return epochs
 
 
 def measure_cell(cell: EstimateCell, *, epochs: np.ndarray, widths: dict, **store) -> xr.Dataset:
@@ -208,7 +221,8 @@ def estimate_run(params: Any, codes: str, activations: str, attrs: dict[str, str
     labels, x_ids, splits = read_array(root, "labels"), read_array(root, "x_id"), store_splits(root)
     widths = {"layer_width": {name: int(width) for name, width in root.attrs[ACTIVATION_WIDTHS_ATTR].items()}}
     widths["code_width"] = layer_widths(root)
-    plan = plan_pairwise(len(labels), widths["layer_width"], params, EPOCHS_PER_TASK)
+    epochs_per_task = task_epochs(len(labels), widths["layer_width"], params)
+    plan = plan_pairwise(len(labels), widths["layer_width"], params, epochs_per_task)
     check_plan(plan, params)  # refuse before any work when a worker would exceed estimate.memory_limit
     shared = {
         # Paths or fsspec URLs, as workers elsewhere can open them
@@ -223,7 +237,8 @@ def estimate_run(params: Any, codes: str, activations: str, attrs: dict[str, str
         "widths": widths,
     }
     with dask_client(params.scheduler, params.workers) as client:
-        parts = run_tasks(client, measure_cell, [(cell,) for cell in estimate_cells(root)], shared, "estimate")
+        tasks = [(cell,) for cell in estimate_cells(root, epochs_per_task)]
+        parts = run_tasks(client, measure_cell, tasks, shared, "estimate")
     measures = combine_cells(parts).isel(epoch=slice(params.window - 1, None))  # only epochs with a full window
     warn_about_cells(measures)
     measures = measures.drop_vars([name for name in measures.data_vars if name.endswith(TIES_SUFFIX)] + [NONFINITE])
