@@ -169,3 +169,19 @@ def test_several_inputs_are_packed_with_a_layout_that_restores_them():
         pack_inputs((np.array([[2**25]]), np.ones((1, 1))), "test")
     with pytest.raises(InputError, match="different numbers of rows"):
         pack_inputs((np.ones((2, 1)), np.ones((3, 1))), "test")
+
+
+def test_a_wrapped_custom_model_loads_its_own_and_the_bare_networks_weights():
+    from torch import nn
+
+    from ibpipe.nn.recording import RecordedModel
+
+    bare = nn.Sequential(nn.Linear(3, 2))
+    wrapped = RecordedModel(nn.Sequential(nn.Linear(3, 2)), {"output": "0"})
+    wrapped.load_state_dict(bare.state_dict())  # as ibpipe.Recorder stores them: no "model." prefix
+    assert torch.equal(wrapped.model[0].weight, bare[0].weight)
+    again = RecordedModel(nn.Sequential(nn.Linear(3, 2)), {"output": "0"})
+    again.load_state_dict(wrapped.state_dict())
+    assert torch.equal(again.model[0].weight, bare[0].weight)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        again.load_state_dict({"0.weight": torch.zeros(2, 3)})

@@ -122,6 +122,8 @@ class RecordedModel(nn.Module):
         self.layers = OrderedDict((name, params_layer(name, choice)) for name, choice in layers.items())
         self.softmax_layer = softmax_layer
         self.input_layout = dict(inputs) if inputs else None
+        # Weights stored by ``ibpipe.Recorder`` are the user's network's own (no "model." prefix): accept both.
+        self._register_load_state_dict_pre_hook(_add_model_prefix, with_module=True)
 
     def batch(self, inputs: torch.Tensor) -> Any:
         """What the user's ``forward`` takes: ``inputs`` itself, or its tuple/dict of tensors."""
@@ -142,6 +144,17 @@ class RecordedModel(nn.Module):
         if self.softmax_layer is not None:
             recorded[self.softmax_layer] = torch.softmax(recorded[self.softmax_layer].flatten(1), dim=1)
         return recorded
+
+
+def _add_model_prefix(module: RecordedModel, state: dict, prefix: str, *_: Any) -> None:
+    """Rename a bare network's state_dict keys (``fc.weight``) to the wrapper's (``model.fc.weight``), in place,
+    when they are exactly the bare network's keys."""
+    bare = set(module.model.state_dict())
+    keys = [key for key in state if key.startswith(prefix)]
+    if {key[len(prefix) :] for key in keys} != bare or not bare:
+        return
+    for key in keys:
+        state[f"{prefix}model.{key[len(prefix) :]}"] = state.pop(key)
 
 
 def params_layer(name: str, choice: str | Mapping[str, Any]) -> LayerOutput:
