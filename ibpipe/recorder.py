@@ -43,6 +43,10 @@ class Recorder:
         "every", an integer n (every n-th epoch), a list of epochs, or a function epoch -> bool.
         With "log" or n, ``close`` also records the last epoch stepped when the schedule skipped it.
     batch_size : probe rows per forward pass.
+    factory : optional import path ``package.module:function`` returning a fresh network like ``model``
+        (``factory_kwargs`` its keyword arguments). With it, the weights store says how to rebuild the
+        network, so the pipeline's ``select`` (delta-skip), ``dump-activations`` and ``probes`` stages
+        run on the recorded weights as on their own (record every epoch for delta-skip).
 
     Notes
     -----
@@ -67,6 +71,8 @@ class Recorder:
         schedule: Any = "log",
         *,
         batch_size: int = 1024,
+        factory: str | None = None,
+        factory_kwargs: Mapping[str, Any] | None = None,
     ):
         self.model = model
         self.layers = resolve_layers(model, layers)
@@ -80,6 +86,7 @@ class Recorder:
         probed = output_shapes(model, inputs, self.layers)
         shapes = {path: shape for path, (_, shape) in probed.items()}
         self.tokens_per_row = _tokens_per_row({path: rows for path, (rows, _) in probed.items()}, self.layers)
+        self._rebuild = _rebuild_spec(model, self.layers, inputs, self.labels, factory, factory_kwargs)
         self.recorded_epochs: list[int] = []
         self._history: dict[str, dict[int, float]] = {}
         self._last_stepped: int | None = None
@@ -156,6 +163,8 @@ class Recorder:
 
     def _model_attrs(self) -> dict[str, Any]:
         kind = type(self.model)
+        if self._rebuild is not None:
+            return {**self._rebuild, "class": f"{kind.__module__}.{kind.__qualname__}"}
         return {
             "arch": "recorded",
             "class": f"{kind.__module__}.{kind.__qualname__}",
@@ -169,6 +178,57 @@ class Recorder:
             "probe_rows": len(self.labels),
             "tokens_per_row": self.tokens_per_row,
         }
+
+
+def _rebuild_spec(
+    model: nn.Module, layers: Mapping, inputs: Any, labels: np.ndarray, factory: str | None, kwargs: Mapping | None
+) -> dict[str, Any] | None:
+    """The ``model_spec`` of a custom network that ``factory`` rebuilds (checked here against ``model``), or None."""
+    if factory is None:
+        return None
+    from ibpipe.data.arrays import pack_inputs
+    from ibpipe.nn.architectures import model_spec
+    from ibpipe.nn.recording import build_custom
+
+    per_token = [path for path, layer in layers.items() if layer.tokens == "none"]
+    if per_token:
+        raise InputError(
+            f"factory = {factory!r} with layers {per_token} recorded per token (tokens: none): the pipeline's stages "
+            "record one row per input; pool the tokens (mean, last, first) or leave the factory out"
+        )
+    rebuilt = build_custom(factory, kwargs).state_dict()
+    expected = model.state_dict()
+    different = sorted(
+        name
+        for name in set(expected) | set(rebuilt)
+        if name not in expected or name not in rebuilt or tuple(expected[name].shape) != tuple(rebuilt[name].shape)
+    )
+    if different:
+        raise InputError(
+            f"factory = {factory!r} builds a network whose parameters differ from the recorded model's "
+            f"({', '.join(different[:5])}{' ...' if len(different) > 5 else ''}); "
+            "pass the factory (and factory_kwargs) that built this model"
+        )
+    structured = (
+        dict(inputs) if isinstance(inputs, Mapping) else tuple(inputs) if isinstance(inputs, tuple | list) else None
+    )
+    packed, layout = pack_inputs(inputs if structured is None else structured, f"factory = {factory!r}")
+    return model_spec(
+        "custom",
+        packed.shape[1:],
+        int(labels.max()) + 1 if len(labels) else 0,
+        factory=factory,
+        kwargs=kwargs,
+        layers={path: _layer_choice(layer) for path, layer in layers.items()},
+        softmax="",
+        inputs=layout,
+    )
+
+
+def _layer_choice(layer: Any) -> dict[str, Any]:
+    """A recorded layer as a ``model.layers`` entry: {module, output, tokens} without the unset options."""
+    choice = {"module": layer.path, "output": layer.output, "tokens": layer.tokens}
+    return {key: value for key, value in choice.items() if value is not None}
 
 
 def _state(model: nn.Module) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from ibpipe.config.select import SelectParams
 from ibpipe.config.train import TrainParams
 from ibpipe.data.datasets import load_dataset
 from ibpipe.infoplane.probing import SEARCHES, delta_skip_selection
-from ibpipe.infoplane.selection import epoch_schedule
+from ibpipe.infoplane.selection import epoch_schedule, selectable_epochs
 from ibpipe.io.files import write_json
 from ibpipe.io.stage import run_stage
 from ibpipe.schema import load_sections
@@ -25,14 +25,16 @@ def main(
     out: Path = Path("data/selection.json"),
 ) -> None:
     select_params, fit = load_sections(params_file, SelectParams, TrainParams)
+    # Weights recorded by ibpipe.Recorder bring their own number of epochs.
+    n_epochs = selectable_epochs(str(weights), select_params.method, fit.epochs, tuple(SEARCHES))
     if select_params.method in SEARCHES:
         data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
         dataset = load_dataset(**data.to_dict())
-        selection = delta_skip_selection(select_params, fit.epochs, dataset, reduce, str(weights.resolve()))
+        selection = delta_skip_selection(select_params, n_epochs, dataset, reduce, str(weights.resolve()))
     else:
         epochs = epoch_schedule(
             select_params.method,
-            fit.epochs,
+            n_epochs,
             every=select_params.every,
             n_points=select_params.n_points,
             step_bounds=tuple(select_params.step_bounds),
@@ -40,7 +42,7 @@ def main(
         )
         selection = {"epochs": epochs.tolist()}
     write_json(out, {"method": select_params.method, **selection})
-    print(f"select: {len(selection['epochs'])} of {fit.epochs + 1} epochs ({select_params.method})")
+    print(f"select: {len(selection['epochs'])} of {n_epochs + 1} epochs ({select_params.method})")
 
 
 if __name__ == "__main__":

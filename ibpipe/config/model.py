@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, NotRequired
+from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from pydantic import ConfigDict, Field
 from typing_extensions import TypedDict
@@ -28,6 +28,21 @@ QUANTIZE_ALLOWED = "null (off) or a mapping {bits: 1..16, momentum: (0, 1]} with
 ModulePath = Annotated[str, Field(min_length=1), Allowed("a module path")]
 
 
+class LayerChoice(TypedDict):
+    """A recorded layer whose module returns a tuple, dict or ModelOutput, or (rows, tokens, features)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    module: ModulePath
+    output: NotRequired[int | str]
+    tokens: NotRequired[Literal["mean", "last", "first"]]
+
+
+LAYERS_ALLOWED = (
+    "a mapping of layer name -> module path, or -> {module: path, output: index or key, tokens: mean|last|first}"
+)
+
+
 class ModelParams(Section):
     section: ClassVar[str] = "model"
 
@@ -40,8 +55,10 @@ class ModelParams(Section):
     kwargs: Annotated[dict[str, Any], Allowed("a mapping of keyword arguments")] = setting(
         {}, "custom: keyword arguments of the factory"
     )
-    layers: Annotated[dict[str, ModulePath], Allowed("a mapping of layer name -> module path")] = setting(
-        {}, "custom: layers to record, name -> module path (e.g. hidden: encoder.2)"
+    layers: Annotated[dict[str, ModulePath | LayerChoice], Allowed(LAYERS_ALLOWED)] = setting(
+        {},
+        "custom: layers to record, name -> module path (e.g. hidden: encoder.2), or -> {module, output: the part "
+        "of a tuple/dict output, tokens: mean|last|first pooling of a (rows, tokens, features) output}",
     )
     softmax: str = setting("output", "custom: recorded layer whose output is logits, recorded as softmax ('' for none)")
     noise_std: float = setting(

@@ -142,11 +142,20 @@ def checked_rows(inputs: Any, labels: Any, source: str) -> tuple[np.ndarray, np.
     return values, labels.astype(np.int64)
 
 
-def factory_rows(import_path: str, root: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Rows from ``package.module:function()``: a torch ``Dataset`` of (input, label) items, or (inputs, labels).
+def factory_rows(import_path: str, root: str | Path) -> tuple[np.ndarray, np.ndarray, dict | None]:
+    """Rows from ``package.module:function()``, with the layout of inputs made of several tensors (else None).
 
-    ``root`` comes first on the import path, so a module kept there beside the data is found and,
-    being under data/own by default, is a dep of the stages that load it.
+    The function returns arrays or a torch ``Dataset`` (map-style) of items, in one of these structures,
+    the batch structure the model's ``forward`` then receives (the labels are never passed to it):
+
+    - ``(inputs, labels)``: ``forward(x)``;
+    - ``(x1, x2, ..., labels)``, or ``((x1, x2, ...), labels)``: ``forward(x1, x2, ...)``;
+    - ``{"a": xa, "b": xb, ..., "labels": labels}``, or ``({"a": xa, ...}, labels)``: ``forward(a=xa, b=xb)``
+      (the labels' key is ``labels`` or ``label``).
+
+    Several input tensors are stored side by side as one float32 row (``pack_inputs``) and cut back
+    into that structure for the model. ``root`` comes first on the import path, so a module kept there
+    beside the data is found and, being under data/own by default, is a dep of the stages that load it.
     """
     from ibpipe.nn.recording import _factory
 
@@ -163,14 +172,71 @@ def factory_rows(import_path: str, root: str | Path) -> tuple[np.ndarray, np.nda
     except Exception as error:
         raise InputError(f"{key} = {import_path!r} raised {type(error).__name__}: {error}") from error
     source = f"{key} = {import_path!r}"
-    if isinstance(made, tuple) and len(made) == 2:
-        return checked_rows(*(_numpy(part) for part in made), source)
-    if hasattr(made, "__getitem__") and hasattr(made, "__len__") and not isinstance(made, np.ndarray | str | dict):
-        return checked_rows(*_stacked(made, source), source)
+    if isinstance(made, dict) or (isinstance(made, tuple) and len(made) >= 2):
+        inputs, labels = _split_labels(made, source, "it")
+        packed, layout = pack_inputs(inputs, source)
+        values, labels = checked_rows(packed, _numpy(labels), source)
+        return values, labels, layout
+    if hasattr(made, "__getitem__") and hasattr(made, "__len__") and not isinstance(made, np.ndarray | str):
+        inputs, labels = _stacked(made, source)
+        packed, layout = pack_inputs(inputs, source)
+        values, labels = checked_rows(packed, labels, source)
+        return values, labels, layout
     raise InputError(
         f"{source} returned {type(made).__name__}; it must return a torch Dataset of (input, label) items "
-        "or a pair (inputs, labels) of arrays"
+        "or a pair (inputs, labels) of arrays (or several inputs: (x1, x2, labels) or a dict with a 'labels' key)"
     )
+
+
+LABEL_KEYS = ("labels", "label")
+
+
+def _split_labels(made: Any, source: str, what: str) -> tuple[Any, Any]:
+    """(inputs, labels) of a tuple whose last element is the labels, or of a dict holding them under ``labels``."""
+    if isinstance(made, dict):
+        keys = [key for key in LABEL_KEYS if key in made]
+        if len(keys) != 1:
+            raise InputError(
+                f"{source}: {what} is a dict with keys {', '.join(map(repr, made))}; it needs exactly one of "
+                f"{' or '.join(map(repr, LABEL_KEYS))} holding the labels (the other keys are the model's inputs)"
+            )
+        inputs = {name: value for name, value in made.items() if name != keys[0]}
+        if not inputs:
+            raise InputError(f"{source}: {what} is a dict holding only the labels; add the model's inputs under their names")
+        return inputs, made[keys[0]]
+    if len(made) == 2:
+        return made[0], made[1]
+    return tuple(made[:-1]), made[-1]
+
+
+def pack_inputs(inputs: Any, source: str) -> tuple[np.ndarray, dict | None]:
+    """One array (rows, ...) as it is and layout None; a tuple or dict of arrays as float32 rows side by side
+    and the layout ``{"kind": "tuple" | "dict", "parts": [{"name", "shape", "dtype"}, ...]}`` that
+    ``ibpipe.nn.recording.unpack_inputs`` cuts them back with."""
+    if not isinstance(inputs, tuple | list | dict):
+        return _numpy(inputs), None
+    named = list(inputs.items()) if isinstance(inputs, dict) else list(enumerate(inputs))
+    if not named:
+        raise InputError(f"{source}: the inputs hold no array")
+    arrays = [(name, _numpy(value)) for name, value in named]
+    rows = {len(array) if array.ndim else 0 for _, array in arrays}
+    if len(rows) != 1 or 0 in rows:
+        shapes = ", ".join(f"{name!r}: {array.shape}" for name, array in arrays)
+        raise InputError(f"{source}: the input tensors have different numbers of rows ({shapes}); each needs one per row")
+    parts, columns = [], []
+    for name, array in arrays:
+        if array.dtype.kind not in "biuf":
+            raise InputError(f"{source}: input {name!r} has dtype {array.dtype}, not numbers; pass numeric arrays")
+        if array.dtype.kind in "iu" and array.size and np.abs(array).max() >= 2**24:
+            raise InputError(
+                f"{source}: input {name!r} holds integers beyond 2**24, which float32 rows cannot keep exactly; "
+                "renumber them (e.g. np.unique(values, return_inverse=True)[1])"
+            )
+        dtype = "bool" if array.dtype.kind == "b" else "int64" if array.dtype.kind in "iu" else "float32"
+        parts.append({"name": name, "shape": [int(size) for size in array.shape[1:]], "dtype": dtype})
+        columns.append(array.reshape(len(array), -1).astype(np.float32))
+    layout = {"kind": "dict" if isinstance(inputs, dict) else "tuple", "parts": parts}
+    return np.concatenate(columns, axis=1), layout
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -180,21 +246,49 @@ def _numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def _stacked(dataset: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every (input, label) item of a map-style dataset, stacked into two arrays."""
+def _stacked(dataset: Any, source: str) -> tuple[Any, np.ndarray]:
+    """Every item of a map-style dataset, stacked: (inputs, labels), inputs an array or a tuple / dict of arrays."""
     inputs, labels = [], []
     for index in range(len(dataset)):
         item = dataset[index]
-        if not isinstance(item, tuple | list) or len(item) != 2:
+        if not isinstance(item, tuple | list | dict) or (not isinstance(item, dict) and len(item) < 2):
             raise InputError(
-                f"{source}: item {index} of the dataset is {type(item).__name__}, not an (input, label) pair"
+                f"{source}: item {index} of the dataset is {type(item).__name__}, not an (input, label) pair, "
+                "an (x1, x2, ..., label) tuple or a dict with a 'labels' key"
             )
-        inputs.append(_numpy(item[0]))
-        labels.append(_numpy(item[1]))
+        if index == 0:
+            first_structure = _structure(item)
+        elif _structure(item) != first_structure:
+            raise InputError(
+                f"{source}: item {index} of the dataset is {type(item).__name__}, not {first_structure} like item 0; "
+                "every item needs the same structure"
+            )
+        one, label = _split_labels(item if isinstance(item, dict) else tuple(item), source, f"item {index}")
+        inputs.append(one)
+        labels.append(_numpy(label))
     if not inputs:
         raise InputError(f"{source}: the dataset is empty")
-    shapes = {value.shape for value in inputs}
-    if len(shapes) > 1:
-        raise InputError(f"{source}: items have inputs of different shapes {sorted(shapes)[:3]}; all rows need one shape")
     stacked = np.stack(labels)
-    return np.stack(inputs), stacked[:, 0] if stacked.ndim == 2 and stacked.shape[1] == 1 else stacked
+    labels_array = stacked[:, 0] if stacked.ndim == 2 and stacked.shape[1] == 1 else stacked
+    first = inputs[0]
+    if isinstance(first, dict):
+        return {name: _stack([item[name] for item in inputs], source, name) for name in first}, labels_array
+    if isinstance(first, tuple):
+        return tuple(_stack([item[i] for item in inputs], source, i) for i in range(len(first))), labels_array
+    return _stack(inputs, source, None), labels_array
+
+
+def _structure(item: Any) -> str:
+    """An item's batch structure in words, to compare items: "an (input, label) pair", "a dict with keys ..."."""
+    if isinstance(item, dict):
+        return f"a dict with keys {', '.join(map(repr, item))}"
+    return "an (input, label) pair" if len(item) == 2 else f"an (x1, ..., x{len(item) - 1}, label) tuple"
+
+
+def _stack(values: list, source: str, name: Any) -> np.ndarray:
+    arrays = [_numpy(value) for value in values]
+    shapes = {value.shape for value in arrays}
+    if len(shapes) > 1:
+        which = "inputs" if name is None else f"input {name!r}"
+        raise InputError(f"{source}: items have {which} of different shapes {sorted(shapes)[:3]}; all rows need one shape")
+    return np.stack(arrays)

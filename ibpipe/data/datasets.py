@@ -21,11 +21,12 @@ from ibpipe.data.tishby12 import load_tishby12
 class DatasetInfo:
     """How a dataset loads: ``rows`` gives (inputs, labels) to split; ``official`` datasets bring their split.
 
-    ``own`` datasets are the user's: ``rows`` takes the root folder and the factory import path.
+    ``own`` datasets are the user's: ``rows`` takes the root folder and the factory import path and
+    adds the layout of inputs made of several tensors (None for one).
     """
 
     doc: str
-    rows: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    rows: Callable[..., tuple] | None = None
     official: bool = False
     own: bool = False
 
@@ -39,7 +40,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "wine": DatasetInfo("scikit-learn's wine, 178 x 13, z-scored", lambda: load_standardised_table("wine")),
     "arrays": DatasetInfo(
         "your own inputs.npy + labels.npy (or one data.npz holding both) in dataset.root",
-        lambda root, factory: read_arrays(root),
+        lambda root, factory: (*read_arrays(root), None),
         own=True,
     ),
     "custom": DatasetInfo(
@@ -63,6 +64,8 @@ class Dataset:
     measured_rows: np.ndarray
     # measure_on given as a list: per split, positions within measured_rows of its rows
     measured_splits: dict[str, np.ndarray] | None = None
+    # inputs of several tensors packed side by side (ibpipe.data.arrays.pack_inputs); None for one tensor
+    input_layout: dict | None = None
 
     @property
     def n_classes(self) -> int:
@@ -117,18 +120,19 @@ def load_dataset(
     if not splits or any(split not in MEASURE_ON for split in splits):
         raise ValueError(f"measure_on must be one of {', '.join(MEASURE_ON)} or a list of them, not {measure_on!r}")
     info = DATASETS[name]
+    layout = None
     if info.official:
         directory = default_root(name) if root in (None, "auto") else root
         inputs, labels, train, test = load_official_split(name, directory, download)
     elif info.own:
-        inputs, labels = info.rows(OWN_DATA_ROOT if root in (None, "auto") else Path(root), factory)
+        inputs, labels, layout = info.rows(OWN_DATA_ROOT if root in (None, "auto") else Path(root), factory)
         train, test = split_rows(labels, test_fraction, split_seed)
     else:
         inputs, labels = info.rows()
         train, test = split_rows(labels, test_fraction, split_seed)
     rows = {"all": np.arange(len(labels)), "train": train, "test": test}
     if not isinstance(measure_on, list | tuple):
-        return Dataset(name, inputs, labels, train, test, rows[measure_on])
+        return Dataset(name, inputs, labels, train, test, rows[measure_on], input_layout=layout)
     measured = np.unique(np.concatenate([rows[split] for split in splits]))
     positions = {split: np.searchsorted(measured, rows[split]) for split in splits}
-    return Dataset(name, inputs, labels, train, test, measured, positions)
+    return Dataset(name, inputs, labels, train, test, measured, positions, layout)

@@ -176,3 +176,52 @@ def delta_skip_approximate(
     _check_delta(delta, factor)
     cache = _ProbeCache(probe, source_entropies)
     return _result(cache, _forward_pass(cache, epochs, delta, factor, shrink_after_jump=False))
+
+
+# ---------------------------------------------------------------- weights recorded outside the pipeline
+
+RECORDER_PARAMS = "recorder"  # the params section an ``ibpipe.Recorder`` store carries instead of train's
+
+
+def selectable_epochs(weights: str, method: str, train_epochs: int, searches: tuple[str, ...]) -> int:
+    """The last epoch ``select`` chooses from: ``train.epochs`` for the train stage's weights, the last recorded
+    epoch for weights an ``ibpipe.Recorder`` wrote (its run's length is not in params.yaml).
+
+    A delta-skip search (``method`` in ``searches``) rebuilds the network at any epoch 0..E, so a recorded
+    run must hold the weights of every epoch and name the factory that rebuilds the network; each lack is
+    refused in one sentence saying what to record.
+    """
+    import json
+
+    from ibpipe.errors import InputError, UserError
+    from ibpipe.io.stores import open_store
+
+    try:
+        root = open_store(weights)
+    except UserError:
+        if method in searches:
+            raise
+        return train_epochs  # a fixed schedule needs only train.epochs
+    params = json.loads(root.attrs.get("params") or "{}")
+    if RECORDER_PARAMS not in params:
+        return train_epochs
+    epochs = np.asarray(root["epoch"][...], dtype=np.int64)
+    if not len(epochs):
+        raise InputError(f"{weights} holds no recorded epoch; call rec.step(epoch) in the training loop")
+    last = int(epochs[-1])
+    if method not in searches:
+        return last
+    missing = np.setdiff1d(np.arange(last + 1), epochs)
+    if len(missing):
+        raise InputError(
+            f"select.method {method} probes any epoch 0..{last}, but {weights} holds {len(epochs)} recorded epochs "
+            f"(epoch {missing[0]} is missing); record every epoch with ibpipe.Recorder(..., schedule='every') "
+            "and rec.step(0) before training, or choose a fixed select.method (all, every, log, stepped)"
+        )
+    if root.attrs.get("model", {}).get("arch") != "custom":
+        raise InputError(
+            f"select.method {method} rebuilds the network at the epochs it probes, but {weights} was recorded "
+            "without a model factory; pass factory='package.module:function' (and factory_kwargs) to "
+            "ibpipe.Recorder so the network can be rebuilt from the recorded weights"
+        )
+    return last

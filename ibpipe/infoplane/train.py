@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ibpipe.data.datasets import Dataset
 from ibpipe.io.attrs import MODEL_ATTR, PARAMS_ATTR
 from ibpipe.io.weights import open_history, write_weights
-from ibpipe.nn.architectures import build_model, load_checkpoint, model_spec
+from ibpipe.nn.architectures import build_model, check_on_probe_batch, load_checkpoint, model_spec
 from ibpipe.nn.trials import train_trials
 from ibpipe.training_log import write_training_log
 
@@ -30,6 +30,7 @@ def network_spec(net: Any, dataset: Dataset) -> dict[str, Any]:
         softmax=net.softmax,
         noise_std=net.noise_std,
         quantize=net.quantize,
+        inputs=dataset.input_layout,
     )
 
 
@@ -40,6 +41,8 @@ def train_into_store(dataset: Dataset, net: Any, fit: Any, *, out: str, live: Pa
     DVCLive at ``live`` logs the mean curve over trials (the per-trial curves stay in weights.zarr/history).
     """
     spec = network_spec(net, dataset)
+    # Seconds, not a traceback after training: the forward, the logits' width, the labels, the recorded layers.
+    check_on_probe_batch(spec, dataset.inputs[dataset.train_rows], dataset.labels)
     prepare = (lambda model: load_checkpoint(model, net.checkpoint)) if net.checkpoint else None
     inputs, labels = torch.from_numpy(dataset.inputs), torch.from_numpy(dataset.labels)
     train_rows, test_rows = torch.from_numpy(dataset.train_rows), torch.from_numpy(dataset.test_rows)

@@ -18,7 +18,14 @@ from ibpipe.errors import InputError, MissingFileError
 from ibpipe.nn.cnn import digits_cnn, thesis_cnn
 from ibpipe.nn.mlp import MLP
 from ibpipe.nn.quantize import QuantizedMLP
-from ibpipe.nn.recording import RecordedModel, build_custom
+from ibpipe.nn.recording import (
+    PROBE_CHECK_ROWS,
+    RecordedModel,
+    build_custom,
+    describe_layout,
+    describe_output,
+    probing,
+)
 
 ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
 
@@ -43,11 +50,20 @@ def model_spec(
     softmax: str = "output",
     noise_std: float = 0.0,
     quantize: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything ``build_model`` needs, as plain JSON-able values (stored in the weights' attrs).
 
-    ``noise_std`` and ``quantize`` appear only when set, so a plain run stores the same spec as before.
+    ``noise_std``, ``quantize`` and ``inputs`` (the layout of inputs made of several tensors,
+    ``ibpipe.data.arrays.pack_inputs``; custom models only) appear only when set, so a plain run
+    stores the same spec as before.
     """
+    if inputs and arch != "custom":
+        raise InputError(
+            f"model.arch {arch}: this dataset's rows hold several input tensors "
+            f"({', '.join(repr(part['name']) for part in inputs['parts'])}), which only a custom model's forward "
+            "takes; use model.arch custom with model.factory, or give the dataset one input array"
+        )
     spec = {
         "arch": arch,
         "input_shape": [int(size) for size in input_shape],
@@ -63,6 +79,8 @@ def model_spec(
         spec["noise_std"] = float(noise_std)
     if quantize:
         spec["quantize"] = dict(quantize)
+    if inputs:
+        spec["inputs"] = dict(inputs)
     return spec
 
 
@@ -86,8 +104,55 @@ def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
             )
         return build(n_classes)
     if arch == "custom":
-        return RecordedModel(build_custom(spec["factory"], spec["kwargs"]), spec["layers"], spec["softmax"] or None)
+        model = build_custom(spec["factory"], spec["kwargs"])
+        return RecordedModel(model, spec["layers"], spec["softmax"] or None, spec.get("inputs"))
     raise InputError(f"unknown model.arch {arch!r}; known: {', '.join(ARCHITECTURES)}")
+
+
+def check_on_probe_batch(spec: Mapping[str, Any], inputs: np.ndarray, labels: np.ndarray) -> None:
+    """Refuse, before any training, a network of ``spec`` that would fail or mislead on this data.
+
+    One probe batch (the first ``PROBE_CHECK_ROWS`` rows of ``inputs``) goes through a freshly built
+    network: its forward must run on the dataset's batch structure, return (rows, classes) logits with
+    as many classes as ``spec`` counts from the labels, and every recorded layer must exist and give a
+    recordable output (``model.layers``' ``output`` selector and ``tokens`` pooling applied). All labels
+    must lie in [0, classes). Each failure is one ``InputError`` naming the key, the output's type and
+    shape, and the fix. The global RNG and the network's flags are left as they were.
+    """
+    n_classes = int(spec["n_classes"])
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)]
+        raise InputError(
+            f"labels include {bad[0]}, outside the {n_classes} classes 0..{n_classes - 1} the network is built for; "
+            "number the classes 0..K-1 (np.unique(labels, return_inverse=True)[1])"
+        )
+    rows = min(PROBE_CHECK_ROWS, len(inputs))
+    batch = torch.from_numpy(np.ascontiguousarray(inputs[:rows]))
+    what = f"model.factory {spec['factory']!r}" if spec["arch"] == "custom" else f"model.arch {spec['arch']}"
+    with torch.random.fork_rng(devices=[]):
+        model = build_model(spec)
+        with probing(model):
+            try:
+                logits = model(batch)
+            except InputError:
+                raise
+            except Exception as error:
+                layout = spec.get("inputs")
+                raise InputError(
+                    f"{what}: its forward failed on a probe batch of {rows} rows given as "
+                    f"{describe_layout(layout, rows) if layout else f'one Tensor{tuple(batch.shape)}'} "
+                    f"({type(error).__name__}: {error}); a forward that takes several tensors or keywords needs a "
+                    "dataset.factory returning them, (x1, x2, labels) or {name: array, ..., 'labels': labels}, "
+                    "and one that takes one tensor needs inputs of the shape it expects"
+                ) from error
+            if logits.ndim != 2 or tuple(logits.shape) != (rows, n_classes):
+                raise InputError(
+                    f"{what}: its output on a probe batch of {rows} rows is {describe_output(logits)}, but the labels "
+                    f"count {n_classes} classes, so it must be ({rows}, {n_classes}) logits; build its output layer "
+                    f"with {n_classes} outputs"
+                    + (" (e.g. pass the class count through model.kwargs)" if spec["arch"] == "custom" else "")
+                )
+            model.record(batch)
 
 
 def load_checkpoint(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:

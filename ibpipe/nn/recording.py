@@ -101,20 +101,123 @@ def _factory(import_path: str, module_name: str, factory_name: str, key: str = "
 
 
 class RecordedModel(nn.Module):
-    """A user's module with the layers to record named by module path; the last can be softmaxed."""
+    """A user's module with the layers to record named by module path; the last can be softmaxed.
 
-    def __init__(self, model: nn.Module, layers: Mapping[str, str], softmax_layer: str | None = None):
+    ``layers`` maps a layer name to a module path, or to ``{module: path, output: ..., tokens: ...}``
+    (the ``Recorder``'s ``output`` selector and ``tokens`` pooling, ``LayerOutput``). ``inputs`` is the
+    layout of a dataset whose rows hold several tensors (``pack_inputs``): the flat float rows are cut
+    back into the tuple (``model(*parts)``) or dict (``model(**parts)``) the user's ``forward`` takes.
+    The model's output is its logits: a (rows, classes) tensor, or the ``logits`` of a dict/``ModelOutput``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Mapping[str, str | Mapping[str, Any]],
+        softmax_layer: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ):
         super().__init__()
         self.model = model
-        self.layers = OrderedDict(layers)
+        self.layers = OrderedDict((name, params_layer(name, choice)) for name, choice in layers.items())
         self.softmax_layer = softmax_layer
+        self.input_layout = dict(inputs) if inputs else None
+        # Weights stored by ``ibpipe.Recorder`` are the user's network's own (no "model." prefix): accept both.
+        self._register_load_state_dict_pre_hook(_add_model_prefix, with_module=True)
+
+    def batch(self, inputs: torch.Tensor) -> Any:
+        """What the user's ``forward`` takes: ``inputs`` itself, or its tuple/dict of tensors."""
+        return inputs if self.input_layout is None else unpack_inputs(inputs, self.input_layout)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.model(inputs)
+        return logits_of(call_model(self.model, self.batch(inputs)))
 
     @torch.no_grad()
     def record(self, inputs: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
-        return record_modules(self.model, inputs, self.layers, self.softmax_layer)
+        for layer in self.layers.values():
+            _submodule(self.model, layer)
+        paths = {layer.path: layer for layer in self.layers.values()}
+        raw = _hooked_forward(self.model, self.batch(inputs), paths)
+        recorded = OrderedDict(
+            (name, select_output(layer, raw[layer.path], len(inputs)).detach()) for name, layer in self.layers.items()
+        )
+        if self.softmax_layer is not None:
+            recorded[self.softmax_layer] = torch.softmax(recorded[self.softmax_layer].flatten(1), dim=1)
+        return recorded
+
+
+def _add_model_prefix(module: RecordedModel, state: dict, prefix: str, *_: Any) -> None:
+    """Rename a bare network's state_dict keys (``fc.weight``) to the wrapper's (``model.fc.weight``), in place,
+    when they are exactly the bare network's keys."""
+    bare = set(module.model.state_dict())
+    keys = [key for key in state if key.startswith(prefix)]
+    if {key[len(prefix) :] for key in keys} != bare or not bare:
+        return
+    for key in keys:
+        state[f"{prefix}model.{key[len(prefix) :]}"] = state.pop(key)
+
+
+def params_layer(name: str, choice: str | Mapping[str, Any]) -> LayerOutput:
+    """The ``LayerOutput`` of one ``model.layers`` entry: a module path, or {module, output, tokens}."""
+    if isinstance(choice, str):
+        return LayerOutput(choice, key=f"model.layers.{name}")
+    return LayerOutput(str(choice["module"]), choice.get("output"), choice.get("tokens"), key=f"model.layers.{name}")
+
+
+def _submodule(model: nn.Module, layer: LayerOutput) -> nn.Module:
+    """The module at ``layer.path``, or an ``InputError`` naming the params key, the path and close matches."""
+    try:
+        return model.get_submodule(layer.path)
+    except AttributeError:
+        paths = [path for path, _ in model.named_modules() if path]
+        close = difflib.get_close_matches(layer.path, paths, n=3)
+        hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"its modules are {', '.join(paths)}"
+        raise InputError(
+            f"{layer.key or 'layer'} = {layer.path!r} is not a module of this {type(model).__name__}; {hint}"
+        ) from None
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """The logits of a model's output: a tensor, or the ``logits`` part of a dict or ``ModelOutput``."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, Mapping) and isinstance(output.get("logits"), torch.Tensor):
+        return output["logits"]
+    raise InputError(
+        f"the model's forward returns {describe_output(output)}; the pipeline trains on logits: return the "
+        "(rows, classes) logits tensor from forward, or a dict / ModelOutput whose 'logits' holds it"
+    )
+
+
+# ---------------------------------------------------------------- inputs of several tensors
+
+
+def unpack_inputs(inputs: torch.Tensor, layout: Mapping[str, Any]) -> Any:
+    """The tuple or dict of tensors that ``pack_inputs`` (ibpipe.data.arrays) flattened side by side into ``inputs``.
+
+    Integer and boolean parts come back in their dtype (they were stored exactly: integers below 2**24).
+    """
+    rows, start, parts = len(inputs), 0, []
+    flat = inputs.reshape(rows, -1)
+    for part in layout["parts"]:
+        shape = tuple(part["shape"])
+        width = int(np.prod(shape, dtype=np.int64))
+        values = flat[:, start : start + width].reshape(rows, *shape)
+        start += width
+        dtype = getattr(torch, part["dtype"])
+        parts.append(values if dtype == values.dtype else values.round().to(dtype))
+    if layout["kind"] == "dict":
+        return {part["name"]: value for part, value in zip(layout["parts"], parts)}
+    return tuple(parts)
+
+
+def describe_layout(layout: Mapping[str, Any] | None, rows: int) -> str:
+    """A dataset's batch structure for messages: ``(Tensor(8, 5), Tensor(8, 3))`` or ``{'a': Tensor(8, 5), ...}``."""
+    if layout is None:
+        return "one tensor"
+    keyed = layout["kind"] == "dict"
+    parts = [f"{repr(part['name']) + ': ' if keyed else ''}Tensor{(rows, *part['shape'])}" for part in layout["parts"]]
+    return ("{" + ", ".join(parts) + "}") if layout["kind"] == "dict" else "(" + ", ".join(parts) + ")"
 
 
 # ---------------------------------------------------------------- recording any model
@@ -138,6 +241,8 @@ class LayerOutput:
     path: str
     output: int | str | None = None
     tokens: str | None = None
+    # The params key that chose this layer (model.layers.NAME): its fixes are then written as params.
+    key: str | None = None
 
 
 def resolve_layers(model: nn.Module, layers: Iterable[str] | Mapping[str, Mapping[str, Any] | None]) -> dict:
@@ -199,7 +304,7 @@ def select_output(layer: LayerOutput, output: Any, n_rows: int) -> torch.Tensor:
         return tensor
     if tensor.ndim != 3:
         why = f"tokens = {layer.tokens!r} pools a (rows, tokens, features) output"
-        raise _unrecordable(layer, output, why, fix=f"leave 'tokens' out for layer {layer.path!r}")
+        raise _unrecordable(layer, output, why, fix=f"leave 'tokens' out for {layer.key or f'layer {layer.path!r}'}")
     if layer.tokens == "mean":
         return tensor.mean(dim=1)
     if layer.tokens == "first":
@@ -210,6 +315,9 @@ def select_output(layer: LayerOutput, output: Any, n_rows: int) -> torch.Tensor:
 
 
 def _selected(layer: LayerOutput, output: Any, n_rows: int) -> torch.Tensor:
+    if layer.output is not None and isinstance(output, torch.Tensor):
+        fix = f"leave 'output' out for {layer.key or f'layer {layer.path!r}'}"
+        raise _unrecordable(layer, output, f"output = {layer.output!r} picks a part, but it is one tensor", fix=fix)
     if layer.output is not None:
         try:
             part = output[layer.output]
@@ -233,14 +341,23 @@ def _unrecordable(layer: LayerOutput, output: Any, why: str, fix: str | None = N
         pass
     elif isinstance(output, Mapping):
         keys = [key for key, part in output.items() if isinstance(part, torch.Tensor) and part.ndim >= 1]
-        fix = f"pick a part by key, e.g. layers={{{layer.path!r}: {{'output': {next(iter(keys or output), 'KEY')!r}}}}}"
+        fix = f"pick a part by key, e.g. {_choice(layer, 'output', next(iter(keys or output), 'KEY'))}"
     elif isinstance(output, tuple | list):
-        fix = f"pick a part by index, e.g. layers={{{layer.path!r}: {{'output': 0}}}}"
+        fix = f"pick a part by index, e.g. {_choice(layer, 'output', 0)}"
     elif isinstance(output, torch.Tensor) and output.ndim == 3:
-        fix = f"pool its tokens, e.g. layers={{{layer.path!r}: {{'tokens': 'mean'}}}} (mean, last, first, none)"
+        poolings = "mean, last, first" if layer.key else "mean, last, first, none"
+        fix = f"pool its tokens, e.g. {_choice(layer, 'tokens', 'mean')} ({poolings})"
     else:
         fix = "record a module whose output is a tensor with the input rows first"
-    return InputError(f"layer {layer.path!r} cannot be recorded: its output is {describe_output(output)}; {why}; {fix}")
+    where = f"{layer.key} (module {layer.path!r})" if layer.key else f"layer {layer.path!r}"
+    return InputError(f"{where} cannot be recorded: its output is {describe_output(output)}; {why}; {fix}")
+
+
+def _choice(layer: LayerOutput, option: str, value: Any) -> str:
+    """How a user sets ``option`` for ``layer``: in params.yaml for a pipeline layer, else as a Recorder argument."""
+    if layer.key:
+        return f"{layer.key}: {{module: {layer.path}, {option}: {value}}} in params.yaml"
+    return f"layers={{{layer.path!r}: {{{option!r}: {value!r}}}}}"
 
 
 @contextlib.contextmanager
