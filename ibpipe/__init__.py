@@ -4,6 +4,8 @@ The public API, imported on first use so that a stage importing one submodule do
 (or depend on) the whole library:
 
 - ``information(t, y, estimator="plugin", **settings)``: H(T), I(X;T), I(T;Y) in bits for one layer;
+- ``mutual_information(a, b, estimator="auto", ...)``, ``entropy(a, estimator="auto")``: any two
+  variables (codes or continuous, (n,) or (n, d)), a labelled result in bits;
 - ``measure(store, estimators=..., **settings)``: the metrics Dataset of a recorded store, in memory;
 - ``open_metrics(path)``: the metrics Dataset a pipeline run wrote (dims epoch, layer, estimator);
 - ``load_params(path)``: params.yaml, validated;
@@ -19,6 +21,8 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "information": "ibpipe.estimators.api",
+    "mutual_information": "ibpipe.estimators.general",
+    "entropy": "ibpipe.estimators.general",
     "open_metrics": "ibpipe.io.files",
     "load_params": "ibpipe.config.params",
     "Recorder": "ibpipe.recorder",
