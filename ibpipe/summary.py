@@ -95,7 +95,7 @@ def _training(root: Path) -> list[str]:
         [split, _number(values.get("accuracy"), 4), _number(values.get("loss"), 4)] for split, values in last.items()
     ]
     title = "training" + (f": last epoch {epoch}, mean over trials" if epoch is not None else "")
-    return [title, *table(["rows", "accuracy", "loss"], rows)]
+    return [title, *table(["split", "accuracy", "loss"], rows)]
 
 
 def _tsv_rows(path: Path) -> list[tuple[int, float]]:
@@ -221,7 +221,7 @@ def _neurons(root: Path) -> list[str]:
     if "verdict_code" in report:
         code = report["verdict_code"]
         low, high = report["auc_difference_ci95"]
-        rows.append(["W2 vs Euclidean", f"{code} ({report['verdict']})"])
+        rows.append(["W2 vs Euclidean", f"{code} -- {report['verdict']}"])
         rows.append(
             [
                 "  area difference W2 - Euclidean",

@@ -73,7 +73,7 @@ def test_the_summary_of_a_run_gives_every_experiment_and_agrees_with_its_metrics
     for title in ("training: last epoch 5", "information plane: plugin estimator, epoch 5, 1 trial;"):
         assert title in text
     assert "autoencoder curves: " in text and "neuron space: iris" in text
-    assert re.search(r"\n  W2 vs Euclidean +unclear \(undecided", text)
+    assert re.search(r"\n  W2 vs Euclidean +unclear -- undecided: 2 restarts", text)
     printed = subprocess.run(
         [sys.executable, "-m", "ibpipe", "summary", str(root)], capture_output=True, text=True, check=True
     )

@@ -8,8 +8,7 @@ import math
 
 import xarray as xr
 
-from ibpipe.neurons.compression import higher_is_better, smallest_parameters_at
-from ibpipe.neurons.statistics import verdict_code
+from ibpipe.neurons.statistics import higher_is_better, smallest_parameters_at, verdict_code
 
 
 def compression_metrics(curves: xr.Dataset) -> dict:

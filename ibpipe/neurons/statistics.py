@@ -24,6 +24,7 @@ import itertools
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import xarray as xr
 
 
 def area_under_curve(parameters: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -132,3 +133,19 @@ def verdict(comparison: PairedComparison, higher_is_better: bool, alpha: float =
     if code == "none":
         return f"W2 does not help (no significant difference, p = {comparison.p_value:.3g})"
     return VERDICT_CODES[code]
+
+
+def higher_is_better(curves: xr.Dataset) -> bool:
+    return curves.attrs.get("primary_score", "accuracy") == "accuracy"
+
+
+def smallest_parameters_at(curves: xr.Dataset, threshold: float = 0.9) -> dict[str, int | None]:
+    """Per metric, the fewest parameters whose mean primary score over restarts reaches ``threshold``
+    (accuracy >= threshold, or MSE <= threshold; None if never)."""
+    smallest = {}
+    score = curves[curves.attrs.get("primary_score", "accuracy")]
+    for metric in curves.metric.values.tolist():
+        mean = score.sel(metric=metric).mean("restart").values
+        reaching = curves.params.values[mean >= threshold if higher_is_better(curves) else mean <= threshold]
+        smallest[metric] = int(reaching.min()) if len(reaching) else None
+    return smallest
