@@ -138,6 +138,22 @@ def params(
             typer.echo(f"{name}.{key:<18} {getattr(section, key)!s:<22} {spec.description}")
 
 
+@app.command()
+def summary(
+    project: Annotated[Path, typer.Argument(help="project folder of the run (its reports/ folder is read)")] = Path(
+        "."
+    ),
+) -> None:
+    """Print the verdicts and main numbers of the last run as tables: the first thing to read after a run."""
+    from ibpipe.errors import UserError
+    from ibpipe.summary import run_summary
+
+    try:
+        typer.echo(run_summary(project), nl=False)
+    except UserError as error:
+        _fail(str(error))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 

@@ -1,4 +1,4 @@
-"""Dask clients for the stages that fan work out, and a progress bar that works with all of them.
+"""Dask clients for the stages that fan work out, and progress reports that work with all of them.
 
 ``scheduler``:
 - ``"local"``: a LocalCluster of ``workers`` single-threaded process workers (BLAS and
@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from ibpipe.progress import progress
 
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 # Set in each worker process before it starts. One BLAS/OpenMP thread per single-threaded
@@ -82,18 +83,18 @@ def _identity(value: Any) -> Any:
 def run_tasks(
     client: Any, function: Callable, tasks: Sequence[tuple], shared: dict[str, Any], description: str | None
 ) -> list:
-    """Call ``function(*task, **shared)`` for every task; results in task order, with a progress bar.
+    """Call ``function(*task, **shared)`` for every task; results in task order, with progress (``ibpipe.progress``).
 
     ``shared`` arrays (labels, ids) are sent to each worker once, not once per task; pass
     the result of ``share`` to send them once for many calls.
-    ``description=None`` hides the bar (for many small batches).
+    ``description=None`` reports no progress (for many small batches).
 
     A ``UserError`` raised in a task (a corrupt store, say) comes back as a value, not as a
     failed task: the workers log no task dump for it, the remaining tasks are cancelled and
     the error is raised here, where the stage turns it into one line. Any other exception
     is a failed task and keeps its traceback. Tasks lost with a worker are rerun by Dask.
     """
-    bar = tqdm(total=len(tasks), desc=description, unit="task", disable=description is None)
+    bar = progress(total=len(tasks), desc=description, unit="task")
     if client is None:
         results = []
         for task in tasks:

@@ -197,7 +197,11 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "ae-entropy",
         "stages/ae_entropy.py",
-        {"--points": Read("data/ae_points"), "--out": Write("reports/ae_entropy.nc")},
+        {
+            "--points": Read("data/ae_points"),
+            "--out": Write("reports/ae_entropy.nc"),
+            "--summary": metric("reports/ae_entropy.json"),
+        },
         ("ae",),
     ),
     Stage(

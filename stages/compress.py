@@ -2,8 +2,8 @@
 measure the test score (accuracy, or forecast MSE) against parameters.
 
 Output reports/compression.nc (scores (metric, k, restart), params (k), per-restart areas under the
-curve, sign tests per k) and reports/compression.json for `dvc metrics show`, with the permutation
-test of W2 against Euclidean and its verdict.
+curve, sign tests per k, the permutation test of W2 against Euclidean and its verdict) and
+reports/compression.json for `dvc metrics show`: the verdict's code.
 """
 
 import json
@@ -13,7 +13,7 @@ from ibpipe.io.attrs import PARAMS_ATTR
 from ibpipe.io.files import open_netcdf, write_json, write_metrics
 from ibpipe.io.stage import run_stage
 from ibpipe.neurons.compression import neuron_compression
-from ibpipe.neurons.compression_report import compression_report
+from ibpipe.neurons.compression_report import compression_metrics
 from ibpipe.neurons.params import NeuronsBootstrapParams, NeuronsCompressParams
 from ibpipe.schema import load_sections, sections_json, validate_section
 
@@ -33,7 +33,7 @@ def main(
     curves = neuron_compression(layers, gaussians, trained, compress_params, source)
     curves.attrs[PARAMS_ATTR] = sections_json(compress_params, upstream=upstream)
     write_metrics(out, curves)
-    write_json(summary, compression_report(curves, compress_params.mse_threshold))
+    write_json(summary, compression_metrics(curves))
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def test_dvc_exp_show_lists_final_test_accuracy(experiments):
     accuracy = runs["relu"]["metrics"]["reports/training/metrics.json"]["data"]["test"]["accuracy"]
     assert 0.0 <= accuracy <= 1.0
     summary = runs["relu"]["metrics"]["reports/metrics.json"]["data"]
-    assert set(summary["plugin"]) == {"hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"}
+    assert set(summary) == {"hidden5"} and set(summary["hidden5"]) == {"final_to_peak", "verdict"}
 
 
 def test_dvc_plots_diff_overlays_the_information_curves_of_two_experiments(experiments):

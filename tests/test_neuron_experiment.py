@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from ibpipe.data.datasets import load_dataset
-from ibpipe.neurons.compression import compression_curves, smallest_parameters_at
+from ibpipe.neurons.compression import compression_curves
 from ibpipe.neurons.covariances import neuron_gaussians
 from ibpipe.neurons.network import layer_arrays
 from ibpipe.neurons.replicas import NetSettings, align_replicas, initial_state, replica_arrays, train_net
+from ibpipe.neurons.statistics import smallest_parameters_at
 
 SETTINGS = NetSettings(hidden=8, activation="tanh", epochs=300, learning_rate=1.0e-2, seed=0)
 

@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from ibpipe.cli import app
+from ibpipe.neurons.compression_report import compression_report
 from ibpipe.pipeline import stage_names
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ TINY_AE = {
 # Seconds of neuron-space work: the method's oracles are in test_neurons.py and test_neuron_experiment.py.
 TINY_NEURONS = {"hidden": 6, "epochs": 100, "replicas": 3, "scheduler": "synchronous"}
 TINY_COMPRESSION = {"k_max": 3, "restarts": 2}
+LAYERS = ("hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output")
 pytestmark = pytest.mark.slow
 
 
@@ -140,6 +142,8 @@ def test_dimensions_over_training_and_the_autoencoder_curves_are_stored(project)
             assert name in curves.attrs
         assert curves.attrs["true_dim"] == 2 and 1 <= curves.attrs["bend_H_std"] <= 3
         assert curves.H_raw.attrs["units"] == "nat"
+        bend = round(float(curves.attrs["bend_H_std"]), 3)
+    assert json.loads((project / "reports" / "ae_entropy.json").read_text()) == {"bend_H_std": bend}
 
 
 def test_the_compression_experiment_writes_its_contracted_outputs(project):
@@ -147,15 +151,22 @@ def test_the_compression_experiment_writes_its_contracted_outputs(project):
         assert curves.accuracy.dims == ("metric", "k", "restart") and curves.params.dims == ("k",)
         assert curves.metric.values.tolist() == ["euclidean", "w2"] and curves.k.values.tolist() == [1, 2, 3]
         assert 0 < curves.attrs["accuracy_full"] <= 1
+        report = compression_report(curves, 0.0)
+        assert report["dataset"] == "iris" and report["params_full"] == 6 * 5 + 3 * 7
+    # the DVC metric: the verdict code of W2 against Euclidean
     summary = yaml.safe_load((project / "reports" / "compression.json").read_text())
-    assert summary["dataset"] == "iris" and summary["params_full"] == 6 * 5 + 3 * 7
+    assert summary == {"w2": {"verdict": report["verdict_code"]}}
+    assert report["verdict_code"] == "unclear"  # 2 restarts cannot reach p < 0.05
     figures = {p.name for p in (project / "reports" / "compression_figures").iterdir()}
     assert figures == {"neuron_ellipses.png", "accuracy_against_parameters.png", "alignment_quality.png"}
 
 
 def test_reports_summary_and_figures_exist(project):
     summary = yaml.safe_load((project / "reports" / "metrics.json").read_text())
-    assert set(summary["plugin"]) == {"hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"}
+    assert list(summary) == ["hidden5"] and summary["hidden5"]["verdict"] in {"compress", "none", "unclear"}
+    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
+        ratio = metrics.final_to_peak.sel(layer="hidden5", estimator="plugin").mean("trial")
+        assert summary["hidden5"]["final_to_peak"] == pytest.approx(float(ratio), abs=1e-4)
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
@@ -164,12 +175,15 @@ def test_reports_summary_and_figures_exist(project):
     assert figures == expected | {f"{name}.png" for name in others}
     assert {p.name for p in (project / "reports" / "ae_figures").iterdir()} == {"ae_entropy.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout
-    assert "plugin.output.I_TY" in shown and "test.accuracy" in shown  # the latter from DVCLive
-    assert "miller-madow.output.I_TY" not in shown  # compact: other estimators stay in metrics.nc
+    for column in ("test.accuracy", "hidden5.final_to_peak", "hidden5.verdict", "bend_H_std", "w2.verdict"):
+        assert column in shown
+    assert "I_TY" not in shown  # compact: every layer and estimator stays in metrics.nc
+    assert max(len(line) for line in shown.splitlines()) <= 120  # one terminal's width
     rows = json.loads((project / "reports" / "information_curves.json").read_text())
-    assert {row["layer"] for row in rows} == set(summary["plugin"]) and len(rows) == 13 * 6
-    verdict = summary["compression"]["layers"]["hidden5"]["verdict"]
-    assert verdict.startswith("hidden5: ") and verdict.endswith(", 2 trials")
+    assert {row["layer"] for row in rows} == set(LAYERS) and len(rows) == 13 * 6
+    printed = _run(project, sys.executable, "-m", "ibpipe", "summary").stdout
+    assert "epoch 12, 2 trials" in printed
+    assert re.search(rf"hidden5 .* {summary['hidden5']['verdict']}\n", printed)
 
 
 def test_trials_are_stored_in_every_store_and_carry_compression_statistics(project):
@@ -278,7 +292,7 @@ def test_named_reductions_land_in_one_dataset_with_a_reduction_dim(project):
         coarse, fine = (metrics.n_states.sel(reduction=name, layer="hidden1") for name in ("bins8", "bins100"))
         assert float(coarse.mean()) < float(fine.mean())
     summary = yaml.safe_load((project / "reports" / "metrics.json").read_text())
-    assert set(summary["compression"]["reduction"]) == {"bins8", "bins100"}
+    assert set(summary) == {"bins8", "bins100"} and set(summary["bins8"]) == {"hidden5"}
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     assert {"information_plane_plugin_bins8.png", "information_plane_plugin_bins100.png"} <= figures
     _edit_params(project, "reduce", reductions={})

@@ -127,6 +127,17 @@ def curve_dataset(
     return dataset
 
 
+def curve_metrics(curves: xr.Dataset) -> dict[str, float | None]:
+    """The DVC metric of the autoencoder curves (reports/ae_entropy.json): ``bend_H_std``, the code size where
+    the standardised codes' entropy bends, the curve's estimate of the points' dimension (None when NaN).
+
+    One column, so that `dvc metrics show` fits a terminal beside the other experiments' files; the
+    other bends, the MSE elbow and the data's own dimensions stay in ae_entropy.nc's attrs.
+    """
+    value = float(curves.attrs["bend_H_std"])
+    return {"bend_H_std": round(value, 3) if math.isfinite(value) else None}
+
+
 def entropy_curves(
     points: np.ndarray,
     dmax: int,

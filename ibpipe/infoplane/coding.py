@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import zarr
-from tqdm import tqdm
 
 from ibpipe.infoplane import reduce as reducing
 from ibpipe.io.arrays import write_array
@@ -40,6 +39,7 @@ from ibpipe.io.layers import (
     trial_prefix,
 )
 from ibpipe.names import INPUT_LAYER
+from ibpipe.progress import progress
 
 
 def write_codes(source: zarr.Group, root: zarr.Group, reduce_params: Any, params: str) -> None:
@@ -107,7 +107,7 @@ def _reduce_trial(source, root, prefixes: tuple[str, str], *, reducers, code_sha
         prefix=prefix,
     )
     slabs = list(writer.slabs())
-    for layer, reducer in tqdm(reducers.items(), desc=f"reduce {prefix or 'trial0/'}", unit="layer"):
+    for layer, reducer in progress(reducers.items(), desc=f"reduce {prefix or 'trial0/'}", unit="layer"):
         coded = reducing.code_layer(
             reducer,
             slabs,

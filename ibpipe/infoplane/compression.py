@@ -11,7 +11,8 @@ Shwartz-Ziv & Tishby (2017) read a compression phase as I(X;T) falling after a p
 Over trials the summary gives the mean and a Student-t interval, mean +- t_{n-1,(1+level)/2} sd/sqrt(n)
 (sd with n - 1 degrees of freedom; NaN bounds for a single trial). Verdict rule on final/peak:
 "compresses" when the interval's upper end is below ``COMPRESSES_BELOW`` (0.9), "no compression" when
-its lower end is at or above it, "undecided" otherwise (and always with a single trial).
+its lower end is at or above it, "undecided" otherwise (and always with a single trial). The metrics
+files carry the verdict as a short code (``VERDICT_CODES``: compress, none, unclear).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from scipy import stats
 
 COMPRESSES_BELOW = 0.9
 LEVEL = 0.95
-HEADER = ("estimator", "interval", "rule")
+HEADER = ("estimator", "trials", "interval", "rule")
 
 
 # final/peak lies in [0, 1] by definition: intervals of it are clipped to this range
@@ -88,16 +89,29 @@ def trial_interval(
     return mean, max(mean - float(half), bounds[0]), min(mean + float(half), bounds[1])
 
 
-def verdict(low: float, high: float) -> str:
+# verdict code (in metrics.json and `python -m ibpipe summary`) -> the words of the verdict
+VERDICT_CODES = {"compress": "compresses", "none": "no compression", "unclear": "undecided"}
+VERDICT_RULE = (
+    f"compress if its upper end < {COMPRESSES_BELOW}, none if its lower end >= {COMPRESSES_BELOW}, else unclear"
+)
+
+
+def verdict_code(low: float, high: float) -> str:
+    """``compress``, ``none`` or ``unclear``: the verdict on the interval [low, high] of final/peak."""
     if np.isfinite(high) and high < COMPRESSES_BELOW:
-        return "compresses"
+        return "compress"
     if np.isfinite(low) and low >= COMPRESSES_BELOW:
-        return "no compression"
-    return "undecided"
+        return "none"
+    return "unclear"
+
+
+def verdict(low: float, high: float) -> str:
+    """The verdict on the interval [low, high] of final/peak in words (compresses, no compression, undecided)."""
+    return VERDICT_CODES[verdict_code(low, high)]
 
 
 def compression_summary(metrics: xr.Dataset, estimator: str | None = None) -> dict[str, Any]:
-    """Mean and t-interval over trials of final/peak per layer, with a one-line verdict, for metrics.json.
+    """Mean and t-interval over trials of final/peak per layer, with its verdict code and a one-line verdict.
 
     ``estimator``: whose I(X;T) is judged (default: the first estimator of the Dataset).
     """
@@ -122,10 +136,12 @@ def compression_summary(metrics: xr.Dataset, estimator: str | None = None) -> di
         layers[layer] = {
             "final_to_peak": [round(mean, 4), round(low, 4), round(high, 4)],
             "peak_I_XT": round(peak, 4),
+            "code": verdict_code(low, high),
             "verdict": line,
         }
     return {
         "estimator": estimator,
+        "trials": n_trials,
         "interval": f"t {LEVEL:.0%} over trials",
         "rule": f"compresses when the upper end < {COMPRESSES_BELOW}",
         "layers": layers,

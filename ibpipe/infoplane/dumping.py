@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import torch
 import zarr
-from tqdm import tqdm
 
 from ibpipe.data.datasets import Dataset
 from ibpipe.io.attrs import MODEL_ATTR, NOISE_STD_ATTR, PARAMS_ATTR, TRIALS_ATTR
@@ -26,6 +25,7 @@ from ibpipe.io.weights import open_weights_attrs, read_weights, stored_trials
 from ibpipe.names import OUTPUT_LAYER
 from ibpipe.nn.architectures import build_model
 from ibpipe.nn.layers import layer_shapes, record_pre_noise_slab, record_slab
+from ibpipe.progress import progress as report
 
 
 def dump_activations(
@@ -88,7 +88,7 @@ def _dump_trial(root, weights, trial, *, model, inputs, shapes, epochs, dump) ->
             samples_per_chunk=dump.samples_per_chunk,
             prefix=prefix,
         )
-    with tqdm(total=len(slabs) * len(chunks), desc=f"dump-activations trial {trial}", unit="shard") as progress:
+    with report(total=len(slabs) * len(chunks), desc=f"dump-activations trial {trial}", unit="shard") as progress:
         for slab in slabs:
             slab_weights = list(read_weights(weights, epochs[slab], trial))
             for samples in chunks:

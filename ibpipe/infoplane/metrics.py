@@ -1,4 +1,4 @@
-"""The metrics Dataset (dims epoch, layer, estimator) and its compact JSON summary for `dvc metrics show`."""
+"""The metrics Dataset (dims epoch, layer, estimator), its DVC metric (metrics.json) and its summary for people."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import xarray as xr
 from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
 from ibpipe.estimators.plugin import entropy_bits
 from ibpipe.estimators.registry import ESTIMATORS, QUANTITIES
+from ibpipe.names import OUTPUT_LAYER
 
 DIMENSION_NAMES = {
     "corrdim": "correlation (Grassberger-Procaccia) dimension",
@@ -96,13 +97,43 @@ def _run_attrs(labels: np.ndarray, x_ids: np.ndarray, params: Any, attrs: Mappin
     }
 
 
-def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
-    """Last-epoch I(X;T) and I(T;Y) per layer of the main estimator (plugin when measured) and the compression
-    verdicts (``compression``: see ``ibpipe.infoplane.compression``), for ``dvc metrics show``.
+def last_hidden_layer(layers: list[str]) -> str:
+    """The layer whose compression a study compares: the last one before the read-out (the last, without one)."""
+    hidden = [layer for layer in layers if layer != OUTPUT_LAYER]
+    return (hidden or layers)[-1]
 
-    Kept small enough to read (3 + 2 x layers columns plus one verdict per layer); every estimator, epoch
-    and the saturation of the codes stay in metrics.nc. With a ``trial`` dim the values are trial means;
-    with ``split`` or ``reduction`` dims those of the first split and reduction (the verdicts cover all).
+
+def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
+    """The DVC metric of the information plane (reports/metrics.json): the last hidden layer's final/peak
+    I(X;T) (mean over trials) and its verdict code (``compress``, ``none``, ``unclear``: see
+    ``ibpipe.infoplane.compression``), e.g. ``{"hidden5": {"final_to_peak": 0.45, "verdict": "unclear"}}``.
+
+    Two flat columns, so that `dvc metrics show` and `dvc exp show` fit a terminal beside the other
+    experiments' files; with ``split`` or ``reduction`` dims one pair per split and reduction, keyed by
+    their names. Every layer, estimator and epoch stays in metrics.nc; ``information_summary`` gives the
+    table `python -m ibpipe summary` prints.
+    """
+    from ibpipe.infoplane.compression import compression_summary
+
+    return _last_layer_verdicts(compression_summary(metrics), last_hidden_layer(metrics.layer.values.tolist()))
+
+
+def _last_layer_verdicts(summary: dict[str, Any], layer: str) -> dict[str, Any]:
+    for dim in ("split", "reduction"):
+        if dim in summary:
+            return {name: _last_layer_verdicts(inner, layer) for name, inner in summary[dim].items()}
+    cell = summary["layers"][layer]
+    ratio = cell["final_to_peak"][0]
+    return {layer: {"final_to_peak": ratio if np.isfinite(ratio) else None, "verdict": cell["code"]}}
+
+
+def information_summary(metrics: xr.Dataset) -> dict[str, Any]:
+    """Last-epoch I(X;T) and I(T;Y) per layer of the main estimator (plugin when measured) and the compression
+    summary of every layer (``compression``: see ``ibpipe.infoplane.compression``): what
+    `python -m ibpipe summary` prints of the information plane.
+
+    With a ``trial`` dim the values are trial means; with ``split`` or ``reduction`` dims those of the
+    first split and reduction (the compression summary covers all).
     """
     from ibpipe.infoplane.compression import compression_summary
 
@@ -118,7 +149,8 @@ def metrics_summary(metrics: xr.Dataset) -> dict[str, Any]:
         "epoch": int(last.epoch),
         "H_X": round(float(metrics.attrs["H_X"]), 5),
         "H_Y": round(float(metrics.attrs["H_Y"]), 5),
-        estimator: {
+        "estimator": estimator,
+        "layers": {
             layer: {q: round(float(last[q].sel(layer=layer, estimator=estimator)), 5) for q in ("I_XT", "I_TY")}
             for layer in metrics.layer.values.tolist()
         },

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ibpipe.data.datasets import Dataset
 from ibpipe.io.attrs import MODEL_ATTR, PARAMS_ATTR
 from ibpipe.io.weights import open_history, write_weights
 from ibpipe.nn.architectures import build_model, check_on_probe_batch, load_checkpoint, model_spec
 from ibpipe.nn.trials import train_trials
+from ibpipe.progress import progress as report
 from ibpipe.training_log import write_training_log
 
 
@@ -59,7 +59,7 @@ def train_into_store(dataset: Dataset, net: Any, fit: Any, *, out: str, live: Pa
         processes=fit.processes,
     )
     progress = (
-        (trials, tqdm(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))
+        (trials, report(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))
         for trials, records in streams
     )
     write_weights(out, progress, fit.epochs + 1, fit.trials, {MODEL_ATTR: spec, PARAMS_ATTR: params})

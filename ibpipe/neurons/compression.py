@@ -20,7 +20,7 @@ from ibpipe.neurons.merge import sign_test
 from ibpipe.neurons.network import HiddenLayerNet, merged_net, parameter_count
 from ibpipe.neurons.params import METRICS
 from ibpipe.neurons.pipeline import PipelineEvaluator, load_state, pipeline_rows
-from ibpipe.neurons.statistics import area_under_curve, paired_comparison, verdict
+from ibpipe.neurons.statistics import area_under_curve, higher_is_better, paired_comparison, verdict
 from ibpipe.neurons.tasks import scores, task_of
 
 
@@ -115,10 +115,6 @@ SCORE_NAMES = {
 }
 
 
-def higher_is_better(curves: xr.Dataset) -> bool:
-    return curves.attrs.get("primary_score", "accuracy") == "accuracy"
-
-
 def _add_sign_tests(dataset: xr.Dataset, ks: list[int]) -> None:
     """Per-k and overall paired sign tests of W2 against squared Euclidean on the primary score, added in place."""
     score = dataset[dataset.attrs["primary_score"]]
@@ -161,18 +157,6 @@ def _add_restart_comparison(dataset: xr.Dataset) -> None:
     )
     dataset.attrs.update({f"auc_{key}": value for key, value in comparison.as_dict().items()})
     dataset.attrs["verdict"] = verdict(comparison, higher_is_better(dataset))
-
-
-def smallest_parameters_at(curves: xr.Dataset, threshold: float = 0.9) -> dict[str, int | None]:
-    """Per metric, the fewest parameters whose mean primary score over restarts reaches ``threshold``
-    (accuracy >= threshold, or MSE <= threshold; None if never)."""
-    smallest = {}
-    score = curves[curves.attrs.get("primary_score", "accuracy")]
-    for metric in curves.metric.values.tolist():
-        mean = score.sel(metric=metric).mean("restart").values
-        reaching = curves.params.values[mean >= threshold if higher_is_better(curves) else mean <= threshold]
-        smallest[metric] = int(reaching.min()) if len(reaching) else None
-    return smallest
 
 
 def neuron_compression(

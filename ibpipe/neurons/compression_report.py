@@ -1,5 +1,6 @@
-"""The numbers of `dvc metrics show` for the compress stage (reports/compression.json): the full net, the
-parameters that reach the threshold, and the W2-vs-Euclidean tests with their verdict."""
+"""What the compress stage reports: its DVC metric (reports/compression.json: the verdict code of W2 against
+Euclidean) and, for `python -m ibpipe summary`, the full net, the parameters
+that reach the threshold, and the W2-vs-Euclidean tests with their verdict."""
 
 from __future__ import annotations
 
@@ -7,7 +8,26 @@ import math
 
 import xarray as xr
 
-from ibpipe.neurons.compression import smallest_parameters_at
+from ibpipe.neurons.statistics import higher_is_better, smallest_parameters_at, verdict_code
+
+
+def compression_metrics(curves: xr.Dataset) -> dict:
+    """The DVC metric of the neuron-space experiment: ``w2.verdict``, the code of W2 against Euclidean
+    (``better``, ``worse``, ``none``, ``unclear``; see ``ibpipe.neurons.statistics.verdict_code``), e.g.
+    ``{"w2": {"verdict": "unclear"}}``; empty without that comparison.
+
+    One column, so that `dvc metrics show` fits a terminal beside the other experiments' files (a
+    second ``test.accuracy`` would also make `dvc exp show` name both by their file). Everything else
+    is in compression.nc; ``compression_report`` gives it.
+    """
+    return {"w2": {"verdict": _verdict_code(curves)}} if "auc_p_value" in curves.attrs else {}
+
+
+def _verdict_code(curves: xr.Dataset) -> str:
+    attrs = curves.attrs
+    return verdict_code(
+        int(attrs["auc_n"]), float(attrs["auc_mean_difference"]), float(attrs["auc_p_value"]), higher_is_better(curves)
+    )
 
 
 def compression_report(curves: xr.Dataset, mse_threshold: float) -> dict:
@@ -51,4 +71,5 @@ def _comparison(curves: xr.Dataset, score: str) -> dict:
         "auc_effect_size_dz": round(dz, 3) if math.isfinite(dz) else None,
         "auc_permutation_p": float(f"{attrs['auc_p_value']:.3g}"),
         "verdict": attrs["verdict"],
+        "verdict_code": _verdict_code(curves),
     }

@@ -24,6 +24,7 @@ import itertools
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import xarray as xr
 
 
 def area_under_curve(parameters: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -105,12 +106,46 @@ def paired_comparison(a: np.ndarray, b: np.ndarray, seed: int = 0) -> PairedComp
     return PairedComparison(n, mean, mean - half, mean + half, dz, paired_permutation_test(a, b, seed=seed))
 
 
+# verdict code (compression.json, `python -m ibpipe summary`): does W2 beat Euclidean?
+VERDICT_CODES = {
+    "better": "W2 helps",
+    "worse": "W2 is worse",
+    "none": "W2 does not help (no significant difference)",
+    "unclear": "undecided: too few restarts to reach the level",
+}
+
+
+def verdict_code(n: int, mean_difference: float, p_value: float, higher_is_better: bool, alpha: float = 0.05) -> str:
+    """``better``, ``worse``, ``none`` (no significant difference) or ``unclear`` (``n`` restarts cannot
+    reach p < ``alpha``): the verdict on W2 minus Euclidean of ``verdict`` as a short code."""
+    if p_value < alpha:
+        return "better" if (mean_difference > 0 if higher_is_better else mean_difference < 0) else "worse"
+    smallest = 2.0 / 2**n if n <= 16 else 0.0
+    return "unclear" if smallest >= alpha else "none"
+
+
 def verdict(comparison: PairedComparison, higher_is_better: bool, alpha: float = 0.05) -> str:
     """A plain sentence: does the first metric (W2) beat the second (Euclidean) at level ``alpha``?"""
-    better = comparison.mean_difference > 0 if higher_is_better else comparison.mean_difference < 0
-    smallest = 2.0 / 2**comparison.n if comparison.n <= 16 else 0.0
-    if comparison.p_value < alpha:
-        return "W2 helps" if better else "W2 is worse"
-    if smallest >= alpha:
+    code = verdict_code(comparison.n, comparison.mean_difference, comparison.p_value, higher_is_better, alpha)
+    if code == "unclear":
+        smallest = 2.0 / 2**comparison.n
         return f"undecided: {comparison.n} restarts cannot reach p < {alpha} (smallest p {smallest:.3g})"
-    return f"W2 does not help (no significant difference, p = {comparison.p_value:.3g})"
+    if code == "none":
+        return f"W2 does not help (no significant difference, p = {comparison.p_value:.3g})"
+    return VERDICT_CODES[code]
+
+
+def higher_is_better(curves: xr.Dataset) -> bool:
+    return curves.attrs.get("primary_score", "accuracy") == "accuracy"
+
+
+def smallest_parameters_at(curves: xr.Dataset, threshold: float = 0.9) -> dict[str, int | None]:
+    """Per metric, the fewest parameters whose mean primary score over restarts reaches ``threshold``
+    (accuracy >= threshold, or MSE <= threshold; None if never)."""
+    smallest = {}
+    score = curves[curves.attrs.get("primary_score", "accuracy")]
+    for metric in curves.metric.values.tolist():
+        mean = score.sel(metric=metric).mean("restart").values
+        reaching = curves.params.values[mean >= threshold if higher_is_better(curves) else mean <= threshold]
+        smallest[metric] = int(reaching.min()) if len(reaching) else None
+    return smallest
