@@ -45,7 +45,7 @@ def test_one_nan_does_not_turn_a_quantile_unit_into_one_code():
     # Old code: the NaN made every quantile edge NaN and the whole unit code 0.
     values = np.linspace(-1, 1, 200)[:, None]
     values[17] = np.nan
-    reducer = LayerReducer(LayerReduction("quantile", n_bins=4, q_low=0.0, q_high=1.0), (1,)).fit([values], 200)
+    reducer = LayerReducer(LayerReduction("quantile-pooled", n_bins=4, q_low=0.0, q_high=1.0), (1,)).fit([values], 200)
     codes = reducer.transform(values)[:, 0]
     finite = np.isfinite(values[:, 0])
     assert sorted(set(codes[finite].tolist())) == [1, 2, 3, 4, 5]
@@ -59,7 +59,7 @@ def test_equal_mass_edges_come_from_the_finite_values():
     assert np.bincount(codes[:100]).tolist() == [25, 25, 25, 25] and codes[100] == 4
 
 
-@pytest.mark.parametrize("method", ["fixed-width", "quantile", "equal-mass", "ebab", "fixed-size"])
+@pytest.mark.parametrize("method", ["fixed-width", "quantile", "quantile-pooled", "equal-mass", "ebab", "fixed-size"])
 def test_code_layer_counts_non_finite_activations_per_epoch(method):
     values = np.random.default_rng(0).uniform(-1, 1, size=(3, 50, 4))
     values[1, 7, 2], values[1, 9, 0], values[2, 0, 3] = np.nan, np.inf, -np.inf

@@ -171,7 +171,7 @@ def test_reports_summary_and_figures_exist(project):
     estimators = ("plugin", "miller-madow", "kde-upper", "kde-lower")
     expected = {f"information_{kind}_{name}.png" for kind in ("plane", "over_epochs") for name in estimators}
     others = {"estimator_comparison", "training_curves", "selection", "state_saturation", "dimension_over_epochs"}
-    others |= {"ib_lagrangian"}
+    others |= {"ib_lagrangian", "information_ceiling"}
     assert figures == expected | {f"{name}.png" for name in others}
     assert {p.name for p in (project / "reports" / "ae_figures").iterdir()} == {"ae_entropy.png"}
     shown = _run(project, "dvc", "metrics", "show").stdout

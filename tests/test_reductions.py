@@ -47,6 +47,7 @@ def _code_all(reducer, values, n_chunks, epochs_per_slab=2):
     [
         LayerReduction("fixed-width", n_bins=30, value_range="data"),
         LayerReduction("quantile", n_bins=5, pool=(1, 2, 2)),
+        LayerReduction("quantile-pooled", n_bins=5, pool=(1, 2, 2)),
         LayerReduction("equal-mass", n_bins=4, pool=(2, 2, 2), pool_kind="avg"),
         LayerReduction("threshold", threshold=0.1),
         LayerReduction("argmax"),
@@ -66,7 +67,7 @@ def test_learnt_bins_equal_the_formulas_on_all_epochs_pooled(rng):
     values = rng.normal(size=(3, 500, 6)).astype(np.float32)
     rows = values.reshape(-1, 6)
     codes, _, _ = _code_all(
-        LayerReducer(LayerReduction("quantile", n_bins=4, q_low=0.05, q_high=0.95), (6,)), values, n_chunks=3
+        LayerReducer(LayerReduction("quantile-pooled", n_bins=4, q_low=0.05, q_high=0.95), (6,)), values, n_chunks=3
     )
     assert np.array_equal(codes.reshape(-1, 6), quantile_range_codes(rows, 4, quantile_edges(rows, 0.05, 0.95)))
     codes, _, _ = _code_all(
@@ -80,7 +81,8 @@ def test_learnt_bins_equal_the_formulas_on_all_epochs_pooled(rng):
 
 def test_quantile_fit_subsamples_every_kth_row_above_the_value_cap(rng):
     values = rng.normal(size=(1000, 4))
-    reducer = LayerReducer(LayerReduction("quantile"), (4,), max_fit_values=400).fit([values[:300], values[300:]], 1000)
+    reducer = LayerReducer(LayerReduction("quantile-pooled"), (4,), max_fit_values=400)
+    reducer.fit([values[:300], values[300:]], 1000)
     assert np.allclose(reducer.unit_ranges_, quantile_edges(values[::10], 0.01, 0.99))
 
 
@@ -127,7 +129,10 @@ def _independent_states(values: np.ndarray, settings: dict, n_bins: int) -> int:
         pool = torch.nn.MaxPool3d(window) if settings["pool_kind"] == "max" else torch.nn.AvgPool3d(window)
         tensor = pool(tensor[:, None])[:, 0]
     flat = tensor.reshape(len(values), -1).double().numpy()
-    if settings["method"] == "quantile":
+    if settings["method"] == "quantile":  # the thesis: n_bins levels, outside values clipped into the end ones
+        low, high = np.quantile(flat, [0.01, 0.99], axis=0)
+        codes = np.clip(np.floor((flat - low) / ((high - low) / n_bins)), 0, n_bins - 1)
+    elif settings["method"] == "quantile-pooled":
         low, high = np.quantile(flat, [0.01, 0.99], axis=0)
         codes = np.clip(np.floor((flat - low) / ((high - low) / n_bins)) + 1, 0, n_bins + 1)
     elif settings["method"] == "threshold":
@@ -167,8 +172,8 @@ def test_without_pooling_every_image_sample_is_its_own_state_and_pooling_merges_
     pooled = LayerReducer(LayerReduction("quantile", n_bins=2, pool=(16, 7, 7)), (16, 14, 14)).fit_transform_epoch(
         values
     )
-    # 16x7x7 windows leave 4 units, each in one of n_bins + 2 = 4 bins (two end bins).
-    assert pooled.shape == (300, 4) and pooled.min() >= 0 and pooled.max() <= 3
+    # 16x7x7 windows leave 4 units, each on one of n_bins = 2 levels (the thesis coding: no end bins).
+    assert pooled.shape == (300, 4) and pooled.min() >= 0 and pooled.max() <= 1
     expected = _independent_states(
         values.reshape(300, 16, 14, 14), {"method": "quantile", "pool": (16, 7, 7), "pool_kind": "max"}, n_bins=2
     )
@@ -239,5 +244,5 @@ def test_learning_bins_keeps_no_chunk_alive_after_it_is_read():
             yield chunk
             del chunk
 
-    LayerReducer(LayerReduction("quantile"), (16,), max_fit_values=16 * 100).fit(chunks(), 1200)
+    LayerReducer(LayerReduction("quantile-pooled"), (16,), max_fit_values=16 * 100).fit(chunks(), 1200)
     LayerReducer(LayerReduction("equal-mass"), (16,), max_fit_values=16 * 100).epoch_edges(chunks(), 1200)

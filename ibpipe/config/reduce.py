@@ -42,7 +42,9 @@ class ReduceParams(Section, LayerReduction):
     section: ClassVar[str] = "reduce"
 
     preset: one_of(("none", *PRESETS)) = setting(
-        "none", "named per-layer settings (thesis-1..5 for the CNNs' input, z1, z2, output)"
+        "none",
+        "named per-layer settings for the CNNs' input, z1, z2, output (thesis-1..5; thesis-softmax: thesis-1 "
+        "with the softmax output binarised, p > 0.5)",
     )
     layers: _layer_settings("reduce settings") = setting(
         {}, "per-layer settings over the defaults and the preset ('input' codes X)"

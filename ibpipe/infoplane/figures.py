@@ -1,5 +1,5 @@
-"""The plot stage's figure set: information planes, information over epochs and training curves, and the
-per-epoch information curves for `dvc plots show` / `dvc plots diff`."""
+"""The plot stage's figure set: information planes, H(T) and the informations over epochs, I(T;Y) against its
+ceiling H(Y), training curves, and the per-epoch information curves for `dvc plots show` / `dvc plots diff`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ibpipe.infoplane.plots import (
     default_comparison_layer,
     dimension_over_epochs,
     estimator_comparison,
+    information_ceiling,
     information_over_epochs,
     information_plane,
     lagrangian_over_epochs,
@@ -49,6 +50,7 @@ def report_figures(
             f"layers are {', '.join(first.layer.values.tolist())}"
         )
     figures["estimator_comparison"] = estimator_comparison(first, layer)
+    figures["information_ceiling"] = information_ceiling(first, main_estimator(first))
     if "state_ratio" in first:
         figures["state_saturation"] = state_saturation(first)
     if "corrdim" in first or "nn_dim" in first:

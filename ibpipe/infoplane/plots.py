@@ -11,6 +11,8 @@ import xarray as xr
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from ibpipe.infoplane.plot_data import PANEL_LABELS, ceiling_data, label_entropy, panel_quantities
+
 matplotlib.use("Agg")
 
 
@@ -85,22 +87,29 @@ def information_plane(metrics: xr.Dataset, estimator: str) -> Figure:
 
 
 def _information_panels(metrics: xr.Dataset, title: str, draw) -> Figure:
-    """I(X;T) and I(T;Y) side by side against epoch; ``draw(axis, quantity)`` adds the lines."""
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
-    for axis, quantity, label in zip(axes, ("I_XT", "I_TY"), ("I(X;T) [bits]", "I(T;Y) [bits]")):
+    """H(T), I(X;T) and I(T;Y) side by side against epoch; ``draw(axis, quantity)`` adds the lines.
+
+    Every line carries its layer or estimator as label and plots the trial mean of the metrics, so the
+    figure's data read back from ``figure.axes[k].get_lines()`` are the metrics themselves.
+    """
+    quantities = panel_quantities(metrics)
+    figure, axes = plt.subplots(
+        1, len(quantities), figsize=(5.5 * len(quantities), 4.2), layout="constrained", sharex=True, squeeze=False
+    )
+    for axis, quantity in zip(axes[0], quantities):
         draw(axis, quantity)
         _rug(axis, metrics.epoch.values)
         _epoch_axis(axis)
-        axis.set_ylabel(label)
-    h_y = float(metrics["H_Y"]) if "H_Y" in metrics.data_vars else metrics.attrs["H_Y"]  # per split when measured so
-    axes[1].axhline(h_y, color="grey", linestyle=":", linewidth=1, label="H(Y)")
-    axes[1].legend(fontsize=8)
+        axis.set_ylabel(PANEL_LABELS[quantity])
+    h_y = float(label_entropy(metrics))  # the first split's, when measured per split
+    axes[0][-1].axhline(h_y, color="grey", linestyle=":", linewidth=1, label="H(Y)")
+    axes[0][-1].legend(fontsize=8)
     figure.suptitle(title + _window_note(metrics) + _trials_note(metrics))
     return figure
 
 
 def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
-    """I(X;T) and I(T;Y) of every layer against epoch."""
+    """H(T), I(X;T) and I(T;Y) of every layer against epoch."""
     selected = metrics.sel(estimator=estimator)
 
     def draw(axis, quantity):
@@ -111,7 +120,7 @@ def information_over_epochs(metrics: xr.Dataset, estimator: str) -> Figure:
 
 
 def estimator_comparison(metrics: xr.Dataset, layer: str) -> Figure:
-    """I(X;T) and I(T;Y) of one layer against epoch, one line per estimator, bootstrap bands if stored."""
+    """H(T), I(X;T) and I(T;Y) of one layer against epoch, one line per estimator, bootstrap bands if stored."""
     selected = metrics.sel(layer=layer)
 
     def draw(axis, quantity):
@@ -132,6 +141,35 @@ def estimator_comparison(metrics: xr.Dataset, layer: str) -> Figure:
     return _information_panels(
         metrics, f"Estimators compared on layer {layer} (noise variance {noise} for kde/knn)", draw
     )
+
+
+def information_ceiling(metrics: xr.Dataset, estimator: str) -> Figure:
+    """I(T;Y) of every layer against its ceiling H(Y): the share I(T;Y) / H(Y) over epochs, and each layer's
+    I(T;Y) at the last measured epoch beside H(Y). The drawn numbers are ``ceiling_data`` (``figure.plot_data``)."""
+    data = ceiling_data(metrics, estimator)
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", width_ratios=(3, 2))
+    for layer in data.layer.values.tolist():
+        axes[0].plot(data.epoch.values, data.share.sel(layer=layer).values, label=layer, linewidth=1.2)
+    axes[0].axhline(1.0, color="grey", linestyle=":", linewidth=1, label="H(Y)")
+    _rug(axes[0], data.epoch.values)
+    _epoch_axis(axes[0])
+    axes[0].set_ylim(bottom=0)
+    axes[0].set_ylabel("I(T;Y) / H(Y)")
+    axes[0].legend(fontsize=8)
+    layers = data.layer.values.tolist()
+    bars = axes[1].bar(layers, data.final_I_TY.values, color="tab:blue", label="I(T;Y)")
+    for bar, share in zip(bars, data.final_share.values):
+        axes[1].annotate(f"{share:.0%}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", fontsize=8)
+    axes[1].axhline(
+        data.attrs["H_Y"], color="grey", linestyle=":", linewidth=1, label=f"H(Y) = {data.attrs['H_Y']:.3f}"
+    )
+    axes[1].set_ylabel("I(T;Y) [bits]")
+    axes[1].set_title(f"epoch {data.attrs['final_epoch']}", fontsize=9)
+    axes[1].tick_params(axis="x", labelrotation=45, labelsize=8)
+    axes[1].legend(fontsize=8)
+    figure.suptitle(f"I(T;Y) against its ceiling H(Y) ({estimator}{_window_note(metrics)}{_trials_note(metrics)})")
+    figure.plot_data = data
+    return figure
 
 
 def selection_overview(selection: dict) -> Figure:

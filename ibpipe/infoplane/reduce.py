@@ -41,9 +41,19 @@ from ibpipe.infoplane.exact import epoch_value_range, exact_grid_codes
 from ibpipe.names import INPUT_LAYER
 from ibpipe.schema import Allowed, Settings, allowed_by, one_of, setting
 
-REDUCE_METHODS = ("fixed-width", "fixed-size", "quantile", "equal-mass", "ebab", "threshold", "argmax", "exact")
+REDUCE_METHODS = (
+    "fixed-width",
+    "fixed-size",
+    "quantile",
+    "quantile-pooled",
+    "equal-mass",
+    "ebab",
+    "threshold",
+    "argmax",
+    "exact",
+)
 # Codings that need a statistic of each whole epoch first (its bins, or exact's value range).
-PER_EPOCH_METHODS = ("equal-mass", "ebab", "exact")
+PER_EPOCH_METHODS = ("quantile", "equal-mass", "ebab", "exact")
 # Old names that are no longer accepted, and what to write instead.
 RENAMED_METHODS = {
     "adaptive": "'adaptive' was per-unit, per-epoch equal-mass quantile bins, now called 'equal-mass'; "
@@ -115,15 +125,23 @@ class LayerReduction(Settings):
 
     method: Method = setting("fixed-width", "how activations become integer codes")
     n_bins: int = setting(
-        30, "edges of 'fixed-width' (Tishby: 30); bins of 'quantile', 'equal-mass' and 'ebab'", ge=2, le=1_000_000
+        30,
+        "edges of 'fixed-width' (Tishby: 30); levels per unit of 'quantile' and 'quantile-pooled'; bins of "
+        "'equal-mass' and 'ebab'",
+        ge=2,
+        le=1_000_000,
     )
     # defaults are written as params.yaml writes them, and validated like any value
     model_config = ConfigDict(validate_default=True)
 
     value_range: ValueRange = setting([-1.0, 1.0], "range of 'fixed-width' bins, or 'data'", unit="activation units")
     bin_size: float = setting(0.07, "bin size of 'fixed-size' (Saxe: 0.07)", unit="activation units", gt=0.0)
-    q_low: float = setting(0.01, "lower per-unit quantile of 'quantile' bins", ge=0.0, le=1.0)
-    q_high: float = setting(0.99, "upper per-unit quantile of 'quantile' bins", ge=0.0, le=1.0)
+    q_low: float = setting(
+        0.01, "lower per-unit border quantile of 'quantile' (each epoch's) and 'quantile-pooled'", ge=0.0, le=1.0
+    )
+    q_high: float = setting(
+        0.99, "upper per-unit border quantile of 'quantile' (each epoch's) and 'quantile-pooled'", ge=0.0, le=1.0
+    )
     threshold: float = setting(0.5, "'threshold': code 1 where x > threshold", unit="activation units")
     pool: Pool = setting("none", "(channel, h, w) pooling before coding, or 'none'")
     pool_kind: one_of(POOLING_KINDS) = setting("max", "pooling: max or avg")
@@ -136,30 +154,46 @@ class LayerReduction(Settings):
     @property
     def learns_ranges(self) -> bool:
         """Whether bins come from the data of all measured epochs (a pass before coding)."""
-        return self.method == "quantile" or (self.method == "fixed-width" and self.value_range == "data")
+        return self.method == "quantile-pooled" or (self.method == "fixed-width" and self.value_range == "data")
 
 
 def _thesis_preset(
-    window1: tuple[int, int, int], window2: tuple[int, int, int], kind: str
+    window1: tuple[int, int, int], window2: tuple[int, int, int], kind: str, output: dict[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
     return {
         INPUT_LAYER: {"pool": (1, 4, 4), "pool_kind": "max", "method": "threshold", "threshold": 0.5},
         "z1": {"pool": window1, "pool_kind": kind, "method": "quantile"},
         "z2": {"pool": window2, "pool_kind": kind, "method": "quantile"},
-        "output": {"method": "argmax"},
+        "output": output or {"method": "argmax"},
     }
 
 
 # The thesis presets (pooling windows as (channel, h, w)) for the layers z1, z2, output of the
 # thesis and digits CNNs. Every preset pools the input 4x4 (max) and binarises it (x > 0.5),
-# codes z1 and z2 by per-unit quantile bins (reduce.n_bins, q_low, q_high) and the output by argmax.
+# codes z1 and z2 by the thesis's per-epoch quantile coding (reduce.n_bins levels per unit between
+# that epoch's q_low and q_high quantiles) and the output by argmax; thesis-softmax is thesis-1
+# with the softmax output Z3 binarised (p > 0.5 per class: 10 binary units, at most 2^10 codes).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "thesis-1": _thesis_preset((1, 4, 4), (1, 3, 3), "max"),
     "thesis-2": _thesis_preset((2, 4, 4), (2, 3, 3), "max"),
     "thesis-3": _thesis_preset((4, 4, 4), (4, 3, 3), "max"),
     "thesis-4": _thesis_preset((1, 7, 7), (1, 7, 7), "max"),
     "thesis-5": _thesis_preset((1, 7, 7), (1, 7, 7), "avg"),
+    "thesis-softmax": _thesis_preset((1, 4, 4), (1, 3, 3), "max", {"method": "threshold", "threshold": 0.5}),
 }
+
+
+def thesis_quantile_codes(values: np.ndarray, n_bins: int, unit_ranges: np.ndarray) -> np.ndarray:
+    """The thesis coding: per unit, ``n_bins`` equal levels 0..n_bins-1 between ``unit_ranges[0]`` and
+    ``unit_ranges[1]`` (that epoch's q_low and q_high quantiles), values outside clipped into the end
+    levels, so a unit takes exactly ``n_bins`` levels; a non-finite value gets the reserved code ``n_bins``."""
+    low, high = unit_ranges
+    values = np.asarray(values, dtype=np.float64)
+    width = np.where(high > low, high - low, 1.0) / n_bins
+    with np.errstate(invalid="ignore"):
+        scaled = np.clip(np.floor((values - low) / width), 0, n_bins - 1)
+    codes = np.where(np.isfinite(values), scaled, n_bins).astype(CODE_DTYPE)
+    return codes
 
 
 def layer_reductions(
@@ -208,7 +242,8 @@ class LayerReducer:
     when more than ``max_fit_values`` values pass (evenly over epochs and samples).
 
     Attributes after ``fit``: ``value_range_`` (fixed-width on 'data'), ``unit_ranges_``
-    (quantile: array (2, n_pooled_units)).
+    (quantile-pooled: array (2, n_pooled_units)). ``quantile`` (the thesis coding) learns its
+    borders per epoch instead, in ``epoch_statistic``.
     """
 
     def __init__(self, reduction: LayerReduction, shape: Sequence[int], max_fit_values: int = MAX_FIT_VALUES):
@@ -271,8 +306,9 @@ class LayerReducer:
         return self
 
     def epoch_edges(self, chunks: Iterable[np.ndarray], n_rows: int) -> np.ndarray:
-        """The bins of one epoch, for ``transform``: inner edges (n_bins - 1, n_pooled_units) of
-        ``equal-mass`` bins, or the (n_bins + 2,) edges of ``ebab`` shared by the layer's units."""
+        """The bins of one epoch, for ``transform``: the per-unit (q_low, q_high) borders (2, n_pooled_units)
+        of ``quantile``, inner edges (n_bins - 1, n_pooled_units) of ``equal-mass`` bins, or the
+        (n_bins + 2,) edges of ``ebab`` shared by the layer's units."""
         kept = _every_kth_row(
             (self.pool(chunk) for chunk in chunks),
             n_rows,
@@ -280,17 +316,20 @@ class LayerReducer:
         )
         if self.reduction.method == "ebab":
             return ebab_edges(kept, self.reduction.n_bins)
+        if self.reduction.method == "quantile":
+            return quantile_edges(kept, self.reduction.q_low, self.reduction.q_high)
         return equal_mass_edges(kept, self.reduction.n_bins)
 
     def epoch_statistic(self, chunks: Iterable[np.ndarray], n_rows: int):
-        """What ``transform`` needs of a whole epoch: the bins of equal-mass and ebab, exact's value range."""
+        """What ``transform`` needs of a whole epoch: the borders of quantile, the bins of equal-mass and ebab,
+        exact's value range."""
         if self.reduction.method == "exact":
             return epoch_value_range(self.pool(chunk) for chunk in chunks)
         return self.epoch_edges(chunks, n_rows)
 
     def transform(self, values: np.ndarray, epoch_edges: np.ndarray | None = None) -> np.ndarray:
-        """Codes (n_samples, n_units) of activations; ``equal-mass``, ``ebab`` and ``exact`` need their
-        epoch's ``epoch_statistic``."""
+        """Codes (n_samples, n_units) of activations; ``quantile``, ``equal-mass``, ``ebab`` and ``exact`` need
+        their epoch's ``epoch_statistic``."""
         reduction = self.reduction
         pooled = self.pool(values)
         if reduction.method == "fixed-width":
@@ -299,12 +338,14 @@ class LayerReducer:
             return fixed_width_codes(pooled, reduction.n_bins, self.value_range_)
         if reduction.method == "fixed-size":
             return fixed_size_codes(pooled, reduction.bin_size)
-        if reduction.method == "quantile":
+        if reduction.method == "quantile-pooled":
             if self.unit_ranges_ is None:
-                raise ValueError("quantile bins need fit() first")
+                raise ValueError("quantile-pooled bins need fit() first")
             return quantile_range_codes(pooled, reduction.n_bins, self.unit_ranges_)
         if reduction.method in PER_EPOCH_METHODS and epoch_edges is None:
             raise ValueError(f"{reduction.method} codes need the epoch's epoch_statistic()")
+        if reduction.method == "quantile":
+            return thesis_quantile_codes(pooled, reduction.n_bins, epoch_edges)
         if reduction.method == "exact":
             return exact_grid_codes(pooled, reduction.bits, epoch_edges)
         if reduction.method == "ebab":
