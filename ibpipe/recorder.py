@@ -53,7 +53,7 @@ class Recorder:
     Each recording runs under ``torch.no_grad()`` with the model in eval mode, then puts back every
     module's ``training`` flag and the CPU and CUDA RNG states, and never touches the optimiser, so
     training goes on exactly as without the recorder (bitwise-equal weights). Activations are stored
-    as float32. Every layer is checked against two probe rows here, so a layer whose output cannot be
+    as float32. Every layer is checked against a few probe rows here, so a layer whose output cannot be
     recorded fails before training with its output's type and shape and the fix. The stores appear
     at ``store`` only on ``close`` (or leaving a ``with`` block without an error).
 

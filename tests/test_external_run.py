@@ -153,3 +153,10 @@ def test_a_recorder_factory_that_builds_another_network_is_refused_at_once(tmp_p
     with pytest.raises(InputError, match=r"factory = 'train:build_model' builds a network whose parameters differ"):
         ibpipe.Recorder(model, ["1"], x, y, root / "run", factory="train:build_model", factory_kwargs={"hidden": 5})
     assert not (root / "run").exists()
+
+
+def test_building_a_network_from_weights_recorded_without_a_factory_says_to_pass_one():
+    from ibpipe.nn.architectures import build_model
+
+    with pytest.raises(InputError, match=r"recorded by ibpipe.Recorder from a mine.Net without a model factory"):
+        build_model({"arch": "recorded", "class": "mine.Net", "input_shape": [2], "n_classes": 2})

@@ -109,7 +109,12 @@ def test_an_lstm_layer_without_selector_is_recorded_by_the_default_rule(tmp_path
 def test_a_sequence_first_lstm_is_refused_before_training(tmp_path):
     net = _model("recurrent", {"lstm": "lstm", "output": "head"}, batch_first=False)
     _refused_before_training(
-        tmp_path, "sequences", net, "model.layers.lstm (module 'lstm') cannot be recorded", "tuple(Tensor(6, 8, 5)"
+        tmp_path,
+        "sequences",
+        net,
+        "model.layers.lstm (module 'lstm') cannot be recorded",
+        "tuple(Tensor(6, 8, 5)",
+        "batch_first=True",
     )
 
 

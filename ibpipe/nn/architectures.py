@@ -106,6 +106,12 @@ def build_model(spec: Mapping[str, Any]) -> torch.nn.Module:
     if arch == "custom":
         model = build_custom(spec["factory"], spec["kwargs"])
         return RecordedModel(model, spec["layers"], spec["softmax"] or None, spec.get("inputs"))
+    if arch == "recorded":
+        raise InputError(
+            f"these weights were recorded by ibpipe.Recorder from a {spec.get('class', 'model')} without a model "
+            "factory, so the network cannot be rebuilt from them; pass factory='package.module:function' (and "
+            "factory_kwargs) to ibpipe.Recorder"
+        )
     raise InputError(f"unknown model.arch {arch!r}; known: {', '.join(ARCHITECTURES)}")
 
 

@@ -329,9 +329,13 @@ def _selected(layer: LayerOutput, output: Any, n_rows: int) -> torch.Tensor:
     if isinstance(output, torch.Tensor):
         return output
     parts = output.values() if isinstance(output, Mapping) else output if isinstance(output, tuple | list) else ()
+    parts = list(parts)
     for part in parts:
         if isinstance(part, torch.Tensor) and part.ndim >= 1 and part.shape[0] == n_rows:
             return part
+    if any(isinstance(part, torch.Tensor) and part.ndim >= 2 and part.shape[1] == n_rows for part in parts):
+        why = f"no part of it has the {n_rows} input rows first, one has them second (a sequence-first output)"
+        raise _unrecordable(layer, output, why, fix="build the module with batch_first=True")
     raise _unrecordable(layer, output, "no part of it is a tensor with one row per input")
 
 
