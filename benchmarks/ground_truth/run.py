@@ -178,6 +178,47 @@ def write_summary(summary: list[dict], out: Path) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
+REFERENCES = ("npeet-ksg", "sklearn-mir")
+
+
+def markdown_table(summary: list[dict], n: int, margin: float = 0.05) -> str:
+    """Task x estimator cells "bias ± spread" (bits) at one N, the seconds per sample of each estimator, and
+    the cells where an ibpipe estimator's |bias| exceeds the best reference's by more than ``margin`` bits."""
+    rows = [row for row in summary if row["n"] == n]
+    tasks = list(dict.fromkeys(row["task"] for row in rows))
+    names = list(dict.fromkeys(row["estimator"] for row in rows))
+    cell = {(row["task"], row["estimator"]): row for row in rows}
+    lines = [
+        "| task | truth | " + " | ".join(names) + " |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
+    worse = []
+    for task in tasks:
+        truth = next(row["truth_bits"] for row in rows if row["task"] == task)
+        cells = []
+        for name in names:
+            row = cell.get((task, name))
+            cells.append(f"{row['bias_bits']:+.3f} ± {row['spread_bits']:.3f}" if row else "")
+        lines.append(f"| {task} | {truth:.3f} | " + " | ".join(cells) + " |")
+        references = [abs(cell[task, name]["bias_bits"]) for name in REFERENCES if (task, name) in cell]
+        if references:
+            for name in names:
+                if name.startswith("ibpipe-") and (task, name) in cell:
+                    gap = abs(cell[task, name]["bias_bits"]) - min(references)
+                    if gap > margin:
+                        worse.append(
+                            f"- {task}: {name} |bias| {abs(cell[task, name]['bias_bits']):.3f} vs "
+                            f"best reference {min(references):.3f} bits"
+                        )
+    seconds = []
+    for name in names:
+        times = [row["seconds"] for row in rows if row["estimator"] == name]
+        seconds.append(f"{np.mean(times):.2f}")
+    lines.append("| seconds per sample (mean over tasks) | | " + " | ".join(seconds) + " |")
+    lines += ["", f"ibpipe estimators worse than the best reference by more than {margin} bits of |bias|:", ""]
+    return "\n".join(lines + (worse or ["- none"])) + "\n"
+
+
 def plot_bias(summary: list[dict], path: Path, n: int) -> None:
     """A task x estimator grid of the bias at one N (bits; blank where an estimator does not apply)."""
     import matplotlib
@@ -249,6 +290,7 @@ def report(rows: list[dict], sizes: list[int], out: Path) -> None:
     write_summary(summary, out)
     for n in sizes:
         plot_bias(summary, out / (f"bias-{n}.png" if len(sizes) > 1 else "bias.png"), n)
+        (out / (f"summary-{n}.md" if len(sizes) > 1 else "summary.md")).write_text(markdown_table(summary, n))
 
 
 if __name__ == "__main__":

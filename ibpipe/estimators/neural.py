@@ -82,6 +82,12 @@ class NeuralSettings(Settings):
     mine_average: float = setting(
         0.01, "rate of MINE's moving average of E_Q[e^f] (the gradient's bias correction)", gt=0, le=1
     )
+    inputs: Literal["standardise", "asinh"] = setting(
+        "standardise",
+        "standardise: each column to the training split's mean 0 and variance 1; asinh: then asinh of it, a "
+        "monotone map per column (MI unchanged) that tames heavy tails, where held-out outliers push an MLP "
+        "critic's scores far out",
+    )
     device: str = setting("cpu", "torch device of the critic (cpu, cuda, cuda:1, mps)")
     threads: int = setting(
         1,
@@ -145,6 +151,8 @@ def neural_mutual_information(
     order = torch.randperm(n, generator=generator).numpy()
     train, test = order[n_test:], order[:n_test]
     a_std, b_std = _standardise(a_rows, train), _standardise(b_rows, train)
+    if config.inputs == "asinh":
+        a_std, b_std = np.arcsinh(a_std), np.arcsinh(b_std)
     tensors = {
         split: (torch.as_tensor(a_std[rows], device=device), torch.as_tensor(b_std[rows], device=device))
         for split, rows in (("train", train), ("test", test))
