@@ -107,3 +107,35 @@ def test_an_output_older_than_the_run_and_its_own_outputs_are_replaced(tmp_path,
     files.write_json(target, {"run": 1})
     files.write_json(target, {"run": 2})  # this run's own output, written again
     assert files.read_json(target) == {"run": 2}
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_dask_estimate_is_one_line_exit_130_without_worker_tracebacks(tiny, tmp_path):
+    from test_pipeline import _environment
+
+    root, _ = tiny
+    params = tmp_path / "params.yaml"
+    params.write_text((root / "params.yaml").read_text().replace("scheduler: synchronous", "scheduler: local", 1))
+    outputs = ["--out", str(tmp_path / "m.nc"), "--summary", str(tmp_path / "m.json")]
+    stage = subprocess.Popen(
+        [sys.executable, "stages/estimate.py", "--params-file", str(params), *outputs],
+        cwd=root,
+        env=_environment(root),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    assert _wait_for(lambda: len(_children(stage.pid)) >= 2, 120), "the Dask workers never started"
+    time.sleep(1.0)
+    os.killpg(stage.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group, workers included
+    error = stage.communicate(timeout=120)[1]
+    lines = [line for line in error.replace("\r", "\n").splitlines() if line.strip() and "task/s" not in line]
+    assert stage.returncode == 130 and lines[-1] == "interrupted; `dvc repro` resumes", error
+    assert "Traceback" not in error and not (tmp_path / "m.nc").exists()

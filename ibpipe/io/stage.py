@@ -56,18 +56,43 @@ def user_errors() -> Iterator[None]:
     except UserError as error:
         if debugging():
             raise
+        _close_progress_bars()
         typer.echo(f"error: {one_line(error)}", err=True)
         raise typer.Exit(code=USER_ERROR_EXIT) from None
     except KeyboardInterrupt:
         if debugging():
             raise
-        # Whatever still runs (a Dask cluster shutting down) must not bury the line under its logs.
-        logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+        _close_progress_bars()
         orphaned = os.environ.get(ORPHANED_VARIABLE) == "1"
-        typer.echo(
-            "stopped: the `dvc` that ran this stage is gone; nothing was written" if orphaned else INTERRUPTED, err=True
-        )
+        typer.echo(ORPHANED if orphaned else INTERRUPTED, err=True)
+        if owns_process:
+            _silence_shutdown()
         raise typer.Exit(code=INTERRUPTED_EXIT) from None
+
+
+def _close_progress_bars() -> None:
+    """End the progress bars a failing task loop left open, so the message starts its own line."""
+    if "tqdm" in sys.modules:
+        from tqdm import tqdm
+
+        for bar in list(getattr(tqdm, "_instances", [])):
+            bar.close()
+
+
+ORPHANED = "stopped: the `dvc` that ran this stage is gone; nothing was written"
+# True in a process that is only this command line (a stage, `python -m ibpipe`), false in one that runs
+# commands as a library (tests with CliRunner): only the former may silence its stderr after Ctrl-C.
+owns_process = False
+
+
+def _silence_shutdown() -> None:
+    """After the one line, hide what an interrupted shutdown prints (a Dask cluster interrupted while it started
+    complains from an atexit hook): stderr goes to /dev/null for the rest of this process."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 class UserErrorGroup(TyperGroup):
@@ -89,6 +114,11 @@ def run_stage(main: Callable, outputs: tuple[str, ...] = ("out",)) -> None:
     can be made and written, its disk has room; ``ibpipe.io.files.check_output``).
     """
     from ibpipe.io.files import check_output, claim_outputs
+
+    global owns_process
+    owns_process = True
+
+    os.environ[QUIET_CHILDREN_VARIABLE] = "1"
 
     @functools.wraps(main)
     def guarded(*args, **kwargs):
@@ -177,3 +207,10 @@ def _stop_orphan() -> None:
 
 
 ORPHANED_VARIABLE = "IBPIPE_ORPHANED"
+
+# --- Ctrl-C without worker tracebacks -------------------------------------------------------------------
+# Ctrl-C reaches every process of the terminal's foreground group, Dask's worker processes included, and
+# each printed its own KeyboardInterrupt traceback. With this variable set, a process that multiprocessing
+# started (a Dask worker, spawned) ignores SIGINT from the moment it imports ibpipe (``ibpipe/__init__``):
+# the stage stops its workers as it unwinds.
+QUIET_CHILDREN_VARIABLE = "IBPIPE_QUIET_CHILDREN"
