@@ -155,7 +155,7 @@ def _process_status(pid: int) -> tuple[int, int] | None:
 
 def _is_dvc(pid: int) -> bool:
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2]
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:3]  # dvc, python dvc, python -m dvc
     except OSError:
         return False
     return any(os.path.basename(part.decode(errors="replace")) == "dvc" for part in argv)
