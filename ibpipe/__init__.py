@@ -15,9 +15,19 @@ The public API, imported on first use so that a stage importing one submodule do
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+if os.environ.get("IBPIPE_QUIET_CHILDREN"):  # a stage's worker process: its stage handles Ctrl-C (ibpipe.io.stage)
+    import multiprocessing
+
+    # a spawned child has its name before it imports the main module (parent_process() is set only after)
+    if multiprocessing.current_process().name != "MainProcess":
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 _PUBLIC = {
     "information": "ibpipe.estimators.api",

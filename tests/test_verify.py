@@ -179,3 +179,26 @@ def test_chaos_one_random_chunk_of_each_store_deleted_or_emptied_is_an_error_nev
     finally:
         shutil.copy(backup, file)
     assert _run(root, "python", "-m", "ibpipe", "verify").stdout.count("ok ") == 3
+
+
+def test_a_store_at_a_url_records_its_chunks_and_a_missing_one_is_an_error():
+    import fsspec
+
+    url = "memory://hostile-inputs/run/s.zarr"
+    with new_store(url) as root:
+        writer = LayerStoreWriter(
+            root,
+            "activation",
+            shapes={"h": (3,)},
+            epochs=np.arange(4),
+            n_samples=6,
+            epochs_per_shard=2,
+            dtype="float32",
+        )
+        for slab in writer.slabs():
+            writer.write(slab, {"h": np.ones((slab.stop - slab.start, 6, 3), "float32")})
+    assert verify_store(url) == (True, f"{url}: complete, 3 chunks as written")
+    fsspec.filesystem("memory").rm("/hostile-inputs/run/s.zarr/h/activation/c/1/0/0")
+    with pytest.raises(StoreError, match=r"array 'h/activation' of memory://.*chunk 'h/activation/c/1/0/0' is missing"):
+        read_slab(url, "h", "activation", 2, 4)
+    assert not verify_store(url)[0]

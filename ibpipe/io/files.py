@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,33 @@ from ibpipe.errors import InputError, MissingFileError, OutputError, UserError
 MIN_FREE_BYTES = 16 * 2**20
 # Failures of a write that are about the output (its disk or its folder), not about a bug: one sentence each.
 _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR}
+
+
+# Set by a stage as it starts (``claim_outputs``): an output that appears or changes after this moment was
+# written by another run (a newer `dvc repro`), and this run must not replace it.
+_claimed_since_ns: int | None = None
+_published: set[Path] = set()
+
+
+def claim_outputs() -> None:
+    """From now on, publish an output only if no other run has written it since (see ``atomic_path``)."""
+    global _claimed_since_ns
+    _claimed_since_ns = time.time_ns()
+
+
+def _still_ours(target: Path) -> None:
+    """Refuse to replace ``target`` when another run wrote it after this stage started (a newer run's result)."""
+    if _claimed_since_ns is None or target.resolve() in _published:
+        return
+    try:
+        written = target.lstat().st_mtime_ns
+    except FileNotFoundError:
+        return
+    if written > _claimed_since_ns:
+        raise OutputError(
+            f"{target} was written by another run after this one started; this run's older result is dropped "
+            f"(run `dvc repro` again if the newer one is not what you want)"
+        )
 
 
 def check_output(target: str | Path, needed_bytes: int = MIN_FREE_BYTES) -> None:
@@ -68,7 +96,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise _output_error(target, error) from None
     try:
         yield temporary
+        _still_ours(target)
         _replace(temporary, target)
+        _published.add(target.resolve())
     except UserError:
         raise
     except OSError as error:
