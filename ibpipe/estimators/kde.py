@@ -102,13 +102,13 @@ def _class_kernel_sums(
     points, counts, projection = points[order], class_counts[order], projection[order]
     # -D_ij / (2 s2) = a_i.a_j / s2 - |a_i|^2 / (2 s2) - |a_j|^2 / (2 s2): scaling first saves two passes.
     half_norms = np.einsum("ij,ij->i", points, points) * (0.5 / noise_variance)
-    scaled = points / noise_variance
     reach = np.sqrt(8.0 * noise_variance * NEGLIGIBLE_EXPONENT)
     sums = np.zeros((2, len(points), counts.shape[1]))  # upper, lower
     for start in range(0, len(points), block_rows):
         stop = min(start + block_rows, len(points))
         end = int(np.searchsorted(projection, projection[stop - 1] + reach, side="right"))
-        exponent = cross_products(scaled[start:stop], points[start:end])
+        # The block's rows scaled here, not the whole array (a second copy of the layer).
+        exponent = cross_products(points[start:stop] / noise_variance, points[start:end])
         exponent -= half_norms[start:stop, None]
         exponent -= half_norms[None, start:end]
         within = exponent > -4.0 * NEGLIGIBLE_EXPONENT
@@ -233,7 +233,7 @@ def _kde_bounds(points, labels, noise_variance, block_rows, x_ids, base) -> dict
     classes = classes.ravel()
     # Identical rows (saturated units) are one mixture centre with a weight.
     first, row_of_sample = distinct_rows(points)
-    distinct = points[first]
+    distinct = points if len(first) == len(points) else points[first]  # all distinct: no copy
     class_counts = np.zeros((len(distinct), classes.max() + 1))
     np.add.at(class_counts, (row_of_sample, classes), 1.0)
     upper_sums, lower_sums = (
