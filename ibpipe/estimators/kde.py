@@ -33,6 +33,7 @@ import numpy as np
 from ibpipe.estimators.groups import within_group_log_mean_kernel
 from ibpipe.estimators.pairwise import block_rows as default_block_rows
 from ibpipe.estimators.pairwise import cross_products, current, principal_axis
+from ibpipe.estimators.rowkeys import row_keys
 from ibpipe.estimators.settings import default
 from ibpipe.units import from_nats
 
@@ -231,9 +232,16 @@ def _kde_bounds(points, labels, noise_variance, block_rows, x_ids, base) -> dict
     points = points - points.mean(axis=0)  # centring keeps |a|^2 + |b|^2 - 2ab accurate
     _, classes = np.unique(np.asarray(labels), return_inverse=True)
     classes = classes.ravel()
-    # Identical rows (saturated units) are one mixture centre with a weight.
-    first, row_of_sample = distinct_rows(points)
-    distinct = points if len(first) == len(points) else points[first]  # all distinct: no copy
+    # Identical rows (saturated units) are one mixture centre with a weight. Their order sets the
+    # order of the sums, so narrow layers keep the order by row key that their results always had
+    # (ranking a few columns is cheap); wide ones would rank every column, which costs more than the
+    # distances, and take the hashed sample of columns instead (the same rows, other rounding).
+    if points.shape[1] <= KEY_COLUMNS:
+        _, first, row_of_sample = np.unique(row_keys(points.view(np.int64)), return_index=True, return_inverse=True)
+        distinct, row_of_sample = points[first], row_of_sample.ravel()
+    else:
+        first, row_of_sample = distinct_rows(points)
+        distinct = points if len(first) == len(points) else points[first]  # all distinct: no copy
     class_counts = np.zeros((len(distinct), classes.max() + 1))
     np.add.at(class_counts, (row_of_sample, classes), 1.0)
     upper_sums, lower_sums = (
