@@ -81,3 +81,21 @@ def test_tasks_take_as_many_epochs_as_a_workers_memory_allows():
     assert 1 <= epochs < EPOCHS_PER_TASK
     assert plan_pairwise(5000, widths, options, epochs).peak_bytes <= options.memory_limit * MB
     assert plan_pairwise(5000, widths, options, 2 * epochs).peak_bytes > options.memory_limit * MB
+
+
+@pytest.mark.parametrize("n_units", [5, 3 * kde.KEY_COLUMNS])
+def test_kde_bounds_of_narrow_and_wide_layers_equal_the_full_distance_matrix(rng, n_units):
+    labels = rng.integers(0, 3, 400)
+    points = np.maximum(rng.normal(size=(400, n_units)) + labels[:, None], 0.0) * (0.6 / np.sqrt(n_units))
+    points[50:60] = points[0]  # repeated rows: one mixture centre with a weight
+    squared = ((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+    kde.clear_cache()
+    found = kde.kde_information(points, labels, 0.05)
+    for bound, scale in (("upper", 2.0), ("lower", 8.0)):
+        kernel = np.exp(-squared / (scale * 0.05))
+        i_xt = -np.mean(np.log(kernel.mean(axis=1)))
+        same_class = labels[:, None] == labels[None, :]
+        within = (kernel * same_class).sum(axis=1) / same_class.sum(axis=1)
+        i_ty = i_xt + np.mean(np.log(within))
+        assert found[bound]["I_XT"] == pytest.approx(i_xt / np.log(2), rel=1e-10)
+        assert found[bound]["I_TY"] == pytest.approx(i_ty / np.log(2), rel=1e-10, abs=1e-12)

@@ -198,18 +198,18 @@ if HAVE_NUMBA:
         return ids, n_states
 
     @_njit()
-    def _layers_kernel(values, bounds, n_rows, labels, n_labels, mode, bin_size, low, scale, edges, weights):
-        """Per layer (C-order (n_rows, width) values ``values[bounds[l]:bounds[l + 1]]``): states m, sum c ln c
-        over the states' counts, joint (state, label) states and their sum c ln c, in one call for all
-        layers. ``m`` is -1 for a layer holding a non-finite value (the caller falls back)."""
-        n_layers = bounds.shape[0] - 1
+    def _layers_kernel(layers, labels, n_labels, mode, bin_size, low, scale, edges, weights):
+        """Per layer of the tuple ``layers`` (same rows, same dtype): states m, sum c ln c over the states'
+        counts, joint (state, label) states and their sum c ln c, in one call for all layers.
+        ``m`` is -1 for a layer holding a non-finite value (the caller falls back)."""
+        n_layers = len(layers)
+        n_rows = labels.shape[0]
         states = np.zeros(n_layers, dtype=np.int64)
         joint_states = np.zeros(n_layers, dtype=np.int64)
         sums = np.zeros(n_layers)
         joint_sums = np.zeros(n_layers)
         for layer in range(n_layers):
-            width = (bounds[layer + 1] - bounds[layer]) // n_rows
-            block = values[bounds[layer] : bounds[layer + 1]].reshape((n_rows, width))  # stays C-contiguous
+            block = layers[layer]
             ids, n_states = _count_kernel(block, mode, bin_size, low, scale, edges, weights)
             states[layer] = n_states
             if n_states < 0:
@@ -319,9 +319,11 @@ def count_layers(
         raise ValueError("count_layers needs at least one layer with rows")
     if any(len(layer) != n_rows for layer in layers):
         raise ValueError(f"the layers must hold the same rows, got {[len(layer) for layer in layers]}")
-    # One flat buffer (the layers one after another); float32 layers stay float32 unless mixed with float64.
-    values = np.concatenate([layer.ravel() for layer in layers], dtype=np.result_type(*layers))
-    bounds = np.cumsum([0] + [layer.size for layer in layers]).astype(np.int64)
+    # One dtype for the tuple (float32 layers stay float32 unless mixed with float64); no copy otherwise.
+    dtype = np.result_type(*layers)
+    # A read-only array is another numba type: copied, so the tuple is uniform and indexable.
+    layers = tuple(np.ascontiguousarray(layer, dtype=dtype) for layer in layers)
+    layers = tuple(layer if layer.flags.writeable else layer.copy() for layer in layers)
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     if len(labels) != n_rows:
         raise ValueError(f"labels have {len(labels)} rows but the layers have {n_rows}")
@@ -330,10 +332,10 @@ def count_layers(
         raise ValueError("labels must be class indices >= 0")
     edges = np.linspace(low, high, n_bins) if mode == _FIXED_WIDTH else np.zeros(1)
     scale = (n_bins - 1) / (high - low) if mode == _FIXED_WIDTH else 1.0
-    size = values.dtype.type(bin_size if mode == _FIXED_SIZE else 1.0)
+    size = dtype.type(bin_size if mode == _FIXED_SIZE else 1.0)
     weights = _weights(max(layer.shape[1] for layer in layers))  # each layer the first of them, as in count_states
     binning = (mode, size, float(low), float(scale), edges, weights)
-    return LayerCounts(n_rows, *_layers_kernel(values, bounds, n_rows, labels, n_labels, *binning))
+    return LayerCounts(n_rows, *_layers_kernel(layers, labels, n_labels, *binning))
 
 
 @functools.lru_cache(maxsize=64)
