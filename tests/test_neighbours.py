@@ -64,7 +64,7 @@ def test_auto_follows_the_device_setting():
     with pairwise.settings(device="cpu"):
         assert choose_backend(3) == "kdtree"
         assert choose_backend(1024) == ("faiss" if faiss_available() else "blocked")
-        assert choose_backend(1024, "chebyshev") == "blocked"
+        assert choose_backend(1024, "chebyshev") == "numba"
     assert choose_backend(8, device="cuda") == "torch"
 
 

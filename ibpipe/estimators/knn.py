@@ -182,24 +182,35 @@ def _count_within(points: np.ndarray, radius: np.ndarray, reference: np.ndarray 
     return count_within(points, radius, reference)
 
 
-def ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, variant: int = 1) -> float:
+def ksg_information_nats(
+    a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, variant: int = 1, *, sweep: bool | None = None
+) -> float:
     """Kraskov-Stoegbauer-Grassberger estimate of I(A;B) in nats, max-norm in every space.
 
     ``variant`` 1 (eq. 8): eps_i the joint distance to the k-th neighbour, n_a(i) the rows j != i with
     |a_j - a_i| < eps_i (strict), I = psi(k) + psi(N) - <psi(n_a + 1) + psi(n_b + 1)>.
     ``variant`` 2 (eq. 9): eps_a(i), eps_b(i) the a- and b-extents of the k joint neighbours, n_a counts
     |a_j - a_i| <= eps_a(i), I = psi(k) - 1/k + psi(N) - <psi(n_a) + psi(n_b)>. The raw value may be < 0.
+    ``sweep``: the fused compiled sweep (``ibpipe.estimators.neighbours.ksg_sweep``) or the k-NN query and
+    k-d tree counts; None picks by dimension and ``estimate.device``. Both give the same numbers.
     """
+    from ibpipe.estimators.neighbours import ksg_sweep, sweep_available
+
     a, b, k = _as_points(a), _as_points(b), n_neighbors
     n = len(a)
+    if variant not in (1, 2):
+        raise ValueError(f"KSG variant must be 1 or 2, got {variant}")
+    if sweep if sweep is not None else sweep_available(a.shape[1] + b.shape[1]):
+        counts = ksg_sweep(a, b, k)[1]
+        if variant == 1:
+            return float(digamma(k) + digamma(n) - np.mean(digamma(counts[0]) + digamma(counts[1])))
+        return float(digamma(k) - 1.0 / k + digamma(n) - np.mean(digamma(counts[2]) + digamma(counts[3])))
     distances, indices = _joint_neighbours(np.hstack([a, b]), k, distances_only=variant == 1)
     if variant == 1:
         radius = np.nextafter(distances[:, -1], 0)  # strictly closer than eps_i
         n_a = _count_within(a, radius)
         n_b = _count_within(b, radius)
         return float(digamma(k) + digamma(n) - np.mean(digamma(n_a) + digamma(n_b)))
-    if variant != 2:
-        raise ValueError(f"KSG variant must be 1 or 2, got {variant}")
     extent_a = np.abs(a[indices] - a[:, None, :]).max(axis=(1, 2))
     extent_b = np.abs(b[indices] - b[:, None, :]).max(axis=(1, 2))
     n_a = _count_within(a, extent_a) - 1
@@ -207,7 +218,9 @@ def ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, var
     return float(digamma(k) - 1.0 / k + digamma(n) - np.mean(digamma(n_a) + digamma(n_b)))
 
 
-def mixed_ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 3) -> float:
+def mixed_ksg_information_nats(
+    a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, *, sweep: bool | None = None
+) -> float:
     """Gao, Kannan, Oh & Viswanath (2017) estimate of I(A;B) in nats for any mixture of discrete and
     continuous parts (max-norm), in the form of the authors' published code: rho_i the joint distance to
     the k-th neighbour. When rho_i > 0, k_i = k and n_a(i) counts the rows strictly within rho_i of a_i,
@@ -217,8 +230,14 @@ def mixed_ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 
     of the counts c_ab, c_a, c_b for their logarithms. (The paper's ln(n + 1) with non-strict counts is
     the same estimator asymptotically, but biased by ln(k + 1) - psi(k) per continuous row at small N.)
     """
+    from ibpipe.estimators.neighbours import ksg_sweep, sweep_available
+
     a, b, k = _as_points(a), _as_points(b), n_neighbors
     n = len(a)
+    if sweep if sweep is not None else sweep_available(a.shape[1] + b.shape[1]):
+        rho, counts = ksg_sweep(a, b, k)
+        k_i = np.where(rho == 0, counts[4], k)
+        return float(np.mean(digamma(k_i) + np.log(n) - digamma(counts[0]) - digamma(counts[1])))
     joint = np.hstack([a, b])
     rho = _joint_neighbours(joint, k, distances_only=True)[0][:, -1]
     repeated = rho == 0
