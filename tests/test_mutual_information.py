@@ -330,3 +330,19 @@ def test_the_fused_sweep_and_the_tree_path_give_the_same_numbers(kind):
             for variant in (1, 2):
                 swept = ksg_information_nats(x, y, k, variant, sweep=True)
                 assert swept == pytest.approx(ksg_information_nats(x, y, k, variant, sweep=False), abs=1e-12)
+
+
+def test_ross_in_many_dimensions_equals_the_tree_formula():
+    from ibpipe.estimators.knn import mixed_information_nats
+
+    rng = np.random.default_rng(12)
+    labels = rng.integers(0, 3, 240)
+    points = rng.normal(size=(240, 40)) + labels[:, None] * 0.3
+    radius = np.zeros(240)
+    for label in range(3):
+        members = labels == label
+        radius[members] = np.nextafter(cKDTree(points[members]).query(points[members], 4, p=np.inf)[0][:, -1], 0)
+    within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
+    sizes = np.bincount(labels)[labels]
+    expected = digamma(240) + digamma(3) - np.mean(digamma(sizes)) - np.mean(digamma(within))
+    assert mixed_information_nats(points, labels, 3) == pytest.approx(expected, abs=1e-12)

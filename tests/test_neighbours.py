@@ -78,7 +78,7 @@ def test_clear_errors():
         kneighbors(points, 1, backend="annoy")
 
 
-@pytest.mark.parametrize("dims", [1, 2, 5])
+@pytest.mark.parametrize("dims", [1, 2, 5, 40])
 def test_count_within_counts_the_max_norm_ball_exactly(dims):
     rng = np.random.default_rng(dims)
     points = np.round(rng.normal(size=(300, dims)), 1)  # repeated values: counts at the ball's edge

@@ -39,12 +39,22 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
 from ibpipe.estimators.groups import equal_size_groups
-from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS
 from ibpipe.estimators.settings import default
 from ibpipe.units import from_nats
 
 # Groups with more draws than this get a k-d tree each instead of one batched distance matrix.
 BRUTE_FORCE_POINTS = 256
+
+
+def _euclidean_kth(points: np.ndarray, k: int) -> np.ndarray:
+    """Euclidean distance of every row to its k-th nearest other row: a k-d tree in few dimensions, else the
+    exact k-NN query (FAISS, torch or blocks, as ``estimate.device`` says)."""
+    from ibpipe.estimators.neighbours import kneighbors
+
+    if points.shape[1] <= KD_TREE_MAX_DIMS:
+        return cKDTree(points).query(points, k=k + 1)[0][:, -1]
+    return kneighbors(points, k, distances_only=True)[0][:, -1]
 
 
 def _log_unit_ball_volume(dimension: int) -> float:
@@ -69,10 +79,8 @@ def kozachenko_leonenko_entropy_nats(
         raise ValueError(f"k must be in 1..{n_samples - 1}, got {k}")
     if distances is not None:
         kth = distances
-    elif dimension > KD_TREE_MAX_DIMS:  # k-d trees degrade to brute force in high dimensions: use the blocks
-        kth = nearest_distances(points, k)[:, -1]
-    else:
-        kth = cKDTree(points).query(points, k=k + 1)[0][:, -1]
+    else:  # a k-d tree in few dimensions, FAISS or the blocks above (estimate.device decides)
+        kth = _euclidean_kth(points, k)
     if np.any(kth <= 0):
         raise ValueError("repeated points give zero neighbour distances; add noise (noise_variance > 0)")
     return float(digamma(n_samples) - digamma(k) + _log_unit_ball_volume(dimension) + dimension * np.mean(np.log(kth)))
@@ -94,11 +102,18 @@ def mixed_information_nats(points: np.ndarray, labels: np.ndarray, n_neighbors: 
         )
     points, classes = points[usable], classes.ravel()[usable]
     radius = np.zeros(len(points))
+    many = points.shape[1] > KD_TREE_MAX_DIMS  # k-d trees visit every leaf up there: the compiled sweeps
     for label in np.unique(classes):
         members = classes == label
-        distances, _ = cKDTree(points[members]).query(points[members], k=k + 1, p=np.inf)
-        radius[members] = np.nextafter(distances[:, -1], 0)
-    within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
+        if many:
+            kth = _joint_neighbours(points[members], k, distances_only=True)[0][:, -1]
+        else:
+            kth = cKDTree(points[members]).query(points[members], k=k + 1, p=np.inf)[0][:, -1]
+        radius[members] = np.nextafter(kth, 0)
+    if many:
+        within = _count_within(points, radius)
+    else:
+        within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
     class_sizes = np.bincount(classes)[classes]
     return float(digamma(len(points)) + digamma(k) - np.mean(digamma(class_sizes)) - np.mean(digamma(within)))
 
@@ -156,7 +171,7 @@ def knn_information(
     )
     inputs = np.repeat(inputs, draws)
     rows_per_input = np.bincount(inputs)[inputs]
-    pooled = cKDTree(noisy).query(noisy, k=k + 1)[0][:, -1]
+    pooled = _euclidean_kth(noisy, k)
     own = _kth_distance_within_groups(noisy, inputs, k)
     entropy = kozachenko_leonenko_entropy_nats(noisy, k, distances=pooled)
     information = digamma(len(noisy)) - np.mean(digamma(rows_per_input)) + dimension * np.mean(np.log(pooled / own))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ibpipe.estimators.pairwise import block_rows, current, squared_distance_blocks
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, block_rows, current, squared_distance_blocks
 
 BACKENDS = ("auto", "blocked", "kdtree", "faiss", "torch", "numba")
 METRICS = ("euclidean", "chebyshev")
@@ -230,7 +230,8 @@ def count_within(points: np.ndarray, radius: np.ndarray, reference: np.ndarray |
     """How many rows of ``reference`` (default: ``points``, so each row counts itself) lie within max-norm
     distance ``radius[i]`` (<=) of ``points[i]``.
 
-    1-D: two binary searches per row in the sorted values; more dimensions: a k-d tree's counting query.
+    1-D: two binary searches per row in the sorted values; up to ``KD_TREE_MAX_DIMS``: a k-d tree's counting
+    query; above: the compiled sweep. Repeated rows (radius 0) are counted by hashing.
     """
     points = _as_points(points)
     reference = points if reference is None else _as_points(reference)
@@ -245,6 +246,9 @@ def count_within(points: np.ndarray, radius: np.ndarray, reference: np.ndarray |
         counts[zero] = np.bincount(ids[: len(reference)], minlength=ids.max() + 1)[ids[len(reference) :]]
     rest = ~zero
     if not rest.any():
+        return counts
+    if numba is not None and points.shape[1] > KD_TREE_MAX_DIMS:  # a k-d tree visits every leaf up there
+        counts[rest] = count_within_sweep(points[rest], radius[rest], reference)
         return counts
     from scipy.spatial import cKDTree
 
@@ -412,3 +416,40 @@ def chebyshev_sweep(points: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]
     """The m nearest other rows in max-norm (distances, indices) by (distance, index), by the compiled sweep."""
     chunks = max(1, min(len(points), 8 * numba.config.NUMBA_NUM_THREADS))
     return _chebyshev_sweep_kernel(np.ascontiguousarray(_as_points(points).T), m, chunks)
+
+
+if numba is not None:
+
+    @numba.njit(parallel=True, cache=True)
+    def _count_within_sweep_kernel(point_columns, radius, reference_columns, chunks):  # pragma: no cover
+        """Rows of the reference within max-norm radius[i] (<=) of point i, one vectorised sweep per point."""
+        n = point_columns.shape[1]
+        m = reference_columns.shape[1]
+        counts = np.empty(n, dtype=np.int64)
+        size = (n + chunks - 1) // chunks
+        rows = np.empty((chunks, m))
+        for chunk in numba.prange(chunks):
+            row = rows[chunk]
+            for i in range(chunk * size, min(n, (chunk + 1) * size)):
+                row[:] = 0.0
+                for c in range(point_columns.shape[0]):
+                    value = point_columns[c, i]
+                    column = reference_columns[c]
+                    for j in range(m):
+                        row[j] = max(row[j], abs(column[j] - value))
+                total = 0
+                for j in range(m):
+                    total += row[j] <= radius[i]
+                counts[i] = total
+        return counts
+
+
+def count_within_sweep(points: np.ndarray, radius: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``count_within`` by the compiled sweep (numba required): O(N M d), for many dimensions."""
+    chunks = max(1, min(len(points), 8 * numba.config.NUMBA_NUM_THREADS))
+    return _count_within_sweep_kernel(
+        np.ascontiguousarray(points.T),
+        np.ascontiguousarray(radius, dtype=np.float64),
+        np.ascontiguousarray(reference.T),
+        chunks,
+    )
