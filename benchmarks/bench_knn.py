@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_time, print_table  # noqa: E402
+from _common import best_time, print_table
 
 
 def faiss_search(points: np.ndarray, k: int) -> np.ndarray:
@@ -134,9 +134,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--n", type=int, default=None, help="rows (default 20000, 2000 with --quick)")
     parser.add_argument("--only", choices=["ksg", "twonn", "knn"], default=None)
     arguments = parser.parse_args()
-    n = 2000 if arguments.quick else 20000
+    n = arguments.n or (2000 if arguments.quick else 20000)
     header = ["what", "seconds", "ibpipe / this", "value"]
     if arguments.only in (None, "ksg"):
         print(f"\nKSG, n = {n}, (10, 10) dims, rho 0.3, k 3")
