@@ -310,3 +310,39 @@ def test_a_missing_neural_module_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ibpipe.estimators.neural", None)
     with pytest.raises(ImportError, match=r"'mine' needs ibpipe\.estimators\.neural"):
         ibpipe.mutual_information(np.zeros(10), np.zeros(10), "mine")
+
+
+@pytest.mark.parametrize("kind", ["continuous", "ties", "mixture"])
+def test_the_fused_sweep_and_the_tree_path_give_the_same_numbers(kind):
+    from ibpipe.estimators.knn import ksg_information_nats, mixed_ksg_information_nats
+
+    rng = np.random.default_rng(11)
+    x, y, _ = gaussian_pair(300, 3, 0.5, seed=11)
+    if kind == "ties":
+        x, y = np.round(x, 1), np.round(y, 1)
+    elif kind == "mixture":
+        x = np.hstack([x, rng.integers(0, 3, (300, 1))])
+        x[:100] = 1.0  # an atom: 100 equal rows
+    for k in (1, 4):
+        swept = mixed_ksg_information_nats(x, y, k, sweep=True)
+        assert swept == pytest.approx(mixed_ksg_information_nats(x, y, k, sweep=False), abs=1e-12)
+        if kind == "continuous":
+            for variant in (1, 2):
+                swept = ksg_information_nats(x, y, k, variant, sweep=True)
+                assert swept == pytest.approx(ksg_information_nats(x, y, k, variant, sweep=False), abs=1e-12)
+
+
+def test_ross_in_many_dimensions_equals_the_tree_formula():
+    from ibpipe.estimators.knn import mixed_information_nats
+
+    rng = np.random.default_rng(12)
+    labels = rng.integers(0, 3, 240)
+    points = rng.normal(size=(240, 40)) + labels[:, None] * 0.3
+    radius = np.zeros(240)
+    for label in range(3):
+        members = labels == label
+        radius[members] = np.nextafter(cKDTree(points[members]).query(points[members], 4, p=np.inf)[0][:, -1], 0)
+    within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
+    sizes = np.bincount(labels)[labels]
+    expected = digamma(240) + digamma(3) - np.mean(digamma(sizes)) - np.mean(digamma(within))
+    assert mixed_information_nats(points, labels, 3) == pytest.approx(expected, abs=1e-12)

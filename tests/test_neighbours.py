@@ -64,7 +64,7 @@ def test_auto_follows_the_device_setting():
     with pairwise.settings(device="cpu"):
         assert choose_backend(3) == "kdtree"
         assert choose_backend(1024) == ("faiss" if faiss_available() else "blocked")
-        assert choose_backend(1024, "chebyshev") == "blocked"
+        assert choose_backend(1024, "chebyshev") == "numba"
     assert choose_backend(8, device="cuda") == "torch"
 
 
@@ -78,7 +78,7 @@ def test_clear_errors():
         kneighbors(points, 1, backend="annoy")
 
 
-@pytest.mark.parametrize("dims", [1, 2, 5])
+@pytest.mark.parametrize("dims", [1, 2, 5, 40])
 def test_count_within_counts_the_max_norm_ball_exactly(dims):
     rng = np.random.default_rng(dims)
     points = np.round(rng.normal(size=(300, dims)), 1)  # repeated values: counts at the ball's edge

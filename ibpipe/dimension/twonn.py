@@ -10,7 +10,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ibpipe.dimension.loo_kde import _as_points
-from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
+from ibpipe.estimators.neighbours import kneighbors
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS
 
 # mu within this relative distance of 1 is a tie: r2 = r1 up to rounding (lattice or rounded data).
 TIE_TOLERANCE = 1e-9
@@ -43,7 +44,7 @@ def twonn_fit(points: np.ndarray, discard_fraction: float = 0.1) -> TwoNNResult:
     if len(points) < 3:
         raise ValueError("fewer than 3 distinct points: the TwoNN dimension is undefined")
     distances = (
-        nearest_distances(points, 2)
+        kneighbors(points, 2, distances_only=True)[0]  # FAISS, torch or blocks, as estimate.device says
         if points.shape[1] > KD_TREE_MAX_DIMS
         else cKDTree(points).query(points, 3)[0][:, 1:]
     )

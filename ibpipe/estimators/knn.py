@@ -39,12 +39,22 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
 from ibpipe.estimators.groups import equal_size_groups
-from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, nearest_distances
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS
 from ibpipe.estimators.settings import default
 from ibpipe.units import from_nats
 
 # Groups with more draws than this get a k-d tree each instead of one batched distance matrix.
 BRUTE_FORCE_POINTS = 256
+
+
+def _euclidean_kth(points: np.ndarray, k: int) -> np.ndarray:
+    """Euclidean distance of every row to its k-th nearest other row: a k-d tree in few dimensions, else the
+    exact k-NN query (FAISS, torch or blocks, as ``estimate.device`` says)."""
+    from ibpipe.estimators.neighbours import kneighbors
+
+    if points.shape[1] <= KD_TREE_MAX_DIMS:
+        return cKDTree(points).query(points, k=k + 1)[0][:, -1]
+    return kneighbors(points, k, distances_only=True)[0][:, -1]
 
 
 def _log_unit_ball_volume(dimension: int) -> float:
@@ -69,10 +79,8 @@ def kozachenko_leonenko_entropy_nats(
         raise ValueError(f"k must be in 1..{n_samples - 1}, got {k}")
     if distances is not None:
         kth = distances
-    elif dimension > KD_TREE_MAX_DIMS:  # k-d trees degrade to brute force in high dimensions: use the blocks
-        kth = nearest_distances(points, k)[:, -1]
-    else:
-        kth = cKDTree(points).query(points, k=k + 1)[0][:, -1]
+    else:  # a k-d tree in few dimensions, FAISS or the blocks above (estimate.device decides)
+        kth = _euclidean_kth(points, k)
     if np.any(kth <= 0):
         raise ValueError("repeated points give zero neighbour distances; add noise (noise_variance > 0)")
     return float(digamma(n_samples) - digamma(k) + _log_unit_ball_volume(dimension) + dimension * np.mean(np.log(kth)))
@@ -94,11 +102,18 @@ def mixed_information_nats(points: np.ndarray, labels: np.ndarray, n_neighbors: 
         )
     points, classes = points[usable], classes.ravel()[usable]
     radius = np.zeros(len(points))
+    many = points.shape[1] > KD_TREE_MAX_DIMS  # k-d trees visit every leaf up there: the compiled sweeps
     for label in np.unique(classes):
         members = classes == label
-        distances, _ = cKDTree(points[members]).query(points[members], k=k + 1, p=np.inf)
-        radius[members] = np.nextafter(distances[:, -1], 0)
-    within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
+        if many:
+            kth = _joint_neighbours(points[members], k, distances_only=True)[0][:, -1]
+        else:
+            kth = cKDTree(points[members]).query(points[members], k=k + 1, p=np.inf)[0][:, -1]
+        radius[members] = np.nextafter(kth, 0)
+    if many:
+        within = _count_within(points, radius)
+    else:
+        within = cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True)
     class_sizes = np.bincount(classes)[classes]
     return float(digamma(len(points)) + digamma(k) - np.mean(digamma(class_sizes)) - np.mean(digamma(within)))
 
@@ -156,7 +171,7 @@ def knn_information(
     )
     inputs = np.repeat(inputs, draws)
     rows_per_input = np.bincount(inputs)[inputs]
-    pooled = cKDTree(noisy).query(noisy, k=k + 1)[0][:, -1]
+    pooled = _euclidean_kth(noisy, k)
     own = _kth_distance_within_groups(noisy, inputs, k)
     entropy = kozachenko_leonenko_entropy_nats(noisy, k, distances=pooled)
     information = digamma(len(noisy)) - np.mean(digamma(rows_per_input)) + dimension * np.mean(np.log(pooled / own))
@@ -182,24 +197,35 @@ def _count_within(points: np.ndarray, radius: np.ndarray, reference: np.ndarray 
     return count_within(points, radius, reference)
 
 
-def ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, variant: int = 1) -> float:
+def ksg_information_nats(
+    a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, variant: int = 1, *, sweep: bool | None = None
+) -> float:
     """Kraskov-Stoegbauer-Grassberger estimate of I(A;B) in nats, max-norm in every space.
 
     ``variant`` 1 (eq. 8): eps_i the joint distance to the k-th neighbour, n_a(i) the rows j != i with
     |a_j - a_i| < eps_i (strict), I = psi(k) + psi(N) - <psi(n_a + 1) + psi(n_b + 1)>.
     ``variant`` 2 (eq. 9): eps_a(i), eps_b(i) the a- and b-extents of the k joint neighbours, n_a counts
     |a_j - a_i| <= eps_a(i), I = psi(k) - 1/k + psi(N) - <psi(n_a) + psi(n_b)>. The raw value may be < 0.
+    ``sweep``: the fused compiled sweep (``ibpipe.estimators.neighbours.ksg_sweep``) or the k-NN query and
+    k-d tree counts; None picks by dimension and ``estimate.device``. Both give the same numbers.
     """
+    from ibpipe.estimators.neighbours import ksg_sweep, sweep_available
+
     a, b, k = _as_points(a), _as_points(b), n_neighbors
     n = len(a)
+    if variant not in (1, 2):
+        raise ValueError(f"KSG variant must be 1 or 2, got {variant}")
+    if sweep if sweep is not None else sweep_available(a.shape[1] + b.shape[1]):
+        counts = ksg_sweep(a, b, k)[1]
+        if variant == 1:
+            return float(digamma(k) + digamma(n) - np.mean(digamma(counts[0]) + digamma(counts[1])))
+        return float(digamma(k) - 1.0 / k + digamma(n) - np.mean(digamma(counts[2]) + digamma(counts[3])))
     distances, indices = _joint_neighbours(np.hstack([a, b]), k, distances_only=variant == 1)
     if variant == 1:
         radius = np.nextafter(distances[:, -1], 0)  # strictly closer than eps_i
         n_a = _count_within(a, radius)
         n_b = _count_within(b, radius)
         return float(digamma(k) + digamma(n) - np.mean(digamma(n_a) + digamma(n_b)))
-    if variant != 2:
-        raise ValueError(f"KSG variant must be 1 or 2, got {variant}")
     extent_a = np.abs(a[indices] - a[:, None, :]).max(axis=(1, 2))
     extent_b = np.abs(b[indices] - b[:, None, :]).max(axis=(1, 2))
     n_a = _count_within(a, extent_a) - 1
@@ -207,7 +233,9 @@ def ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, var
     return float(digamma(k) - 1.0 / k + digamma(n) - np.mean(digamma(n_a) + digamma(n_b)))
 
 
-def mixed_ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 3) -> float:
+def mixed_ksg_information_nats(
+    a: np.ndarray, b: np.ndarray, n_neighbors: int = 3, *, sweep: bool | None = None
+) -> float:
     """Gao, Kannan, Oh & Viswanath (2017) estimate of I(A;B) in nats for any mixture of discrete and
     continuous parts (max-norm), in the form of the authors' published code: rho_i the joint distance to
     the k-th neighbour. When rho_i > 0, k_i = k and n_a(i) counts the rows strictly within rho_i of a_i,
@@ -217,8 +245,14 @@ def mixed_ksg_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = 
     of the counts c_ab, c_a, c_b for their logarithms. (The paper's ln(n + 1) with non-strict counts is
     the same estimator asymptotically, but biased by ln(k + 1) - psi(k) per continuous row at small N.)
     """
+    from ibpipe.estimators.neighbours import ksg_sweep, sweep_available
+
     a, b, k = _as_points(a), _as_points(b), n_neighbors
     n = len(a)
+    if sweep if sweep is not None else sweep_available(a.shape[1] + b.shape[1]):
+        rho, counts = ksg_sweep(a, b, k)
+        k_i = np.where(rho == 0, counts[4], k)
+        return float(np.mean(digamma(k_i) + np.log(n) - digamma(counts[0]) - digamma(counts[1])))
     joint = np.hstack([a, b])
     rho = _joint_neighbours(joint, k, distances_only=True)[0][:, -1]
     repeated = rho == 0
