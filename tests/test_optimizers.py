@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from ibpipe.config import train as train_config
 from ibpipe.config.train import TrainParams
+from ibpipe.nn import training
 from ibpipe.nn.mlp import MLP
 from ibpipe.nn.training import Optimizer, fit, train_epochs
 from ibpipe.nn.trials import train_trials, trial_seed
@@ -135,6 +137,7 @@ def test_sgd_in_fit_equals_torch_sgd_on_an_unbatched_copy_with_shuffled_minibatc
 
 
 def test_train_params_take_the_optimizer_keys_and_refuse_momentum_without_sgd():
+    assert train_config.OPTIMIZERS == training.OPTIMIZERS  # written out in the params to keep torch out of them
     params = TrainParams(optimizer="sgd", momentum=0.9, weight_decay=1e-4, batch_size="full")
     assert (params.optimizer, params.momentum, params.batch_size) == ("sgd", 0.9, "full")
     assert TrainParams().optimizer == "adam" and TrainParams().batch_size == 256
