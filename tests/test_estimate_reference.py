@@ -40,7 +40,7 @@ RUN_ATTRS_ADDED = (
     "device",
 )
 # Params keys declared since the reference was recorded (they reach the metrics through the params attr).
-PARAMS_KEYS_ADDED = {"dataset": ("factory",)}
+PARAMS_KEYS_ADDED = {"dataset": ("factory",), "train": ("optimizer", "momentum", "weight_decay")}
 
 
 def _digest(values: np.ndarray) -> str:

@@ -11,16 +11,30 @@ import xarray as xr
 
 from ibpipe.ae_entropy.autoencoder import encode, train_autoencoder
 from ibpipe.ae_entropy.params import AutoencoderSettings, CodeMeasureSettings
+from ibpipe.ae_entropy.scaling import correlation_curve
 from ibpipe.dimension.bends import two_segment_fit
 from ibpipe.dimension.correlation import correlation_dimension
-from ibpipe.dimension.loo_kde import loo_kde_entropy
+from ibpipe.dimension.loo_kde import loo_kde_entropy, monte_carlo_entropy
 from ibpipe.dimension.twonn import twonn_dimension
 from ibpipe.errors import InputError
 from ibpipe.estimators.kde import kde_information
 
+# Key of a code_measures result holding its correlation_curve arrays (not a number per code size).
+CORRELATION_CURVE = "correlation_curve"
 
-def code_measures(codes: np.ndarray, settings: CodeMeasureSettings) -> dict[str, float]:
-    """H_raw, H_std, I_noise (nats) and the correlation dimension of one code matrix (n_points, d)."""
+
+def monte_carlo_split(n_points: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the reference half and of the held-out half of the Monte Carlo entropy (seeded, disjoint)."""
+    order = np.random.default_rng(seed).permutation(n_points)
+    return np.sort(order[: n_points // 2]), np.sort(order[n_points // 2 :])
+
+
+def code_measures(codes: np.ndarray, settings: CodeMeasureSettings) -> dict:
+    """H_raw, H_std, H_mc, I_noise (nats) and the correlation dimension of one code matrix (n_points, d), and the
+    correlation integral behind that dimension (``correlation_curve``, under ``CORRELATION_CURVE``).
+
+    H_mc is the Monte Carlo entropy: -mean ln p_hat(z) over a held-out half of the codes, p_hat the KDE of
+    the other half (bandwidth chosen on it), beside the leave-one-out H_raw on all codes."""
     codes = np.asarray(codes, dtype=np.float64)
     noise_variance = settings.noise_factor * float(codes.var(axis=0).mean())
     if not noise_variance > 0:
@@ -28,13 +42,17 @@ def code_measures(codes: np.ndarray, settings: CodeMeasureSettings) -> dict[str,
             "the codes are constant: the autoencoder collapsed; raise ae.max_epochs or change ae.learning_rate"
         )
     bounds = kde_information(codes, np.zeros(len(codes), dtype=np.int64), noise_variance)
+    reference, held_out = monte_carlo_split(len(codes), settings.seed)
+    curve = correlation_curve(
+        codes, settings.corr_q_low, settings.corr_q_high, max_pairs=settings.max_pairs, seed=settings.seed
+    )
     return {
         "H_raw": loo_kde_entropy(codes, settings.bandwidth),
         "H_std": loo_kde_entropy(codes, settings.bandwidth, standardised=True),
+        "H_mc": monte_carlo_entropy(codes[reference], codes[held_out], settings.bandwidth),
         "I_noise": bounds["upper"]["I_XT"] * math.log(2.0),
-        "corrdim_codes": correlation_dimension(
-            codes, settings.corr_q_low, settings.corr_q_high, max_pairs=settings.max_pairs, seed=settings.seed
-        ),
+        "corrdim_codes": float(curve["fit_line"][0]),
+        CORRELATION_CURVE: curve,
     }
 
 
@@ -59,7 +77,7 @@ def code_size_measures(
     return {"mse": val_mse, "epochs": float(epochs), **code_measures(encode(model, points), measuring)}
 
 
-CURVES = ("H_raw", "H_std", "I_noise")
+CURVES = ("H_raw", "H_std", "H_mc", "I_noise")
 
 
 def best_restarts(restarts: list[list[dict[str, float]]]) -> tuple[list[dict[str, float]], list[int]]:
@@ -95,11 +113,13 @@ def curve_dataset(
             for name, label in (
                 ("H_raw", "LOO-KDE entropy of the codes"),
                 ("H_std", "LOO-KDE entropy of the standardised codes"),
+                ("H_mc", "Monte Carlo KDE entropy of the codes: -mean ln p_hat over a held-out half"),
                 ("I_noise", "KDE upper bound on I(X; Z + noise)"),
             )
         }
     )
     units["corrdim_codes"] = ("1", "correlation dimension of the codes")
+    units = {name: unit for name, unit in units.items() if name in results[0]}
     data = {
         name: ("d", np.array([result[name] for result in results]), {"units": unit, "long_name": label})
         for name, (unit, label) in units.items()
@@ -114,13 +134,15 @@ def curve_dataset(
             )
         data["best_restart"] = ("d", np.asarray(best), {"long_name": "restart with the lowest held-out MSE"})
     dataset = xr.Dataset(data, coords={"d": ("d", dims, {"long_name": "code size"})})
+    if CORRELATION_CURVE in results[0]:
+        dataset = dataset.assign(correlation_curve_variables([result[CORRELATION_CURVE] for result in results]))
 
     def bend(values: np.ndarray) -> float:
         return (
             two_segment_fit(dims, values).breakpoint if len(dims) >= 3 and np.isfinite(values).all() else float("nan")
         )
 
-    dataset.attrs.update({f"bend_{name}": bend(dataset[name].values) for name in CURVES})
+    dataset.attrs.update({f"bend_{name}": bend(dataset[name].values) for name in CURVES if name in dataset})
     dataset.attrs["mse_elbow"] = bend(np.log10(np.maximum(dataset.mse.values, np.finfo(float).tiny)))
     dataset.attrs.update(data_dimensions)
     dataset.attrs.update(attrs)
@@ -136,6 +158,33 @@ def curve_metrics(curves: xr.Dataset) -> dict[str, float | None]:
     """
     value = float(curves.attrs["bend_H_std"])
     return {"bend_H_std": round(value, 3) if math.isfinite(value) else None}
+
+
+def correlation_curve_variables(curves: list[dict[str, np.ndarray]]) -> dict[str, tuple]:
+    """The (d, radius) curves ``ln_r``, ``ln_C`` and the (d, bound) fitted range ``fit_ln_r`` and line ``fit_line``
+    of each code size's correlation integral (``correlation_curve``), as Dataset variables."""
+    return {
+        "ln_r": (
+            ("d", "radius"),
+            np.stack([curve["ln_r"] for curve in curves]),
+            {"long_name": "ln r, r a pair distance"},
+        ),
+        "ln_C": (
+            ("d", "radius"),
+            np.stack([curve["ln_C"] for curve in curves]),
+            {"long_name": "ln C(r), C(r) the share of code pairs closer than r"},
+        ),
+        "fit_ln_r": (
+            ("d", "bound"),
+            np.stack([curve["fit_ln_r"] for curve in curves]),
+            {"long_name": "ln r at the ends of the fitted scaling range (pair-distance quantiles)"},
+        ),
+        "fit_line": (
+            ("d", "coefficient"),
+            np.stack([curve["fit_line"] for curve in curves]),
+            {"long_name": "slope and intercept of the line fitted to ln C on ln r in the scaling range"},
+        ),
+    }
 
 
 def entropy_curves(

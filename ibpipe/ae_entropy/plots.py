@@ -1,8 +1,10 @@
-"""The autoencoder entropy curves with their bends, the MSE with its elbow, and the codes' correlation dimension."""
+"""The autoencoder entropy curves (leave-one-out and Monte Carlo) with their bends, the MSE with its elbow, the
+codes' correlation dimension and the ln C(r) against ln r curves behind it, fitted ranges marked."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
@@ -17,11 +19,33 @@ def _restart_band(axis, curves: xr.Dataset, name: str, colour: str) -> None:
     axis.fill_between(curves.d.values, mean - spread, mean + spread, color=colour, alpha=0.15, linewidth=0)
 
 
+def correlation_integrals(axis, curves: xr.Dataset) -> None:
+    """ln C(r) against ln r of the codes of every code size (thin, labelled 'd = k'), each with its fitted line
+    drawn thick over its scaling range (labelled 'fit d = k'): the data of both are the Dataset's ``ln_r``,
+    ``ln_C``, ``fit_ln_r`` and ``fit_line``."""
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, curves.sizes["d"]))
+    for colour, d in zip(colours, curves.d.values.tolist()):
+        one = curves.sel(d=d)
+        axis.plot(
+            one.ln_r.values, one.ln_C.values, color=colour, linewidth=0.9, marker=".", markersize=3, label=f"d = {d}"
+        )
+        slope, intercept = one.fit_line.values
+        ends = one.fit_ln_r.values
+        axis.plot(ends, slope * ends + intercept, color=colour, linewidth=3, alpha=0.6, label=f"fit d = {d}")
+    axis.set_xlabel("ln r")
+    axis.set_ylabel("ln C(r)")
+    axis.set_title("Correlation integral of the codes (thick: fitted range, slope = dimension)", fontsize=9)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=6, ncol=2)
+
+
 def ae_entropy_curves(curves: xr.Dataset) -> Figure:
     """Entropy curves over code size with their bends, the MSE with its elbow, and the codes' correlation dimension."""
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+    scaling = "ln_C" in curves
+    figure, axes = plt.subplots(1, 4 if scaling else 3, figsize=(20 if scaling else 15, 4.4), layout="constrained")
     d = curves.d.values
-    for name, colour in (("H_raw", "tab:blue"), ("H_std", "tab:orange"), ("I_noise", "tab:green")):
+    entropies = (("H_raw", "tab:blue"), ("H_mc", "tab:purple"), ("H_std", "tab:orange"), ("I_noise", "tab:green"))
+    for name, colour in ((name, colour) for name, colour in entropies if name in curves):
         axes[0].plot(
             d, curves[name].values, marker="o", color=colour, label=f"{name} (bend {curves.attrs[f'bend_{name}']:.2f})"
         )
@@ -48,7 +72,9 @@ def ae_entropy_curves(curves: xr.Dataset) -> Figure:
     )
     axes[2].set_ylabel("correlation dimension")
     axes[2].set_title("Dimension of the codes")
-    for axis in axes:
+    if scaling:
+        correlation_integrals(axes[3], curves)
+    for axis in axes[:3]:
         axis.set_xlabel("code size d")
         axis.grid(True, alpha=0.3)
         true_dim = int(curves.attrs.get("true_dim", -1))

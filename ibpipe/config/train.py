@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
-from ibpipe.schema import Section, setting
+from pydantic import Field, WithJsonSchema
+
+from ibpipe.schema import Allowed, Section, one_of, setting
+
+# The names of ibpipe.nn.training.OPTIMIZERS and FULL_BATCH, written out so params need no torch.
+OPTIMIZERS = ("adam", "sgd")
+BatchSize = Annotated[
+    Annotated[int, Field(ge=1)] | Literal["full"],
+    Allowed("an integer >= 1 or 'full'"),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "full"}]}),
+]
 
 
 class TrainParams(Section):
     section: ClassVar[str] = "train"
 
     epochs: int = setting(8000, "number of training epochs", ge=1, le=1_000_000)
-    batch_size: int = setting(256, "minibatch size", unit="rows", ge=1)
-    learning_rate: float = setting(4.0e-4, "Adam learning rate", gt=0.0, le=10.0)
+    batch_size: BatchSize = setting(
+        256, "minibatch size, or 'full': every epoch one gradient step on all training rows", unit="rows"
+    )
+    learning_rate: float = setting(4.0e-4, "learning rate of the optimizer", gt=0.0, le=10.0)
+    optimizer: one_of(OPTIMIZERS) = setting("adam", "adam (Kingma & Ba 2015) or sgd (plain or with momentum)")
+    momentum: float = setting(0.0, "sgd: momentum (torch's heavy ball; 0 = plain SGD)", ge=0.0, lt=1.0)
+    weight_decay: float = setting(0.0, "L2 penalty added to the gradient (torch's weight_decay)", ge=0.0, le=1.0)
     seed: int = setting(0, "seed of initialisation and minibatch order", ge=0)
     torch_threads: int = setting(1, "torch intra-op threads (1 is fastest for small networks)", ge=1, le=256)
     trials: int = setting(
@@ -28,3 +43,11 @@ class TrainParams(Section):
         ge=1,
         le=256,
     )
+
+    def errors(self) -> list[str]:
+        if self.optimizer != "sgd" and self.momentum != 0.0:
+            return [
+                f"train.momentum = {self.momentum} applies to optimizer sgd only, not {self.optimizer!r}; "
+                "set train.optimizer: sgd or train.momentum: 0.0"
+            ]
+        return []

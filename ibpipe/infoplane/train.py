@@ -11,6 +11,7 @@ from ibpipe.data.datasets import Dataset
 from ibpipe.io.attrs import MODEL_ATTR, PARAMS_ATTR
 from ibpipe.io.weights import open_history, write_weights
 from ibpipe.nn.architectures import build_model, check_on_probe_batch, load_checkpoint, model_spec
+from ibpipe.nn.training import Optimizer
 from ibpipe.nn.trials import train_trials
 from ibpipe.progress import progress as report
 from ibpipe.training_log import write_training_log
@@ -57,6 +58,7 @@ def train_into_store(dataset: Dataset, net: Any, fit: Any, *, out: str, live: Pa
         seed=fit.seed,
         prepare=prepare,
         processes=fit.processes,
+        optimizer=Optimizer(fit.optimizer, fit.momentum, fit.weight_decay),
     )
     progress = (
         (trials, report(records, total=fit.epochs + 1, desc=f"train trials {trials.start}..{trials.stop - 1}"))

@@ -20,6 +20,30 @@ import torch
 from torch import nn
 
 HISTORY_METRICS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+OPTIMIZERS = ("adam", "sgd")
+FULL_BATCH = "full"
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """The optimiser ``fit`` steps with: ``adam`` (the default) or ``sgd`` (plain, or with ``momentum``), each with
+    L2 ``weight_decay`` added to the gradient (torch's ``weight_decay``). The update is elementwise in every case,
+    so a batched model's networks (``ibpipe.nn.batched``) each take the step of their own single run."""
+
+    name: str = "adam"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def build(self, parameters, learning_rate: float, fused: bool | None = None) -> torch.optim.Optimizer:
+        if self.name == "adam":
+            # weight_decay 0.0 is Adam's default: the default optimiser steps exactly as before it was a choice
+            return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=self.weight_decay, fused=fused)
+        if self.name == "sgd":
+            return torch.optim.SGD(parameters, lr=learning_rate, momentum=self.momentum, weight_decay=self.weight_decay)
+        raise ValueError(f"optimizer {self.name!r} is not one of {', '.join(OPTIMIZERS)}")
+
+
+ADAM = Optimizer()
 
 
 @dataclass(frozen=True)
@@ -86,22 +110,24 @@ def fit(
     *,
     epochs: int,
     learning_rate: float,
-    batch_size: int | None = None,
+    batch_size: int | str | None = None,
     generator: torch.Generator | Sequence[torch.Generator] | None = None,
     fused: bool | None = None,
+    optimizer: Optimizer = ADAM,
 ) -> Iterator[int]:
-    """Adam on ``loss(model, *batch)``; yields the number of each finished epoch (1..epochs).
+    """``optimizer`` (Adam unless told) on ``loss(model, *batch)``; yields the number of each finished epoch.
 
     ``data`` holds tensors of equal length whose rows are the examples; a batch takes the same
     rows of each. With ``batch_size`` every epoch draws one ``torch.randperm`` from ``generator``
     (the global RNG when None), gathers the rows once and steps on contiguous slices; with
-    ``batch_size=None`` an epoch is a single full-batch step on ``data`` as given, and no random
-    number is drawn. ``fused`` goes to ``torch.optim.Adam`` unchanged, so None keeps torch's
-    default implementation.
+    ``batch_size=None`` or ``"full"`` an epoch is a single full-batch step on ``data`` as given
+    (gradient descent), and no random number is drawn. ``fused`` goes to ``torch.optim.Adam``
+    unchanged, so None keeps torch's default implementation (SGD uses torch's default).
 
     A batched model (S networks in one, ``ibpipe.nn.batched``) takes one generator per network:
     each epoch then draws S permutations, so the shuffled data and every batch have a leading
-    trial axis (S, rows, ...), and network s sees the batches its own single run would see.
+    trial axis (S, rows, ...), and network s sees the batches its own single run would see; a full
+    batch is ``data`` behind a trial axis, unshuffled.
 
     A generator, not a callback: the caller does its per-epoch work (measure, record, early stop)
     at each ``yield`` and stops training by leaving the loop. That lets ``train_epochs`` stream
@@ -109,11 +135,14 @@ def fit(
     caller may put the model in eval mode at a ``yield``; the next epoch calls ``model.train()``.
     The optimizer is built on the first ``next``, from the parameters the model holds then.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, fused=fused)
+    step_rule = optimizer.build(model.parameters(), learning_rate, fused)
     n_rows = len(data[0])
+    full = batch_size is None or batch_size == FULL_BATCH
+    if full and generator is not None and not isinstance(generator, torch.Generator):
+        data = tuple(tensor.expand(len(generator), *tensor.shape) for tensor in data)  # every network: all rows
     for epoch in range(1, epochs + 1):
         model.train()
-        if batch_size is None:
+        if full:
             batches: Iterator[tuple[torch.Tensor, ...]] = iter((data,))
         else:
             # Shuffle once per epoch, then take contiguous slices: one gather instead of one per batch.
@@ -125,9 +154,9 @@ def fit(
                 for start in range(0, n_rows, batch_size)
             )
         for batch in batches:
-            optimizer.zero_grad(set_to_none=True)
+            step_rule.zero_grad(set_to_none=True)
             loss(model, *batch).backward()
-            optimizer.step()
+            step_rule.step()
         yield epoch
 
 
@@ -143,12 +172,14 @@ def train_epochs(
     train: tuple[torch.Tensor, torch.Tensor],
     test: tuple[torch.Tensor, torch.Tensor],
     epochs: int,
-    batch_size: int,
+    batch_size: int | str,
     learning_rate: float,
     seed: int | Sequence[int],
     loss: Callable[..., torch.Tensor] = classification_loss,
+    optimizer: Optimizer = ADAM,
 ) -> Iterator[EpochRecord]:
-    """Train with Adam on shuffled minibatches and yield a record for epochs 0..epochs.
+    """Train with ``optimizer`` (Adam unless told) on shuffled minibatches, or on all rows at once with
+    ``batch_size="full"``, and yield a record for epochs 0..epochs.
 
     A batched model of S networks takes S seeds, one minibatch order each, and its loss (the sum of
     the networks' mean losses, ``ibpipe.nn.batched.summed_classification_loss``); its records carry
@@ -178,6 +209,7 @@ def train_epochs(
         batch_size=batch_size,
         generator=generator,
         fused=True,
+        optimizer=optimizer,
     )
     for epoch in steps:
         yield record(epoch)

@@ -22,7 +22,7 @@ from torch import nn
 from ibpipe.nn.batched import BatchedMLP, summed_classification_loss
 from ibpipe.nn.mlp import MLP
 from ibpipe.nn.shares import split_trials, train_in_processes
-from ibpipe.nn.training import EpochRecord, train_epochs
+from ibpipe.nn.training import ADAM, EpochRecord, Optimizer, train_epochs
 
 
 def trial_seed(seed: int, trial: int) -> int:
@@ -61,11 +61,12 @@ def train_trials(
     *,
     trials: range,
     epochs: int,
-    batch_size: int,
+    batch_size: int | str,
     learning_rate: float,
     seed: int,
     prepare: Callable[[nn.Module], Any] | None = None,
     processes: int = 1,
+    optimizer: Optimizer = ADAM,
 ) -> Iterator[tuple[range, Iterator[EpochRecord]]]:
     """(trials covered, record stream) pairs: one for a batchable network, one per trial otherwise.
 
@@ -85,7 +86,7 @@ def train_trials(
             if prepare is not None:
                 prepare(model)
         shares = split_trials(trials, processes)
-        options = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate}
+        options = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "optimizer": optimizer}
         yield trials, _train_batched(models, seeds, train, test, shares, **options)
         return
     for trial, trial_seed_value in zip(trials, seeds):
@@ -95,7 +96,9 @@ def train_trials(
             first = build()
         if prepare is not None:
             prepare(first)
-        records = train_epochs(first, train, test, epochs, batch_size, learning_rate, trial_seed_value)
+        records = train_epochs(
+            first, train, test, epochs, batch_size, learning_rate, trial_seed_value, optimizer=optimizer
+        )
         yield range(trial, trial + 1), with_trial_axis(records)
 
 
