@@ -215,7 +215,7 @@ def _neurons(root: Path) -> list[str]:
     rows = [[f"full net: test {score}", _number(report.get(f"{score}_full"), 4)]]
     rows.append(["full net: parameters", report["params_full"]])
     if at is not None:
-        reached = ", ".join(f"{metric} {report.get(f'{at}_{metric}')}" for metric in metrics)
+        reached = ", ".join(f"{metric} {report.get(f'{at}_{metric}') or 'never'}" for metric in metrics)
         level = f"{score} >= 0.9" if score == "accuracy" else f"{score} <= {threshold:g}"
         rows.append([f"fewest parameters with {level}", reached])
     if "verdict_code" in report:

@@ -235,7 +235,7 @@ def table_markdown(rows: Sequence[Mapping[str, Any]], estimator: str, baseline: 
         f"# Compression statistics ({estimator}, I(X;T) in bits)",
         "",
         "Peak and final I(X;T) are trial means (median epoch); final/peak < 1 means compression after the peak;",
-        "its 95 % Student-t interval over trials is clipped to [0, 1], as in metrics.json's verdicts.",
+        "its 95 % Student-t interval over trials is clipped to [0, 1], as in `python -m ibpipe summary`.",
         f"p: two-sided permutation test of mean final/peak over trials against the first run ({baseline});",
         "n/a with one trial per run (no spread to test a difference against).",
         "",
