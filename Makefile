@@ -20,8 +20,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The summary is the first thing to read after a run: verdicts and main numbers of every experiment.
 repro: install
 	dvc repro
+	$(BIN)/python -m ibpipe summary
 
 # Lint and format are part of the tests. pytest exits 5 when it collects no tests: a suite that
 # ran nothing proves nothing, so fail loudly.

@@ -103,4 +103,4 @@ def test_a_stage_run_through_a_pipe_writes_a_few_plain_lines(tiny, tmp_path):
     output = result.stdout + result.stderr
     assert "\r" not in output
     assert output.splitlines() == [line for line in output.splitlines() if line.startswith("reduce ")]
-    assert re.fullmatch(r"reduce trial0/: 6/6 layers done in \d+ s\n", output)
+    assert re.fullmatch(r"reduce trial0/: 6/6 layers done in \d+ s\nreduce done in \d+\.\d s\n", output)

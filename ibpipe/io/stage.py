@@ -16,6 +16,7 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -128,7 +129,11 @@ def run_stage(main: Callable, outputs: tuple[str, ...] = ("out",)) -> None:
             for name in outputs:
                 if kwargs.get(name) is not None:
                     check_output(kwargs[name])
-            return main(*args, **kwargs)
+            started = time.perf_counter()
+            result = main(*args, **kwargs)
+            # One closing line per stage, so a log that is not a terminal still says how long each took.
+            print(f"{Path(sys.argv[0]).stem} done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            return result
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(guarded)
