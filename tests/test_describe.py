@@ -44,6 +44,8 @@ def test_the_independence_test_is_pearsons_chi_squared_of_the_hand_counted_table
     assert found["statistic"] == pytest.approx(statistic, rel=1e-12)
     assert found["p_value"] == pytest.approx(p_value, rel=1e-9)
     assert found["dof"] == 1
+    correlation = np.corrcoef(*_pairs(table))[0, 1]
+    assert found["phi"] == pytest.approx(correlation, rel=1e-12) and found["phi"] ** 2 * n == pytest.approx(statistic)
 
 
 def test_the_first_table_by_hand_and_a_constant_pixel_admits_no_test():
@@ -51,7 +53,7 @@ def test_the_first_table_by_hand_and_a_constant_pixel_admits_no_test():
     assert independence_test(*_pairs([[10, 20], [30, 40]]))["statistic"] == pytest.approx(0.7936507936507936)
     constant = independence_test(np.zeros(8, dtype=bool), np.arange(8) % 2 == 1)
     assert constant["table"] == [[4, 4], [0, 0]]
-    assert math.isnan(constant["statistic"]) and math.isnan(constant["p_value"])
+    assert math.isnan(constant["statistic"]) and math.isnan(constant["p_value"]) and math.isnan(constant["phi"])
 
 
 def test_binarising_splits_at_the_middle_of_the_range_and_counts_fill_the_table():

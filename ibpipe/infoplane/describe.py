@@ -58,20 +58,26 @@ def independence_test(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     """Pearson's chi-squared test that two binary variables are independent, on their 2x2 table.
 
     No continuity correction: the statistic is N (n00 n11 - n01 n10)^2 over the product of the four
-    margins, with 1 degree of freedom. A variable that is constant (an empty row or column: MNIST's
-    corner pixels are always 0) admits no test: statistic and p-value are NaN.
+    margins, with 1 degree of freedom; ``phi``, the effect size, is the two variables' correlation
+    (phi^2 N = statistic). A variable that is constant (an empty row or column: MNIST's corner pixels
+    are always 0) admits no test: statistic, p-value and phi are NaN.
     """
     from scipy.stats import chi2_contingency
 
     table = contingency_table(a, b)
     if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
-        return {"table": table.tolist(), "statistic": float("nan"), "p_value": float("nan"), "dof": 1}
+        nan = float("nan")
+        return {"table": table.tolist(), "statistic": nan, "p_value": nan, "dof": 1, "phi": nan}
     result = chi2_contingency(table, correction=False)
+    (n00, n01), (n10, n11) = table.astype(np.float64)
+    margins = table.sum(axis=0).astype(np.float64).prod() * table.sum(axis=1).astype(np.float64).prod()
     return {
         "table": table.tolist(),
         "statistic": float(result.statistic),
         "p_value": float(result.pvalue),
         "dof": int(result.dof),
+        # the effect size: the correlation of the two binary variables, phi^2 = statistic / N
+        "phi": float((n00 * n11 - n01 * n10) / np.sqrt(margins)),
     }
 
 
@@ -161,7 +167,8 @@ def label_figure(labels: np.ndarray) -> Figure:
 def _test_text(test: dict[str, Any]) -> str:
     (n00, n01), (n10, n11) = test["table"]
     return (
-        f"2x2 table [[{n00}, {n01}], [{n10}, {n11}]]: chi2 = {test['statistic']:.4g}, p = {test['p_value']:.3g} (1 dof)"
+        f"2x2 table [[{n00}, {n01}], [{n10}, {n11}]]: chi2 = {test['statistic']:.4g}, "
+        f"p = {test['p_value']:.3g} (1 dof), phi = {test['phi']:.3g}"
     )
 
 
