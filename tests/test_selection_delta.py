@@ -143,3 +143,20 @@ def test_select_section_takes_a_delta_in_bits_only_for_the_unnormalised_distance
     assert SelectParams(delta=2.0, distance="unnormalised").delta == 2.0
     with pytest.raises(ValidationError, match=r"select\.delta = 2\.0: a normalised delta is a fraction of H"):
         SelectParams(delta=2.0)
+
+
+def test_the_select_stage_searches_with_the_distance_its_section_names(monkeypatch):
+    """delta_skip_selection hands select.distance to the search: the hand-computed unnormalised selection."""
+    import contextlib
+
+    import ibpipe.parallel
+    from ibpipe.config.select import SelectParams
+    from ibpipe.infoplane import probing
+
+    monkeypatch.setattr(probing, "probe_setup", lambda *arguments: ({}, H_SOURCES))
+    monkeypatch.setattr(probing, "parallel_probe", lambda client, shared: RecordingProbe(HAND_RUN))
+    monkeypatch.setattr(ibpipe.parallel, "dask_client", lambda *arguments: contextlib.nullcontext())
+    for distance, epochs in (("unnormalised", [0, 1, 2, 4]), ("normalised", [0, 1, 3, 4])):
+        params = SelectParams(method="delta-approx", delta=0.5, distance=distance)
+        result = probing.delta_skip_selection(params, 4, None, None, "weights.zarr")
+        assert (result["distance"], result["epochs"]) == (distance, epochs)
