@@ -159,6 +159,17 @@ STAGES: tuple[Stage, ...] = (
         ("plot",),
     ),
     Stage(
+        "describe",
+        "stages/describe.py",
+        {
+            "--activations": Read("data/activations.zarr"),
+            "--codes": Read("data/codes.zarr"),
+            "--out": Write("reports/describe"),
+        },
+        ("describe", "plot.dpi"),
+        note="the thesis's exploratory figures of the data set and one layer; the numbers in describe.json",
+    ),
+    Stage(
         "probes",
         "stages/probes.py",
         {"--activations": Read("data/activations.zarr"), "--out": Write("reports/probes.nc")},

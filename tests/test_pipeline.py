@@ -252,8 +252,9 @@ def test_params_edits_rerun_only_the_stages_that_read_them(project):
     # select reads the reduce settings too (delta-skip probes use them); its output is unchanged,
     # so the activations are not dumped again.
     _edit_params(project, "reduce", n_bins=12)
-    # the t-SNE peak and the separation figure read the metrics; the probes themselves read only activations
-    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne"}
+    # the t-SNE peak and the separation figure read the metrics; the probes themselves read only activations;
+    # describe draws the coding's borders
+    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne", "describe"}
     _edit_params(project, "select", method="every", every=5)
     # ae-points reads the activations (a recorded layer can be its source); its synthetic points come
     # out byte-identical, so the autoencoders do not train again.
@@ -267,6 +268,7 @@ def test_params_edits_rerun_only_the_stages_that_read_them(project):
         "probes",
         "plot-probes",
         "tsne",
+        "describe",
     }
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         assert metrics.epoch.values.tolist() == [0, 5, 10, 12]
@@ -285,7 +287,7 @@ def test_an_estimate_window_reruns_only_estimate_and_plot(project):
 
 def test_named_reductions_land_in_one_dataset_with_a_reduction_dim(project):
     _edit_params(project, "reduce", reductions={"bins8": {"n_bins": 8}, "bins100": {"n_bins": 100}})
-    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne"}
+    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne", "describe"}
     with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
         assert metrics.I_XT.dims == ("epoch", "layer", "estimator", "reduction", "trial")
         assert metrics.reduction.values.tolist() == ["bins8", "bins100"]

@@ -87,3 +87,76 @@ def test_stepped_schedule_matches_its_definition():
     assert epoch_schedule("stepped", 2500).tolist() == expected
     with pytest.raises(ValueError, match="one more step"):
         stepped_epochs(10, bounds=(3,), steps=(1,))
+
+
+# Two layers, (I(X;T), I(Y;T)) each, over epochs 0..4; H(X) = 12 bits, H(Y) = 1 bit. Consecutive changes by hand:
+#   0->1: X of layer 1 drops 1 bit, Y of layer 0 rises 0.1: unnormalised (Eq. 3.8) 1.0 bit, normalised 0.1
+#   1->2: Y of layer 0 rises 0.1: 0.1 either way;  2->3: Y rises 0.4: 0.4 either way
+#   3->4: X of layer 1 drops 2 bits: unnormalised 2.0, normalised 2/12
+#   1->3: Y rises 0.5: 0.5 either way;  2->4: unnormalised 2.0 (X), normalised 0.4 (Y)
+HAND_RUN = np.array(
+    [
+        [[12.0, 0.0], [6.0, 0.0]],
+        [[12.0, 0.1], [5.0, 0.0]],
+        [[12.0, 0.2], [5.0, 0.0]],
+        [[12.0, 0.6], [5.0, 0.0]],
+        [[12.0, 0.6], [3.0, 0.0]],
+    ]
+)
+
+
+def test_the_unnormalised_distance_of_eq_3_8_is_the_largest_change_in_bits():
+    from ibpipe.infoplane.selection import distance_scales
+
+    assert distance_scales(H_SOURCES, "unnormalised") == (1.0, 1.0)
+    assert distance_scales(H_SOURCES, "normalised") == H_SOURCES
+    unnormalised = [information_distance(HAND_RUN[a], HAND_RUN[a + 1], (1.0, 1.0)) for a in range(4)]
+    normalised = [information_distance(HAND_RUN[a], HAND_RUN[a + 1], H_SOURCES) for a in range(4)]
+    assert unnormalised == pytest.approx([1.0, 0.1, 0.4, 2.0])
+    assert normalised == pytest.approx([0.1, 0.1, 0.4, 2 / 12])
+    with pytest.raises(ValueError, match="distance = 'bits'"):
+        distance_scales(H_SOURCES, "bits")
+
+
+@pytest.mark.parametrize(
+    ("search", "distance", "epochs", "distances"),
+    [
+        # forward 0->1 (0.1) grows the skip to 2, 1->3 (0.5, at delta) to 4, 3->4 ends: no gap left to bisect
+        (delta_skip_exact, "normalised", [0, 1, 3, 4], [0.1, 0.5, 2 / 12]),
+        (delta_skip_approximate, "normalised", [0, 1, 3, 4], [0.1, 0.5, 2 / 12]),
+        # 0->1 is 1 bit: the skip stays 1; 1->2 grows it to 2; 2->4 is 2 bits, which exact bisects at 3
+        (delta_skip_exact, "unnormalised", [0, 1, 2, 3, 4], [1.0, 0.1, 0.4, 2.0]),
+        (delta_skip_approximate, "unnormalised", [0, 1, 2, 4], [1.0, 0.1, 2.0]),
+    ],
+)
+def test_delta_skip_selects_the_hand_computed_epochs_under_either_distance(search, distance, epochs, distances):
+    result = search(4, RecordingProbe(HAND_RUN), H_SOURCES, 0.5, 2.0, distance=distance)
+    assert result["epochs"] == epochs
+    assert result["distances"] == pytest.approx(distances)
+
+
+def test_select_section_takes_a_delta_in_bits_only_for_the_unnormalised_distance():
+    from pydantic import ValidationError
+
+    from ibpipe.config.select import SelectParams
+
+    assert SelectParams(delta=2.0, distance="unnormalised").delta == 2.0
+    with pytest.raises(ValidationError, match=r"select\.delta = 2\.0: a normalised delta is a fraction of H"):
+        SelectParams(delta=2.0)
+
+
+def test_the_select_stage_searches_with_the_distance_its_section_names(monkeypatch):
+    """delta_skip_selection hands select.distance to the search: the hand-computed unnormalised selection."""
+    import contextlib
+
+    import ibpipe.parallel
+    from ibpipe.config.select import SelectParams
+    from ibpipe.infoplane import probing
+
+    monkeypatch.setattr(probing, "probe_setup", lambda *arguments: ({}, H_SOURCES))
+    monkeypatch.setattr(probing, "parallel_probe", lambda client, shared: RecordingProbe(HAND_RUN))
+    monkeypatch.setattr(ibpipe.parallel, "dask_client", lambda *arguments: contextlib.nullcontext())
+    for distance, epochs in (("unnormalised", [0, 1, 2, 4]), ("normalised", [0, 1, 3, 4])):
+        params = SelectParams(method="delta-approx", delta=0.5, distance=distance)
+        result = probing.delta_skip_selection(params, 4, None, None, "weights.zarr")
+        assert (result["distance"], result["epochs"]) == (distance, epochs)

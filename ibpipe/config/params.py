@@ -16,6 +16,7 @@ from typing import Any
 
 from ibpipe.ae_entropy.params import AeParams
 from ibpipe.config.dataset import DatasetParams
+from ibpipe.config.describe import DescribeParams
 from ibpipe.config.dump import DumpParams
 from ibpipe.config.estimate import EstimateParams
 from ibpipe.config.model import ModelParams
@@ -38,6 +39,7 @@ SECTIONS: tuple[type[Section], ...] = (
     ReduceParams,
     EstimateParams,
     PlotParams,
+    DescribeParams,
     ProbesParams,
     TsneParams,
     AeParams,

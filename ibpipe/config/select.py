@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from ibpipe.estimators.registry import COUNTING_ESTIMATORS
+from ibpipe.infoplane.selection import DELTA_DISTANCES
 from ibpipe.schema import Section, one_of, setting
 
 SELECT_METHODS = ("all", "every", "log", "stepped", "delta-exact", "delta-approx")
@@ -25,7 +26,18 @@ class SelectParams(Section):
     step_sizes: Epochs = setting(
         [1, 5, 20, 100], "steps of 'stepped': one below each bound, one after the last", unit="epochs", min_length=1
     )
-    delta: float = setting(0.02, "delta-*: largest change of I(.;T)/H(.) between measured epochs", gt=0.0, le=1.0)
+    delta: float = setting(
+        0.02,
+        "delta-*: largest change of I(.;T) between measured epochs: a fraction of H(.) when select.distance is"
+        " normalised (at most 1), bits when it is unnormalised",
+        gt=0.0,
+        le=64.0,
+    )
+    distance: one_of(DELTA_DISTANCES) = setting(
+        "normalised",
+        "delta-*: normalised divides each change of I(X;T), I(Y;T) by H(X), H(Y); unnormalised is the"
+        " dissertation's Eq. 3.8, the change in bits",
+    )
     factor: float = setting(2.0, "delta-*: growth of the skip after a small change (> 1)", gt=1.0, le=100.0)
     probe: one_of(COUNTING_ESTIMATORS) = setting(
         "plugin", "delta-*: counting estimator of the probes, on the reduce settings in force"
@@ -34,9 +46,15 @@ class SelectParams(Section):
 
     def errors(self) -> list[str]:
         bounds, sizes = self.step_bounds, self.step_sizes
+        errors = []
         if list(bounds) != sorted(bounds) or len(sizes) != len(bounds) + 1:
-            return [
+            errors.append(
                 f"select.step_bounds = {bounds} and select.step_sizes = {sizes}: "
                 "bounds must increase and there must be one more size than bounds"
-            ]
-        return []
+            )
+        if self.distance == "normalised" and self.delta > 1.0:
+            errors.append(
+                f"select.delta = {self.delta}: a normalised delta is a fraction of H(.), at most 1"
+                " (set select.distance: unnormalised for a delta in bits)"
+            )
+        return errors

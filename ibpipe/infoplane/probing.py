@@ -110,6 +110,6 @@ def delta_skip_selection(select_params: Any, n_epochs: int, dataset: Dataset, re
     with dask_client("local", select_params.workers) as client:
         probe = parallel_probe(client, shared)
         result = SEARCHES[select_params.method](
-            n_epochs, probe, source_entropies, select_params.delta, select_params.factor
+            n_epochs, probe, source_entropies, select_params.delta, select_params.factor, select_params.distance
         )
-    return {"delta": select_params.delta, **result}
+    return {"delta": select_params.delta, "distance": select_params.distance, **result}

@@ -73,6 +73,11 @@ def stepped_epochs(
 
 # ---------------------------------------------------------------- delta-skip
 
+# How far apart two epochs are: "normalised" divides each change |I_e(s;T) - I_e'(s;T)| by H(s), so delta is
+# a fraction of the source's entropy; "unnormalised" is the dissertation's Eq. 3.8, the largest change itself,
+# in bits, so delta is in bits and a layer's change counts alike for X (12 bits) and Y (1 bit).
+DELTA_DISTANCES = ("normalised", "unnormalised")
+
 # A probe measures a batch of epochs and returns, per epoch, an array (n_layers, 2) of
 # (I(X;T), I(T;Y)) in bits; a batch lets the caller run the measurements in parallel.
 Probe = Callable[[list[int]], Mapping[int, np.ndarray]]
@@ -129,6 +134,13 @@ def _check_delta(delta: float, factor: float) -> None:
         raise ValueError(f"need delta > 0 and factor > 1, got {delta} and {factor}")
 
 
+def distance_scales(source_entropies: tuple[float, float], distance: str) -> tuple[float, float]:
+    """What each change of (I(X;T), I(Y;T)) is divided by: (H(X), H(Y)) when normalised, 1 bit for Eq. 3.8."""
+    if distance not in DELTA_DISTANCES:
+        raise ValueError(f"distance = {distance!r}: allowed are {', '.join(DELTA_DISTANCES)}")
+    return tuple(source_entropies) if distance == "normalised" else (1.0, 1.0)
+
+
 def _forward_pass(cache: _ProbeCache, epochs: int, delta: float, factor: float, shrink_after_jump: bool) -> list[int]:
     """Epochs 0..E stepping by a skip that grows by ``factor`` after every jump within delta.
 
@@ -148,17 +160,23 @@ def _forward_pass(cache: _ProbeCache, epochs: int, delta: float, factor: float, 
 
 
 def delta_skip_exact(
-    epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0
+    epochs: int,
+    probe: Probe,
+    source_entropies: tuple[float, float],
+    delta: float,
+    factor: float = 2.0,
+    distance: str = "normalised",
 ) -> dict:
     """Epochs such that consecutive measured epochs are within ``delta`` or adjacent.
 
     A forward pass grows the skip by ``factor`` while the distance stays <= delta (and
     shrinks it after a jump that was too far); then every gap still farther apart than delta
-    is bisected, all gaps of one round probed as one batch, until none is left.
+    is bisected, all gaps of one round probed as one batch, until none is left. ``distance`` is
+    "normalised" (changes divided by the source entropies) or "unnormalised" (Eq. 3.8: in bits).
     Returns ``{"epochs", "distances", "probed"}``.
     """
     _check_delta(delta, factor)
-    cache = _ProbeCache(probe, source_entropies)
+    cache = _ProbeCache(probe, distance_scales(source_entropies, distance))
     measured = _forward_pass(cache, epochs, delta, factor, shrink_after_jump=True)
     while True:
         gaps = [(a, b) for a, b in pairwise(measured) if b - a > 1 and not _within(cache.distance(a, b), delta)]
@@ -170,11 +188,18 @@ def delta_skip_exact(
 
 
 def delta_skip_approximate(
-    epochs: int, probe: Probe, source_entropies: tuple[float, float], delta: float, factor: float = 2.0
+    epochs: int,
+    probe: Probe,
+    source_entropies: tuple[float, float],
+    delta: float,
+    factor: float = 2.0,
+    distance: str = "normalised",
 ) -> dict:
-    """One forward pass, never backtracking: keep the skip after a jump farther than delta, grow it otherwise."""
+    """One forward pass, never backtracking: keep the skip after a jump farther than delta, grow it otherwise.
+
+    ``distance`` as in :func:`delta_skip_exact`."""
     _check_delta(delta, factor)
-    cache = _ProbeCache(probe, source_entropies)
+    cache = _ProbeCache(probe, distance_scales(source_entropies, distance))
     return _result(cache, _forward_pass(cache, epochs, delta, factor, shrink_after_jump=False))
 
 
