@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test docs docs-serve docs-figures clean-venv
+.PHONY: install repro test test-fast docs docs-serve docs-figures clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	@echo "Creating $(VENV) and installing ibpipe with the CPU torch (a few minutes, once)"
@@ -25,14 +25,26 @@ repro: install
 	dvc repro
 	$(BIN)/python -m ibpipe summary
 
+# Two workers, each taking whole files (a file's tests share its fixtures and run in order), handed out
+# in collection order, which tests/conftest.py starts with the longest files.
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+
 # Lint and format are part of the tests. pytest exits 5 when it collects no tests: a suite that
 # ran nothing proves nothing, so fail loudly.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MKDOCS_BUILD) --site-dir site
-	@$(BIN)/python -m pytest -n 2 --dist loadfile; status=$$?; \
+	@$(PYTEST); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
+
+# The inner loop while editing: everything but the end-to-end runs marked slow (`make test` runs them all).
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@$(PYTEST) -m "not slow"; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; fi; \
 	exit $$status
 
 # The documentation site (mkdocs.yml, pages under docs/): built strictly, so a broken link, anchor or API

@@ -37,6 +37,10 @@ TINY_AE = {
 TINY_NEURONS = {"hidden": 6, "epochs": 100, "replicas": 3, "scheduler": "synchronous"}
 TINY_COMPRESSION = {"k_max": 3, "restarts": 2}
 LAYERS = ("hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output")
+# Seconds of variational Gaussians (compare-covariances) and t-SNE maps: their oracles are in test_neurons.py,
+# test_neuron_statistics.py and test_probes_and_tsne.py; here the stages need only run and write their outputs.
+TINY_GAUSSIANS = {"steps": 100}
+TINY_TSNE = {"n_rows": 100, "n_iter": 100, "n_iter_next": 50}
 pytestmark = pytest.mark.slow
 
 
@@ -93,6 +97,8 @@ def project(tmp_path_factory) -> Path:
     _edit_params(root, "ae", **TINY_AE)
     _edit_params(root, "neurons.bootstrap", **TINY_NEURONS)
     _edit_params(root, "neurons.compress", **TINY_COMPRESSION)
+    _edit_params(root, "neurons.gaussians", **TINY_GAUSSIANS)
+    _edit_params(root, "tsne", **TINY_TSNE)
     ran = _repro(root)
     assert ran == set(STAGE_NAMES)
     return root

@@ -5,7 +5,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 import zarr
-from test_pipeline import TINY_AE, TINY_COMPRESSION, TINY_NEURONS, _edit_params, new_project
+from test_pipeline import (
+    TINY_AE,
+    TINY_COMPRESSION,
+    TINY_GAUSSIANS,
+    TINY_NEURONS,
+    TINY_TSNE,
+    _edit_params,
+    new_project,
+)
 
 # Outputs whose every array must come back bitwise identical (the metrics files are all the .nc ones).
 STORES = ("data/weights.zarr", "data/activations.zarr", "data/codes.zarr")
@@ -21,6 +29,8 @@ def tiny_project(root: Path) -> Path:
     _edit_params(root, "ae", **TINY_AE)
     _edit_params(root, "neurons.bootstrap", **TINY_NEURONS)
     _edit_params(root, "neurons.compress", **TINY_COMPRESSION)
+    _edit_params(root, "neurons.gaussians", **TINY_GAUSSIANS)
+    _edit_params(root, "tsne", **TINY_TSNE)
     return root
 
 
