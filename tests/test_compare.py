@@ -162,6 +162,8 @@ def test_compare_of_a_run_that_cannot_be_read_exits_2_naming_it(tmp_path):
 
     from ibpipe.cli import app
 
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # a project, so the unknown run is what fails
+
     result = CliRunner().invoke(
         app, ["compare", "no-such-run", "--out", str(tmp_path / "out"), "--repo", str(tmp_path)]
     )
