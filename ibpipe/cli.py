@@ -17,7 +17,7 @@ from ibpipe.errors import ParamsError
 from ibpipe.infoplane.cli import app as infoplane_app
 from ibpipe.infoplane.cli import compare as compare_runs
 from ibpipe.io.stage import UserErrorGroup
-from ibpipe.pipeline import (
+from ibpipe.pipeline_file import (
     PIPELINE_FILE,
     code_dependencies,
     declared_code,
@@ -25,8 +25,8 @@ from ibpipe.pipeline import (
     stage_names,
     stage_script,
 )
-from ibpipe.pipeline import difference as pipeline_difference
-from ibpipe.pipeline import write as write_pipeline
+from ibpipe.pipeline_file import difference as pipeline_difference
+from ibpipe.pipeline_file import write as write_pipeline
 
 # UserErrorGroup: a user error in any command is one `error:` line and exit 2, Ctrl-C one line and exit 130;
 # --debug (anywhere) or IBPIPE_DEBUG=1 shows the traceback (ibpipe.io.stage).

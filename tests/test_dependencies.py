@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from ibpipe.cli import app
 from ibpipe.config.params import SECTIONS
-from ibpipe.pipeline import (
+from ibpipe.pipeline import STAGES
+from ibpipe.pipeline_file import (
     IGNORED_FOLDERS,
-    STAGES,
     code_dependencies,
     compress,
     declared_code,

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ibpipe.cli import app
 from ibpipe.neurons.compression_report import compression_report
-from ibpipe.pipeline import stage_names
+from ibpipe.pipeline_file import stage_names
 
 PROJECT = Path(__file__).resolve().parents[1]
 MAIN_STAGES = ("train", "select", "dump-activations", "reduce", "estimate", "plot")
