@@ -9,16 +9,24 @@ TORCH := torch==2.13.0
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test test-fast docs docs-serve docs-figures clean-venv
+.PHONY: install install-test repro test test-fast docs docs-serve docs-figures clean-venv
 
+# The run needs the package alone; the tests add their extras (Lightning, transformers, FAISS, moto, the docs
+# builder: ~1.5 minutes more), so `make repro` on a fresh machine does not wait for them.
 $(VENV)/.installed: pyproject.toml
 	@echo "Creating $(VENV) and installing ibpipe with the CPU torch (a few minutes, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	@echo "Installing the test and docs extras"
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,docs]"
 	touch $@
 
 install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
 
 # The summary is the first thing to read after a run: verdicts and main numbers of every experiment.
 repro: install
@@ -31,7 +39,7 @@ PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # Lint and format are part of the tests. pytest exits 5 when it collects no tests: a suite that
 # ran nothing proves nothing, so fail loudly.
-test: install
+test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MKDOCS_BUILD) --site-dir site
@@ -40,7 +48,7 @@ test: install
 	exit $$status
 
 # The inner loop while editing: everything but the end-to-end runs marked slow (`make test` runs them all).
-test-fast: install
+test-fast: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@$(PYTEST) -m "not slow"; status=$$?; \
@@ -50,10 +58,10 @@ test-fast: install
 # The documentation site (mkdocs.yml, pages under docs/): built strictly, so a broken link, anchor or API
 # reference fails `make test` as it fails `make docs`; both build into site/ (ignored by git).
 MKDOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
-docs: install
+docs: install-test
 	$(MKDOCS_BUILD) --site-dir site
 
-docs-serve: install
+docs-serve: install-test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 # The figures of the pages are the pipeline's own: copy (downscaled) what a run left in reports/ to docs/figures/.
