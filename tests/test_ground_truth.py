@@ -114,7 +114,7 @@ def _small_run(table, tmp_path):
 
 
 def test_a_small_run_of_ibpipe_lands_on_the_truth(tmp_path):
-    summary = _small_run(runner.estimators(neural=(), references=False), tmp_path)
+    summary = _small_run(runner.estimators(neural=(), references=False, lga=False), tmp_path)  # lga: test_lga.py
     runner.write_summary(summary, tmp_path)
     runner.plot_bias(summary, tmp_path / "bias.png", 3000)
     assert (tmp_path / "summary.csv").read_text().count("\n") == len(summary) + 1

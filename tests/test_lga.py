@@ -73,3 +73,39 @@ def test_bad_inputs_are_refused_with_the_reason():
         lga_entropy_nats(np.repeat(points, 6, axis=0), n_neighbors=5)
     with pytest.raises(TypeError, match="lga_neighbors"):
         ibpipe.mutual_information(points[:, 0], points[:, 1], estimator="lga", bandwidth=1.0)
+
+
+def _mixture_entropy_nats(means, variance):
+    grid = np.linspace(-12.0, 12.0, 48001)
+    density = np.mean([np.exp(-((grid - m) ** 2) / (2 * variance)) for m in means], axis=0)
+    density /= math.sqrt(2 * math.pi * variance)
+    return float(-(density * np.log(np.maximum(density, 1e-300))).sum() * (grid[1] - grid[0]))
+
+
+def test_pipeline_estimator_measures_a_two_class_gaussian_layer_against_quadrature():
+    # T | y ~ N(2y - 1, 1), measured as T + Z with Z ~ N(0, s2): H(T + Z) of the two-Gaussian mixture by
+    # quadrature, I(X;T) = H(T + Z) - H(Z) (every row its own input), I(T;Y) = H(T + Z) - H(T + Z | Y).
+    # Over 4 seeds the errors were within 0.04 bits (H, I(X;T)) and 0.02 bits (I(T;Y)).
+    generator = np.random.default_rng(0)
+    labels = generator.integers(0, 2, 1500)
+    layer = (2.0 * labels - 1.0)[:, None] + generator.normal(size=(1500, 1))
+    s2 = 1.0e-3
+    h_t = _mixture_entropy_nats([-1.0, 1.0], 1.0 + s2)
+    truth = {
+        "H_T": h_t,
+        "I_XT": h_t - _gaussian_entropy_nats(s2),
+        "I_TY": h_t - _gaussian_entropy_nats(1.0 + s2),
+    }
+    values = ibpipe.information(layer, labels, "lga", noise_variance=s2)
+    for quantity, tolerance in (("H_T", 0.1), ("I_XT", 0.1), ("I_TY", 0.06)):
+        assert values[quantity] == pytest.approx(truth[quantity] / math.log(2), abs=tolerance), quantity
+    assert values["capped"] == 0
+
+
+def test_the_ground_truth_benchmark_has_an_lga_column_on_its_low_dimensional_tasks():
+    from benchmarks.ground_truth import run as runner
+    from benchmarks.ground_truth.tasks import task_by_id
+
+    assert "ibpipe-lga" in runner.estimators(neural=(), references=False)
+    assert runner.applies("ibpipe-lga", task_by_id("1v1-normal-0.75"), None)
+    assert not runner.applies("ibpipe-lga", task_by_id("multinormal-dense-5-5-0.5"), None)
