@@ -109,3 +109,12 @@ def test_the_ground_truth_benchmark_has_an_lga_column_on_its_low_dimensional_tas
     assert "ibpipe-lga" in runner.estimators(neural=(), references=False)
     assert runner.applies("ibpipe-lga", task_by_id("1v1-normal-0.75"), None)
     assert not runner.applies("ibpipe-lga", task_by_id("multinormal-dense-5-5-0.5"), None)
+
+
+def test_pipeline_estimator_leaves_layers_too_wide_for_a_local_covariance_unmeasured():
+    from ibpipe.estimators.lga import MAX_UNITS
+
+    layer = np.random.default_rng(6).normal(size=(50, MAX_UNITS + 1))
+    with pytest.warns(RuntimeWarning, match="at most 32 units"):
+        values = ibpipe.information(layer, np.arange(50) % 2, "lga")
+    assert all(np.isnan(values[quantity]) for quantity in ("H_T", "I_XT", "I_TY"))

@@ -48,6 +48,8 @@ likelihood density estimation", Ann. Statist. 24(4) (1996).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import gammaln
 
@@ -55,6 +57,7 @@ from ibpipe.estimators.pairwise import block_rows
 from ibpipe.units import from_nats
 
 LGA_NEIGHBOURS = 30  # the default effective neighbours of a local fit
+MAX_UNITS = 32  # wider layers are not measured by the pipeline estimator (NaN): O(N^2 d^2), ~d^2/2 moments per row
 BLOCK_ROWS = 512  # rows per block at most: larger (rows x N) blocks fall out of cache and run slower
 
 
@@ -216,13 +219,17 @@ def lga_information(
     than d + 2 rows (what a local covariance needs) gets extra noise draws; each fit uses
     min(lga_neighbors, rows - 1) neighbours. With noise far narrower than the spacing of the rows, one
     draw per row looks like a smooth density and I(X;T) reaches H(X) (the caller clips it there), as the
-    KDE upper bound does.
+    KDE upper bound does. Layers wider than ``MAX_UNITS`` give NaN and a ``RuntimeWarning``.
     """
     if noise_variance <= 0:
         raise ValueError(f"noise_variance must be > 0 for the lga estimator, got {noise_variance}")
     points = _as_points(activations)
     labels = np.asarray(labels).ravel()
     dimension = points.shape[1]
+    if dimension > MAX_UNITS:
+        message = f"lga measures layers of at most {MAX_UNITS} units (a d x d covariance per row), not {dimension}: NaN"
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return dict.fromkeys(("H_T", "I_XT", "I_TY"), float("nan"))
     noise_std = float(np.sqrt(noise_variance))
     generator = np.random.default_rng(seed)
     noisy, origin = _with_noise(points, noise_std, generator, dimension + 2)
