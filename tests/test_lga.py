@@ -102,15 +102,6 @@ def test_pipeline_estimator_measures_a_two_class_gaussian_layer_against_quadratu
     assert values["capped"] == 0
 
 
-def test_the_ground_truth_benchmark_has_an_lga_column_on_its_low_dimensional_tasks():
-    from benchmarks.ground_truth import run as runner
-    from benchmarks.ground_truth.tasks import task_by_id
-
-    assert "ibpipe-lga" in runner.estimators(neural=(), references=False)
-    assert runner.applies("ibpipe-lga", task_by_id("1v1-normal-0.75"), None)
-    assert not runner.applies("ibpipe-lga", task_by_id("multinormal-dense-5-5-0.5"), None)
-
-
 def test_pipeline_estimator_leaves_layers_too_wide_for_a_local_covariance_unmeasured():
     from ibpipe.estimators.lga import MAX_UNITS
 
@@ -118,3 +109,14 @@ def test_pipeline_estimator_leaves_layers_too_wide_for_a_local_covariance_unmeas
     with pytest.warns(RuntimeWarning, match="at most 32 units"):
         values = ibpipe.information(layer, np.arange(50) % 2, "lga")
     assert all(np.isnan(values[quantity]) for quantity in ("H_T", "I_XT", "I_TY"))
+
+
+@pytest.mark.parametrize("dimension", [1, 2])
+def test_the_compiled_sweep_and_the_blas_blocks_give_the_same_densities(dimension):
+    from ibpipe.estimators.lga import lga_log_densities
+
+    points = np.random.default_rng(7).standard_t(3, size=(400, dimension))  # heavy tails: windows of every width
+    swept = lga_log_densities(points, 20, sweep=True)
+    blocked = lga_log_densities(points, 20, sweep=False)
+    assert np.all(np.isfinite(swept))
+    np.testing.assert_allclose(swept, blocked, rtol=0, atol=1e-9)

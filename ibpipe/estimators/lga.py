@@ -25,8 +25,9 @@ Choices made here (the paper leaves them open):
   weights then sum to about k, so ``n_neighbors`` is the effective size of every local fit in any
   dimension. The local covariance has d(d + 1)/2 entries: k must be well above that.
 - the sums run over every other sample (no truncation: the kernel is exactly Gaussian, so the fit is
-  exactly the local-likelihood maximiser), in row blocks within ``estimate.memory_limit``; time
-  O(N^2 (d + d^2)), memory O(block N).
+  exactly the local-likelihood maximiser), in row blocks within ``estimate.memory_limit`` (BLAS; time
+  O(N^2 (d + d^2)), memory O(block N)), or in 1-D and 2-D by a compiled sweep over the rows sorted by
+  their first column that skips the weights below exp(-40), each < 5e-18 of a neighbour's.
 - x_i itself is left out of its own fit (leave-one-out): with k effective neighbours its weight 1
   would pull f_hat(x_i) up by O(1/k) and H down.
 - the columns are first centred and scaled to unit variance, and H shifted back by sum ln(std): the
@@ -58,6 +59,9 @@ from ibpipe.units import from_nats
 
 LGA_NEIGHBOURS = 30  # the default effective neighbours of a local fit
 MAX_UNITS = 32  # wider layers are not measured by the pipeline estimator (NaN): O(N^2 d^2), ~d^2/2 moments per row
+SWEEP_MAX_DIMS = 2  # up to here the compiled sweep over a sorted column; above, BLAS blocks are faster
+# Weights exp(-e) with e above this are skipped by the sweep: each is < 5e-18 of one neighbour's weight.
+NEGLIGIBLE_EXPONENT = 40.0
 BLOCK_ROWS = 512  # rows per block at most: larger (rows x N) blocks fall out of cache and run slower
 
 
@@ -78,10 +82,14 @@ def _kth_distance(points: np.ndarray, k: int) -> np.ndarray:
     return kneighbors(points, k, distances_only=True)[0][:, -1]
 
 
-def lga_log_densities(points: np.ndarray, n_neighbors: int = LGA_NEIGHBOURS) -> np.ndarray:
+def lga_log_densities(
+    points: np.ndarray, n_neighbors: int = LGA_NEIGHBOURS, *, sweep: bool | None = None
+) -> np.ndarray:
     """ln f_hat(x_i) (nats) of every row of ``points`` (n,) or (n, d), each from its local Gaussian fit.
 
-    ``points`` must already be in the units the caller wants (no standardisation here).
+    ``points`` must already be in the units the caller wants (no standardisation here). ``sweep``: the
+    compiled windowed sweep (few dimensions) or row blocks against all rows (BLAS); None picks by dimension.
+    Both give the same numbers up to rounding and the skipped weights below exp(-NEGLIGIBLE_EXPONENT).
     """
     points = _as_points(points)
     n, d = points.shape
@@ -96,15 +104,24 @@ def lga_log_densities(points: np.ndarray, n_neighbors: int = LGA_NEIGHBOURS) -> 
         )
     inverse_two_h2 = 1.0 / (2.0 * (kth * _bandwidth_scale(d)) ** 2)
     upper = np.triu_indices(d)
+    if sweep if sweep is not None else (numba is not None and d <= SWEEP_MAX_DIMS):
+        sums = _sweep_sums(points, inverse_two_h2)
+    else:
+        sums = _blocked_sums(points, inverse_two_h2, upper)
+    return _log_density(sums, points, upper, n - 1)
+
+
+def _blocked_sums(points: np.ndarray, inverse_two_h2: np.ndarray, upper) -> np.ndarray:
+    """[S0, sum_j w_ij x_j, sum_j w_ij x_j x_j' (upper triangle)] of every row, by blocks of rows x all rows."""
+    n = len(points)
     # Columns summed under the kernel: 1, x, and the upper triangle of x x'.
     moments = np.hstack([np.ones((n, 1)), points, (points[:, :, None] * points[:, None, :])[:, upper[0], upper[1]]])
     norms = np.einsum("ij,ij->i", points, points)
-    out = np.empty(n)
+    sums = np.empty((n, moments.shape[1]))
     rows = max(1, min(n, BLOCK_ROWS, block_rows(n, arrays=3)))
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        block = points[start:stop]
-        weights = block @ points.T  # becomes -|x_j - x_i|^2 / (2 h_i^2), then the weights, in place
+        weights = points[start:stop] @ points.T  # becomes -|x_j - x_i|^2 / (2 h_i^2), then the weights, in place
         weights *= -2.0
         weights += norms[start:stop, None]
         weights += norms[None, :]
@@ -112,9 +129,18 @@ def lga_log_densities(points: np.ndarray, n_neighbors: int = LGA_NEIGHBOURS) -> 
         weights *= -inverse_two_h2[start:stop, None]
         np.exp(weights, out=weights)
         weights[np.arange(stop - start), np.arange(start, stop)] = 0.0  # leave x_i out of its own fit
-        sums = weights @ moments
-        out[start:stop] = _log_density(sums, block, upper, n - 1)
-    return out
+        sums[start:stop] = weights @ moments
+    return sums
+
+
+def _sweep_sums(points: np.ndarray, inverse_two_h2: np.ndarray) -> np.ndarray:
+    """The same sums by the compiled sweep: rows sorted by their first column, each row visiting only the rows
+    whose first column lies within the reach of its kernel (weights below exp(-NEGLIGIBLE_EXPONENT) skipped)."""
+    order = np.argsort(points[:, 0], kind="stable")
+    reach = np.sqrt(NEGLIGIBLE_EXPONENT / inverse_two_h2[order])
+    sums = np.empty((len(points), 1 + points.shape[1] * (points.shape[1] + 3) // 2))
+    sums[order] = _sweep(np.ascontiguousarray(points[order]), inverse_two_h2[order], reach)
+    return sums
 
 
 def _log_density(sums: np.ndarray, centres: np.ndarray, upper: tuple[np.ndarray, np.ndarray], n_other: int):
@@ -245,3 +271,40 @@ def lga_information(
         "I_XT": from_nats(entropy - conditional["I_XT"], base),
         "I_TY": from_nats(entropy - conditional["I_TY"], base),
     }
+
+
+# --- compiled sweep (numba): rows sorted by the first column, a window of reach per row ----------------------
+
+try:  # numba is a dependency; without it the BLAS blocks answer the same
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+if numba is not None:
+
+    @numba.njit(parallel=True, cache=True)
+    def _sweep(points, inverse_two_h2, reach):  # pragma: no cover - compiled
+        n, d = points.shape
+        width = 1 + d + d * (d + 1) // 2
+        sums = np.zeros((n, width))
+        for i in numba.prange(n):
+            for direction in (-1, 1):
+                j = i + direction
+                while 0 <= j < n and abs(points[j, 0] - points[i, 0]) <= reach[i]:
+                    squared = 0.0
+                    for a in range(d):
+                        difference = points[j, a] - points[i, a]
+                        squared += difference * difference
+                    exponent = squared * inverse_two_h2[i]
+                    if exponent <= NEGLIGIBLE_EXPONENT:
+                        weight = np.exp(-exponent)
+                        sums[i, 0] += weight
+                        column = 1 + d
+                        for a in range(d):
+                            weighted = weight * points[j, a]
+                            sums[i, 1 + a] += weighted
+                            for b in range(a, d):
+                                sums[i, column] += weighted * points[j, b]
+                                column += 1
+                    j += direction
+        return sums
