@@ -245,7 +245,9 @@ def lga_information(
     than d + 2 rows (what a local covariance needs) gets extra noise draws; each fit uses
     min(lga_neighbors, rows - 1) neighbours. With noise far narrower than the spacing of the rows, one
     draw per row looks like a smooth density and I(X;T) reaches H(X) (the caller clips it there), as the
-    KDE upper bound does. Layers wider than ``MAX_UNITS`` give NaN and a ``RuntimeWarning``.
+    KDE upper bound does: LGA treats the rows as a sample of a continuous T and does not resolve the
+    narrow components of a deterministic layer (kde-* and knn do), so its I(T;Y) is how the classes
+    separate at the sample's scale. Layers wider than ``MAX_UNITS`` give NaN and a ``RuntimeWarning``.
     """
     if noise_variance <= 0:
         raise ValueError(f"noise_variance must be > 0 for the lga estimator, got {noise_variance}")
