@@ -65,7 +65,7 @@ def test_entropy_follows_a_change_of_units_exactly():
 
 def test_bad_inputs_are_refused_with_the_reason():
     points = np.random.default_rng(5).normal(size=(40, 2))
-    with pytest.raises(ValueError, match=r"n_neighbors must be in 1\.\.39"):
+    with pytest.raises(ValueError, match=r"lga_neighbors\) must be in 1\.\.39"):
         lga_entropy_nats(points, n_neighbors=40)
     with pytest.raises(ValueError, match="constant column"):
         lga_entropy_nats(np.hstack([points, np.ones((40, 1))]))

@@ -95,7 +95,7 @@ def lga_log_densities(
     n, d = points.shape
     k = n_neighbors
     if not 1 <= k < n:
-        raise ValueError(f"n_neighbors must be in 1..{n - 1} for {n} rows, got {k}")
+        raise ValueError(f"lga's neighbours (n_neighbors, lga_neighbors) must be in 1..{n - 1} for {n} rows, got {k}")
     kth = _kth_distance(points, k)
     if np.any(kth <= 0):
         raise ValueError(
