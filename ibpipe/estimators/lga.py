@@ -6,7 +6,8 @@ At every sample x_i a Gaussian density is fitted by local likelihood (Hjort & Jo
     L_i(f) = sum_{j != i} w_ij ln f(x_j) - (N - 1) integral exp(-|u - x_i|^2 / (2 h_i^2)) f(u) du
 
 is maximised over log-quadratic densities ln f(u) = a0 + a1.(u - x_i) - (u - x_i)' A (u - x_i) / 2 (a
-Gaussian of free scale). Its stationarity conditions say that the kernel-weighted Gaussian f K matches
+Gaussian of free scale, the local log-quadratic family, so that no iterative optimisation is needed).
+Its stationarity conditions say that the kernel-weighted Gaussian f K matches
 the weighted moments of the neighbours, which gives the maximiser in closed form: with S0 = sum_j w_ij,
 mu_i = sum_j w_ij (x_j - x_i) / S0 and Sigma_i = sum_j w_ij (x_j - x_i - mu_i)(x_j - x_i - mu_i)' / S0,
 
@@ -18,7 +19,7 @@ estimate has no smoothing bias on Gaussians, and on a thin, strongly dependent p
 the local covariance follows the thin direction, where k-NN estimators such as KSG assume the density
 uniform over a box and underestimate I (Gao, Ver Steeg & Galstyan, AISTATS 2015).
 
-Choices made here (the paper leaves them open):
+Choices made here:
 
 - bandwidth: h_i = rho_k(i) V_d^(1/d) / sqrt(2 pi), rho_k(i) the Euclidean distance of x_i to its k-th
   nearest other sample, V_d the volume of the unit d-ball: where the density is locally flat the kernel
