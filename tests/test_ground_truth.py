@@ -114,7 +114,7 @@ def _small_run(table, tmp_path):
 
 
 def test_a_small_run_of_ibpipe_lands_on_the_truth(tmp_path):
-    summary = _small_run(runner.estimators(neural=(), references=False), tmp_path)
+    summary = _small_run(runner.estimators(neural=(), references=False, lga=False), tmp_path)  # lga: test_lga.py
     runner.write_summary(summary, tmp_path)
     runner.plot_bias(summary, tmp_path / "bias.png", 3000)
     assert (tmp_path / "summary.csv").read_text().count("\n") == len(summary) + 1
@@ -126,3 +126,9 @@ def test_a_small_run_of_npeet_lands_on_the_truth(tmp_path):
     pytest.importorskip("npeet_plus")  # the bench extra; its first import takes ~10 s here
     table = {"npeet-ksg": runner.npeet_ksg}
     _small_run(table, tmp_path)
+
+
+def test_the_ground_truth_benchmark_has_an_lga_column_on_its_low_dimensional_tasks():
+    assert "ibpipe-lga" in runner.estimators(neural=(), references=False)
+    assert runner.applies("ibpipe-lga", task_by_id("1v1-normal-0.75"), None)
+    assert not runner.applies("ibpipe-lga", task_by_id("multinormal-dense-5-5-0.5"), None)

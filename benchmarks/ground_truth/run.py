@@ -15,6 +15,8 @@ and estimator). Units: bits.
 Estimators (columns):
 - ibpipe-ksg, ibpipe-ksg2 (when ``ibpipe.mutual_information`` exists), else ibpipe-kl3: the Kozachenko-
   Leonenko entropies of ibpipe/estimators/knn.py combined as H(X) + H(Y) - H(X, Y) (k = 3);
+- ibpipe-lga: the local Gaussian approximation (Gao, Ver Steeg & Galstyan 2015; ibpipe/estimators/lga.py,
+  30 effective neighbours), O(N^2 d^2): run where X and Y have at most ``LGA_MAX_DIMS`` dimensions together;
 - ibpipe-infonce, -nwj, -mine, -smile: ibpipe/estimators/neural.py with its default settings;
 - npeet-ksg: NPEET's KSG 1 (``npeet_plus.mi``, k = 3, max-norm; adds a 1e-10 jitter);
 - sklearn-mir: scikit-learn's ``mutual_info_regression`` (KSG 1 between one feature and a 1-D target,
@@ -42,6 +44,7 @@ from ibpipe.estimators.neural import OBJECTIVES, neural_mutual_information
 
 LN2 = math.log(2)
 NEIGHBOURS = 3
+LGA_MAX_DIMS = 6
 Estimator = Callable[[np.ndarray, np.ndarray, int], float]  # (x, y, seed) -> bits
 
 
@@ -56,7 +59,7 @@ def ibpipe_mutual_information(x: np.ndarray, y: np.ndarray, estimator: str) -> f
 
 
 def ibpipe_knn_names() -> list[str]:
-    return ["ksg", "ksg2"] if hasattr(ibpipe, "mutual_information") else ["kl3"]
+    return ["ksg", "ksg2", "lga"] if hasattr(ibpipe, "mutual_information") else ["kl3"]
 
 
 def npeet_ksg(x: np.ndarray, y: np.ndarray, seed: int) -> float:
@@ -72,9 +75,9 @@ def sklearn_regression(x: np.ndarray, y: np.ndarray, seed: int) -> float:
     return float(mutual_info_regression(x, y[:, 0], n_neighbors=NEIGHBOURS, random_state=seed)[0]) / LN2
 
 
-def estimators(neural: tuple[str, ...] = OBJECTIVES, references: bool = True) -> dict[str, Estimator]:
+def estimators(neural: tuple[str, ...] = OBJECTIVES, references: bool = True, lga: bool = True) -> dict[str, Estimator]:
     table: dict[str, Estimator] = {}
-    for name in ibpipe_knn_names():
+    for name in ibpipe_knn_names() if lga else [name for name in ibpipe_knn_names() if name != "lga"]:
         table[f"ibpipe-{name}"] = lambda x, y, seed, name=name: ibpipe_mutual_information(x, y, name)
     for objective in neural:
         table[f"ibpipe-{objective}"] = lambda x, y, seed, objective=objective: neural_mutual_information(
@@ -92,6 +95,8 @@ def estimators(neural: tuple[str, ...] = OBJECTIVES, references: bool = True) ->
 def applies(name: str, task: Task, skip_neural_above: int | None) -> bool:
     if name == "sklearn-mir":
         return task.dim_x == 1 and task.dim_y == 1
+    if name == "ibpipe-lga":
+        return task.dim_x + task.dim_y <= LGA_MAX_DIMS
     if skip_neural_above is not None and name.removeprefix("ibpipe-") in OBJECTIVES:
         return max(task.dim_x, task.dim_y) <= skip_neural_above
     return True

@@ -8,14 +8,16 @@ codes is one joint symbol. Floats are continuous values. ``estimator="auto"`` ch
     one of each        -> mixed    (Gao, Kannan, Oh & Viswanath 2017)
 
 Estimators of I(A;B) (``MI_ESTIMATORS``): ``plugin`` and ``miller-madow`` (codes on both sides),
-``ksg`` and ``ksg2`` (continuous pairs, max-norm), ``mixed`` (any pair, discrete parts or atoms
-included), ``ross`` (continuous A, discrete B; Ross 2014, what scikit-learn's
+``ksg`` and ``ksg2`` (continuous pairs, max-norm), ``lga`` (continuous pairs, local Gaussian
+approximation, Gao, Ver Steeg & Galstyan 2015; option ``lga_neighbors``), ``mixed`` (any pair,
+discrete parts or atoms included), ``ross`` (continuous A, discrete B; Ross 2014, what scikit-learn's
 ``mutual_info_classif`` computes); the pipeline's activation estimators (``kde-upper``,
 ``kde-lower``, ``kde-mc``, ``knn``, ``renyi``) as I(T;Y) with T continuous and Y a 1-D integer
 label; and the neural bounds ``infonce``, ``nwj``, ``mine``, ``smile`` (``ibpipe.estimators.neural``).
 Estimators of H(A) (``ENTROPY_ESTIMATORS``): ``plugin``, ``miller-madow`` (codes), ``kl``
-(Kozachenko-Leonenko, continuous), ``kde`` (leave-one-out Gaussian KDE, bandwidth by maximum
-likelihood) and the pipeline's ``kde-upper``, ``kde-lower``, ``kde-mc``, ``knn``, ``renyi`` as H(T).
+(Kozachenko-Leonenko, continuous), ``lga`` (local Gaussian approximation), ``kde`` (leave-one-out
+Gaussian KDE, bandwidth by maximum likelihood) and the pipeline's ``kde-upper``, ``kde-lower``,
+``kde-mc``, ``knn``, ``renyi`` as H(T).
 I(A;B) is symmetric: a pair given as (discrete, continuous) is measured as (continuous, discrete).
 
 Policy, as ``ibpipe.information``: a non-finite float input gives a NaN result and one
@@ -47,14 +49,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ibpipe.estimators import knn as knn_estimators
+from ibpipe.estimators.lga import lga_entropy_nats, lga_information_nats
 from ibpipe.estimators.plugin import entropy_bits, mutual_information_bits
 from ibpipe.units import LN2, from_bits
 
 PIPELINE_ESTIMATORS = ("kde-upper", "kde-lower", "kde-mc", "knn", "renyi")
 NEURAL_ESTIMATORS = ("infonce", "nwj", "mine", "smile")
-MI_ESTIMATORS = ("auto", "plugin", "miller-madow", "ksg", "ksg2", "mixed", "ross", *PIPELINE_ESTIMATORS)
+MI_ESTIMATORS = ("auto", "plugin", "miller-madow", "ksg", "ksg2", "mixed", "ross", "lga", *PIPELINE_ESTIMATORS)
 MI_ESTIMATORS += NEURAL_ESTIMATORS
-ENTROPY_ESTIMATORS = ("auto", "plugin", "miller-madow", "kl", "kde", *PIPELINE_ESTIMATORS)
+ENTROPY_ESTIMATORS = ("auto", "plugin", "miller-madow", "kl", "kde", "lga", *PIPELINE_ESTIMATORS)
 COUNTING = ("plugin", "miller-madow")
 _UNITS = {2.0: "bits", math.e: "nats", 10.0: "bans"}
 
@@ -154,6 +157,8 @@ def _mi_nats_function(
         return lambda rows: knn_estimators.ksg_information_nats(a[rows], b[rows], n_neighbors, variant)
     if estimator == "mixed":
         return lambda rows: knn_estimators.mixed_ksg_information_nats(a[rows], b[rows], n_neighbors)
+    if estimator == "lga":
+        return lambda rows: lga_information_nats(a[rows], b[rows], **_lga_options(options))
     if estimator == "ross":
         labels = _labels(b, estimator)
         return lambda rows: knn_estimators.mixed_information_nats(a[rows], labels[rows], n_neighbors)
@@ -166,6 +171,13 @@ def _mi_nats_function(
             "I_TY"
         ]
     raise ValueError(f"unknown estimator {estimator!r}; known: {', '.join(MI_ESTIMATORS)}")
+
+
+def _lga_options(options: dict) -> dict:
+    unknown = sorted(set(options) - {"lga_neighbors"})
+    if unknown:
+        raise TypeError(f"estimator 'lga' takes only the option lga_neighbors (its local fits' k), not {unknown}")
+    return {"n_neighbors": options["lga_neighbors"]} if "lga_neighbors" in options else {}
 
 
 def _mm_or_plugin_nats(a: np.ndarray, b: np.ndarray, miller_madow: bool) -> float:
@@ -229,7 +241,7 @@ def mutual_information(
         raise ValueError(f"unknown estimator {estimator!r}; known: {', '.join(MI_ESTIMATORS)}")
     name = _auto(a, b) if estimator == "auto" else estimator
     unit, n = _unit(base), len(a)
-    if name not in PIPELINE_ESTIMATORS and name not in NEURAL_ESTIMATORS and options:
+    if name not in (*PIPELINE_ESTIMATORS, *NEURAL_ESTIMATORS, "lga") and options:
         raise TypeError(f"estimator {name!r} takes no options {sorted(options)}")
     if name in NEURAL_ESTIMATORS:
         if interval is not None:
@@ -285,6 +297,8 @@ def _entropy_nats_function(
         return lambda rows: entropy_bits(a[rows], estimator == "miller-madow") * LN2
     if estimator == "kl":
         return lambda rows: knn_estimators.kozachenko_leonenko_entropy_nats(a[rows], n_neighbors)
+    if estimator == "lga":
+        return lambda rows: lga_entropy_nats(a[rows], **_lga_options(options))
     if estimator == "kde":
         from ibpipe.dimension.loo_kde import loo_kde_entropy
 
@@ -325,7 +339,7 @@ def entropy(
         raise ValueError(f"unknown entropy estimator {estimator!r}; known: {', '.join(ENTROPY_ESTIMATORS)}")
     name = _auto(a, None) if estimator == "auto" else estimator
     unit, n = _unit(base), len(a)
-    if name not in PIPELINE_ESTIMATORS and name != "kde" and options:
+    if name not in (*PIPELINE_ESTIMATORS, "kde", "lga") and options:
         raise TypeError(f"estimator {name!r} takes no options {sorted(options)}")
     if name == "kl":
         _check_neighbours(n_neighbors, n, name)

@@ -20,6 +20,7 @@ from ibpipe.estimators.inputs import apply_ceilings, ceilings, class_labels
 from ibpipe.estimators.kde import kde_information
 from ibpipe.estimators.kde_mc import kde_mc_information
 from ibpipe.estimators.knn import knn_information
+from ibpipe.estimators.lga import lga_information
 from ibpipe.estimators.plugin import plugin_information
 from ibpipe.estimators.renyi import renyi_information
 from ibpipe.estimators.sample_propagation import sample_propagation_information
@@ -64,6 +65,11 @@ def _knn(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_st
         activations, labels, s.noise_variance, s.n_neighbors, s.seed, x_ids=x_ids, noise_draws=s.noise_draws, base=base
     )
     return {"knn": values}
+
+
+def _lga(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+    values = lga_information(activations, labels, s.noise_variance, s.lga_neighbors, s.seed, x_ids=x_ids, base=base)
+    return {"lga": values}
 
 
 def _renyi(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
@@ -120,6 +126,12 @@ ESTIMATORS = {
         "Kozachenko-Leonenko entropy of T + N(0, s2 I) on several noise draws per input, I(X;T) from the "
         "same draws per input, Ross's mixed k-NN I(T;Y); Kozachenko & Leonenko (1987), Ross, PLoS ONE 9:e87357 (2014)",
         _knn,
+    ),
+    "lga": EstimatorInfo(
+        "activations",
+        "local Gaussian approximation: a local-likelihood Gaussian fit at every row of T + N(0, s2 I), entropies "
+        "by resubstitution; Gao, Ver Steeg & Galstyan, UAI (2015)",
+        _lga,
     ),
     "renyi": EstimatorInfo(
         "activations",

@@ -15,15 +15,18 @@ class EstimatorSettings(Settings):
     """Settings every estimator may read (each reads only its own)."""
 
     noise_variance: float = setting(
-        1.0e-3, "s2 of the Gaussian noise added to T by kde-* and knn", unit="activation units squared", gt=0
+        1.0e-3, "s2 of the Gaussian noise added to T by kde-*, knn and lga", unit="activation units squared", gt=0
     )
     n_neighbors: int = setting(3, "k of the knn estimator", ge=1, le=1000)
     noise_draws: int = setting(8, "noise draws per row of kde-mc and knn (knn uses at least k + 1)", ge=1, le=1000)
+    lga_neighbors: int = setting(
+        30, "effective neighbours of each local Gaussian fit of lga (its kernel bandwidth); well above the width", ge=2
+    )
     renyi_alpha: float = setting(1.01, "alpha of the matrix-based Renyi entropy (renyi)", gt=0)
     renyi_batch: int = setting(
         256, "rows per mini-batch of renyi (every quantity <= log2 of it)", unit="rows", ge=2, le=100_000
     )
-    seed: int = setting(0, "seed of bootstrap resampling and of the noise of kde-mc, knn and renyi", ge=0)
+    seed: int = setting(0, "seed of bootstrap resampling and of the noise of kde-mc, knn, lga and renyi", ge=0)
 
 
 def default(name: str):
