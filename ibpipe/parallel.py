@@ -31,9 +31,23 @@ ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1, "MALLOC_ARENA_MAX": 1}
 
 
+# How long an existing scheduler may take to accept a connection and to greet (seconds each).
+CONNECT_SECONDS = 4.0
+# What a local worker process costs before any task (interpreter, numpy, distributed): a floor that
+# keeps a `workers` far beyond the memory from starting processes until allocation fails.
+WORKER_BASE_BYTES = 256 * 2**20
+# A Dask handshake frame is a few hundred bytes; a first 8-byte length beyond this is not Dask's.
+_LARGEST_GREETING = 2**26
+
+
 @contextlib.contextmanager
-def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
-    """Yield a ``distributed.Client`` for ``scheduler``, or ``None`` for synchronous runs."""
+def dask_client(scheduler: str = "local", workers: int = 2, key: str = "scheduler") -> Iterator[Any]:
+    """Yield a ``distributed.Client`` for ``scheduler``, or ``None`` for synchronous runs.
+
+    ``key`` names the setting in messages (``estimate.scheduler``). An address where no Dask
+    scheduler answers within a few seconds is a ``UserError`` naming it; ``workers`` beyond this
+    machine's cores (or its available memory at 256 MB a worker) is lowered with a warning.
+    """
     if scheduler == "synchronous":
         yield None
         return
@@ -41,13 +55,20 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if "://" in scheduler:
-        address = scheduler
+        address, origin = scheduler, f"{key} = {scheduler!r}"
     else:
         address = os.environ.get(ADDRESS_VARIABLE) if scheduler == "local" else None
+        origin = f"{ADDRESS_VARIABLE}={address}"
     if address:
-        with Client(address) as client:
+        check_scheduler(address, origin)
+        try:
+            client = Client(address, timeout=2 * CONNECT_SECONDS)
+        except (OSError, TimeoutError, MemoryError, ValueError, TypeError) as error:
+            raise _not_a_scheduler(origin, address, f"{type(error).__name__}: {error}") from error
+        with client:
             yield client
         return
+    workers = affordable_workers(workers, key.rsplit(".", 1)[0] + ".workers" if "." in key else "workers")
     with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
         cluster = LocalCluster(
             n_workers=workers,
@@ -58,6 +79,77 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Any]:
         )
     with cluster, Client(cluster) as client:
         yield client
+
+
+def affordable_workers(workers: int, key: str = "workers") -> int:
+    """``workers`` lowered to this machine's cores and available memory (``WORKER_BASE_BYTES`` each), with a warning."""
+    import warnings
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        import psutil
+
+        memory = int(psutil.virtual_memory().available)
+    except ImportError:  # psutil comes with distributed; without it, cores alone
+        memory = workers * WORKER_BASE_BYTES
+    limit = max(1, min(cores, memory // WORKER_BASE_BYTES))
+    if workers <= limit:
+        return workers
+    warnings.warn(
+        f"{key} = {workers} is more than this machine affords ({cores} cores, {memory / 2**30:.1f} GB available at "
+        f"{WORKER_BASE_BYTES // 2**20} MB a worker): starting {limit} workers; set {key} to {limit} or less",
+        UserWarning,
+        stacklevel=4,  # the `with dask_client(...)` line
+    )
+    return limit
+
+
+def check_scheduler(address: str, origin: str) -> None:
+    """A ``UserError`` within seconds unless a Dask scheduler greets at a ``tcp://`` ``address``.
+
+    A Dask listener sends its handshake first, an 8-byte frame length and a small frame; a refused
+    or silent port, or one that answers with anything else (an HTTP server), is named with the fix.
+    Other protocols (tls, ucx) are left to the client.
+    """
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    address = address if "://" in address else f"tcp://{address}"  # Dask's default protocol
+    if not address.startswith("tcp://"):
+        return
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError as error:
+        raise _not_a_scheduler(origin, address, f"not a host:port address ({error})") from error
+    if not host or not port:
+        raise _not_a_scheduler(origin, address, "not a tcp://host:port address")
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_SECONDS) as connection:
+            connection.settimeout(CONNECT_SECONDS)
+            greeting = b""
+            while len(greeting) < 8:
+                more = connection.recv(8 - len(greeting))
+                if not more:
+                    break
+                greeting += more
+    except TimeoutError:
+        raise _not_a_scheduler(origin, address, f"nothing answered within {CONNECT_SECONDS:.0f} s") from None
+    except OSError as error:
+        raise _not_a_scheduler(origin, address, error.strerror or str(error)) from None
+    if len(greeting) < 8 or not 0 < struct.unpack("<Q", greeting)[0] <= _LARGEST_GREETING:
+        why = f"the listener there does not speak Dask's protocol (it sent {greeting!r})"
+        raise _not_a_scheduler(origin, address, why)
+
+
+def _not_a_scheduler(origin: str, address: str, why: str) -> Exception:
+    from ibpipe.errors import UserError
+
+    return UserError(
+        f"{origin}: no Dask scheduler at {address} ({why}); start one there (`dask scheduler`), correct the address, "
+        "or use scheduler: local"
+    )
 
 
 def share(client: Any, values: dict[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,13 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) < header:
         raise InputError(f"{path}: truncated header ({len(raw)} bytes for {n_dims} dimensions)")
     shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=n_dims, offset=4))
-    expected = int(np.prod(shape)) if shape else 0
+    if not shape or 0 in shape:
+        what = "images" if n_dims == 3 else "labels" if n_dims == 1 else "entries"
+        raise InputError(
+            f"{path}: holds 0 {what} (its header gives shape {shape}); an MNIST-layout file needs at least one: "
+            "download it again or point dataset.root at a complete copy"
+        )
+    expected = int(np.prod(shape))
     if len(raw) - header != expected:
         raise InputError(f"{path}: holds {len(raw) - header} data bytes but its header {shape} promises {expected}; the file is truncated or damaged")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)

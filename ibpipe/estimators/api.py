@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from ibpipe.estimators.counting import count_states
-from ibpipe.estimators.inputs import class_labels
+from ibpipe.estimators.inputs import check_n_bins, check_neighbours, class_labels, overflowing
 from ibpipe.estimators.registry import ESTIMATORS, estimate_layer, unmeasured
 from ibpipe.estimators.settings import estimator_settings
 
@@ -51,6 +51,8 @@ def information(
     run = {"settings": estimator_settings(**settings), "x_ids": x_ids, "base": base}
     if n_bins is not None and bin_size is not None:
         raise ValueError("give either n_bins (with value_range) or bin_size, not both")
+    if n_bins is not None:
+        check_n_bins(n_bins)
     t = _layer_array(t, estimator)
     y = class_labels(y, len(t), name="y")
     if t.dtype.kind == "f" and not np.all(np.isfinite(t)):
@@ -59,6 +61,15 @@ def information(
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         return unmeasured()
     if ESTIMATORS[estimator].needs == "activations":
+        if estimator == "knn":
+            check_neighbours(run["settings"].n_neighbors, len(t), estimator)
+        if largest := overflowing(t):
+            message = (
+                f"t holds values up to {largest:.3g}, whose squared distances overflow float64: H(T), I(X;T), I(T;Y) "
+                f"by {estimator!r} are NaN; rescale t (divide it by its standard deviation)"
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            return unmeasured()
         return estimate_layer((estimator,), y, activations=t.astype(np.float64), **run)[estimator]
     if n_bins is not None or bin_size is not None:  # bin and find the states in one compiled pass
         t = count_states(t, bin_size=bin_size, n_bins=n_bins, value_range=value_range).ids[:, None]

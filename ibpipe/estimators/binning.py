@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ibpipe.errors import InputError
+from ibpipe.estimators.inputs import check_n_bins
 
 CODE_DTYPE = np.int32
 
@@ -52,6 +53,7 @@ def fixed_width_codes(values: np.ndarray, n_bins: int, value_range: tuple[float,
     low, high = value_range
     if not low < high:
         raise ValueError(f"value_range must have low < high, got {value_range}")
+    check_n_bins(n_bins)
     edges = np.linspace(low, high, n_bins)
     values = np.asarray(values)
     scaled = (values.astype(np.float64) - low) * ((n_bins - 1) / (high - low))

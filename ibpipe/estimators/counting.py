@@ -30,7 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ibpipe.errors import InputError
 from ibpipe.estimators.binning import fixed_size_codes, fixed_width_codes
+from ibpipe.estimators.inputs import check_n_bins
 from ibpipe.estimators.rowkeys import row_ids
 
 try:  # numba is a dependency; the fallback keeps ibpipe usable (and testable) without it
@@ -243,6 +245,23 @@ def _normalised(values: np.ndarray, mode: int) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=dtype)
 
 
+def _check_code_range(values: np.ndarray, bin_size: float) -> None:
+    """An ``InputError`` when a finite value over ``bin_size`` falls outside int32 (the codes would wrap silently)."""
+    if values.size == 0:
+        return
+    limits = np.iinfo(np.int32)
+    low, high = float(values.min()), float(values.max())
+    if np.isfinite(low) and np.isfinite(high) and limits.min <= low / bin_size and high / bin_size < limits.max:
+        return  # the common case: two passes, no copy
+    finite = values[np.isfinite(values)]
+    largest = float(np.abs(finite).max()) if finite.size else 0.0
+    if largest / bin_size >= limits.max:
+        raise InputError(
+            f"values up to {largest:.3g} over bin_size {bin_size} overflow int32 codes; "
+            "raise bin_size (reduce.bin_size) or use fixed-width bins (n_bins)"
+        )
+
+
 def count_states(
     values: np.ndarray,
     *,
@@ -266,7 +285,11 @@ def count_states(
     low, high = value_range if value_range is not None else (-1.0, 1.0)
     if mode == _FIXED_WIDTH and not low < high:
         raise ValueError(f"value_range must have low < high, got {value_range}")
+    if mode == _FIXED_WIDTH:
+        check_n_bins(n_bins)
     values = _normalised(values, mode)
+    if mode == _FIXED_SIZE:
+        _check_code_range(values, bin_size)
     if values.size == 0 or not (HAVE_NUMBA if use_numba is None else use_numba):
         return _numpy_states(values, mode, bin_size, n_bins, (low, high))
     if not HAVE_NUMBA:
@@ -313,7 +336,11 @@ def count_layers(
     low, high = value_range if value_range is not None else (-1.0, 1.0)
     if mode == _FIXED_WIDTH and not low < high:
         raise ValueError(f"value_range must have low < high, got {value_range}")
+    if mode == _FIXED_WIDTH:
+        check_n_bins(n_bins)
     layers = [_normalised(layer, mode) for layer in layers]
+    for layer in layers if mode == _FIXED_SIZE else ():
+        _check_code_range(layer, bin_size)
     n_rows = len(layers[0]) if layers else 0
     if n_rows == 0:
         raise ValueError("count_layers needs at least one layer with rows")

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ibpipe.estimators import knn as knn_estimators
+from ibpipe.estimators.inputs import check_neighbours, overflowing
 from ibpipe.estimators.lga import lga_entropy_nats, lga_information_nats
 from ibpipe.estimators.plugin import entropy_bits, mutual_information_bits
 from ibpipe.units import LN2, from_bits
@@ -122,16 +123,24 @@ def _unit(base: float) -> str:
 
 
 def _non_finite(arrays: tuple[np.ndarray, ...], estimator: str, quantity: str) -> bool:
+    """Whether the result is NaN: a NaN or inf input, or (not counting) values whose distances overflow; one warning."""
     bad = sum(int(np.size(x) - np.count_nonzero(np.isfinite(x))) for x in arrays if x.dtype.kind == "f")
     if bad:
         message = f"the input holds {bad} NaN or inf values: {quantity} by {estimator!r} is NaN"
         warnings.warn(message, RuntimeWarning, stacklevel=3)
-    return bool(bad)
+        return True
+    largest = 0.0 if estimator in COUNTING else max(overflowing(x) for x in arrays)
+    if largest:
+        message = (
+            f"the input holds values up to {largest:.3g}, whose squared distances overflow float64: {quantity} by "
+            f"{estimator!r} is NaN; rescale the input (divide it by its standard deviation)"
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return bool(largest)
 
 
 def _check_neighbours(n_neighbors: int, n: int, estimator: str) -> None:
-    if not 1 <= n_neighbors < n:
-        raise ValueError(f"n_neighbors must be in 1..{n - 1} for {n} rows ({estimator!r}), got {n_neighbors}")
+    check_neighbours(n_neighbors, n, estimator)
 
 
 def _labels(b: np.ndarray, estimator: str) -> np.ndarray:

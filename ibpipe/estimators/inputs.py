@@ -11,15 +11,52 @@ Entropies are left alone (differential ones may be negative).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
 
+from ibpipe.errors import InputError
 from ibpipe.units import from_bits
 
 # Crossings smaller than this (bits) are rounding, not estimator bias, and are not counted.
 ROUNDING_BITS = 1.0e-9
+# Rows further apart than this (Euclidean) have a squared distance within a factor 1e8 of float64's
+# largest number (1.8e308): sums of such squares over rows, as a kernel or a variance takes them, overflow.
+LARGEST_DISTANCE = 1.0e150
+
+
+def check_n_bins(n_bins: object) -> int:
+    """``n_bins`` of Tishby's fixed-width bins as an int, or an ``InputError`` saying what is allowed."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 2:
+        raise InputError(
+            f"n_bins = {n_bins!r} is not allowed: give an integer of at least 2 (the number of bin edges over "
+            "value_range, 30 in Tishby's binning), or bin_size for bins of a fixed size"
+        )
+    return int(n_bins)
+
+
+def check_neighbours(n_neighbors: int, n_rows: int, estimator: str) -> None:
+    """A ``ValueError`` unless 1 <= ``n_neighbors`` < ``n_rows`` (each row needs that many other rows)."""
+    if not 1 <= n_neighbors < n_rows:
+        raise InputError(
+            f"n_neighbors must be in 1..{n_rows - 1} for {n_rows} rows ({estimator!r}), got {n_neighbors}: give fewer "
+            "neighbours or more rows"
+        )
+
+
+def overflowing(values: np.ndarray) -> float:
+    """The largest magnitude in finite float ``values`` (n, d) when distances between rows overflow float64, else 0.
+
+    Squared distances (kernels, k-NN, matrix entropies) of values near 1e200 are inf, and the
+    estimators would return inf or NaN among raw numpy warnings; callers report NaN with one warning.
+    """
+    if values.dtype.kind != "f" or values.size == 0:
+        return 0.0
+    largest = float(np.max(np.abs(values)))
+    width = values.shape[1] if values.ndim == 2 else 1
+    return largest if 2.0 * largest * math.sqrt(width) > LARGEST_DISTANCE else 0.0
 
 
 def class_labels(labels: np.ndarray, n_rows: int | None = None, name: str = "labels") -> np.ndarray:
