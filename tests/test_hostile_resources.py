@@ -5,17 +5,21 @@ traceback after the timeout of a library.
 """
 
 import gzip
+import shutil
 import socket
 import threading
 import time
 import warnings
+import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from ibpipe import parallel
 from ibpipe.data.idx import IDX_FILES, load_idx_dataset, read_idx
-from ibpipe.errors import InputError, UserError
+from ibpipe.errors import InputError, OutputError, UserError
+from ibpipe.io.weights import read_weights, write_weights
 from ibpipe.parallel import dask_client
 
 
@@ -141,3 +145,47 @@ def test_an_idx_file_with_0_images_is_an_error_naming_the_file(tmp_path, gzipped
     (tmp_path / "labels").write_bytes(_idx((0,)))
     with pytest.raises(InputError, match=r"labels: holds 0 labels"):
         read_idx(tmp_path / "labels")
+
+
+@dataclass(eq=False)
+class _Record:
+    """An epoch's weights as training streams them (weak-referenceable, to count those still held)."""
+
+    epoch: int
+    weights: dict
+    metrics: dict
+
+
+def _records(n_epochs: int, n_values: int, alive: weakref.WeakSet, most_alive: list) -> object:
+    for epoch in range(n_epochs):
+        record = _Record(
+            epoch, {"w": np.full((1, n_values), epoch, dtype=np.float64)}, {"train_loss": np.array([1.0 / (epoch + 1)])}
+        )
+        alive.add(record)
+        most_alive[0] = max(most_alive[0], len(alive))
+        yield record
+        del record
+
+
+def test_large_weights_are_written_per_chunk_not_buffered_for_the_whole_run(tmp_path):
+    # 16 MB an epoch: at most 64 MB (4 epochs) wait in memory, not all 12 epochs (192 MB)
+    alive, most_alive = weakref.WeakSet(), [0]
+    path = tmp_path / "weights.zarr"
+    write_weights(path, [(range(1), _records(12, 2**21, alive, most_alive))], 12, 1, {})
+    assert most_alive[0] <= 5, most_alive
+    for epoch, weights in read_weights(path, [0, 5, 11]):
+        assert np.all(weights["w"] == epoch)
+
+
+def test_weights_larger_than_the_free_disk_are_refused_before_training(tmp_path, monkeypatch):
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=2**20))
+    alive, most_alive = weakref.WeakSet(), [0]
+    path = tmp_path / "weights.zarr"
+    with pytest.raises(OutputError) as caught:
+        write_weights(path, [(range(1), _records(12, 2**16, alive, most_alive))], 12, 1, {})
+    assert most_alive[0] == 1  # refused at the initial weights, before a trained epoch was asked for
+    message = str(caught.value)
+    for words in (str(path), "1 trial(s) x 12 epochs need ~6.0 MB", "1.0 MB free", "train.epochs", "model.widths"):
+        assert words in message, message
+    assert not path.exists()

@@ -107,7 +107,7 @@ def delta_skip_selection(select_params: Any, n_epochs: int, dataset: Dataset, re
     from ibpipe.parallel import dask_client
 
     shared, source_entropies = probe_setup(dataset, reduce, select_params.probe, weights)
-    with dask_client("local", select_params.workers) as client:
+    with dask_client("local", select_params.workers, key="select.scheduler") as client:
         probe = parallel_probe(client, shared)
         result = SEARCHES[select_params.method](
             n_epochs, probe, source_entropies, select_params.delta, select_params.factor, select_params.distance

@@ -11,9 +11,12 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ibpipe.errors import StoreError
+from ibpipe.errors import OutputError, StoreError
 from ibpipe.io.arrays import COMPRESSORS, write_array
 from ibpipe.io.stores import new_store, open_store, reading, rebuild_hint
+
+# The most bytes of weights held in memory before they are written (a chunk's epochs, all trials of a batch).
+BUFFER_BYTES = 64 * 2**20
 
 
 def write_weights(
@@ -29,6 +32,11 @@ def write_weights(
     ``streams`` yields (trials, records) pairs: the records of epochs 0..n_epochs-1 of those trials,
     each weight and metric with a leading trial axis of ``len(trials)`` (one stream for a batched
     run, one per trial for networks trained one after another).
+
+    At most ``BUFFER_BYTES`` of weights wait in memory: a chunk holds fewer epochs when one epoch's
+    weights are large, and each chunk is written as soon as its epochs are in. The first record
+    (the initial weights, before any training) also sizes the whole store: more than the disk has
+    free is an ``OutputError`` before the first epoch is trained.
     """
     with new_store(path) as root:
         root.attrs.update(dict(attrs))
@@ -40,12 +48,41 @@ def write_weights(
             buffer: list = []
             for record in records:
                 if not arrays:
+                    epoch_bytes = sum(value.nbytes for value in record.weights.values()) // max(len(trials), 1)
+                    check_weights_room(path, epoch_bytes, n_epochs, n_trials)
+                    epochs_per_chunk = max(1, min(epochs_per_chunk, BUFFER_BYTES // max(epoch_bytes * len(trials), 1)))
                     arrays = _create_weight_arrays(root, record, n_epochs, n_trials, epochs_per_chunk)
                 buffer.append(record)
                 if len(buffer) == epochs_per_chunk:
                     _flush(arrays, rows, buffer)
             if buffer:
                 _flush(arrays, rows, buffer)
+
+
+def check_weights_room(path: str | Path, epoch_bytes: int, n_epochs: int, n_trials: int) -> None:
+    """An ``OutputError`` when ``n_trials`` x ``n_epochs`` epochs of ``epoch_bytes`` exceed the free disk at ``path``.
+
+    Weights compress little; the estimate is their raw size. Remote stores (fsspec URLs) are not checked.
+    """
+    import shutil
+
+    if "://" in str(path):
+        return
+    need = epoch_bytes * n_epochs * n_trials
+    folder = Path(path).resolve().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise OutputError(
+            f"{path}: the weights of {n_trials} trial(s) x {n_epochs} epochs need ~{_size(need)} "
+            f"({_size(epoch_bytes)} an epoch) but {folder} has {_size(free)} free; train fewer epochs or trials "
+            "(train.epochs, train.trials), narrower layers (model.widths), or free disk space"
+        )
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.1f} GB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MB"
 
 
 def _flush(arrays: dict[str, zarr.Array], rows: slice, buffer: list) -> None:
