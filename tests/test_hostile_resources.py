@@ -189,3 +189,22 @@ def test_weights_larger_than_the_free_disk_are_refused_before_training(tmp_path,
     for words in (str(path), "1 trial(s) x 12 epochs need ~6.0 MB", "1.0 MB free", "train.epochs", "model.widths"):
         assert words in message, message
     assert not path.exists()
+
+
+def test_train_refuses_weights_the_disk_cannot_hold_before_building_the_network(tmp_path, monkeypatch):
+    from ibpipe.config.model import ModelParams
+    from ibpipe.config.train import TrainParams
+    from ibpipe.data.datasets import load_dataset
+    from ibpipe.infoplane import train
+
+    def never(*args, **kwargs):
+        raise AssertionError("work began before the cost check")
+
+    monkeypatch.setattr(train, "check_on_probe_batch", never)
+    monkeypatch.setattr(train, "train_trials", never)
+    net = ModelParams().model_copy(update={"widths": [4096] * 5})
+    fit = TrainParams().model_copy(update={"epochs": 8000, "trials": 3})
+    out = tmp_path / "data" / "weights.zarr"
+    with pytest.raises(OutputError, match=r"3 trial\(s\) x 8001 epochs need ~6007\.7 GB \(256\.3 MB an epoch\)"):
+        train.train_into_store(load_dataset("tishby12"), net, fit, out=str(out), live=tmp_path / "live", params="{}")
+    assert not out.exists()

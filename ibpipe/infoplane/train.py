@@ -9,7 +9,7 @@ import torch
 
 from ibpipe.data.datasets import Dataset
 from ibpipe.io.attrs import MODEL_ATTR, PARAMS_ATTR
-from ibpipe.io.weights import open_history, write_weights
+from ibpipe.io.weights import check_weights_room, open_history, write_weights
 from ibpipe.nn.architectures import build_model, check_on_probe_batch, load_checkpoint, model_spec
 from ibpipe.nn.training import Optimizer
 from ibpipe.nn.trials import train_trials
@@ -35,6 +35,15 @@ def network_spec(net: Any, dataset: Dataset) -> dict[str, Any]:
     )
 
 
+def _state_bytes(spec: dict[str, Any]) -> int:
+    """Bytes of one trial's state_dict, counted on torch's meta device (nothing allocated); 0 if that fails."""
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            return sum(value.numel() * value.element_size() for value in build_model(spec).state_dict().values())
+    except Exception:  # a factory that needs real tensors: write_weights checks at the initial weights
+        return 0
+
+
 def train_into_store(dataset: Dataset, net: Any, fit: Any, *, out: str, live: Path, params: str) -> None:
     """Train ``fit.trials`` trials of ``net`` (validated ``model`` and ``train`` sections) on ``dataset``.
 
@@ -42,6 +51,7 @@ def train_into_store(dataset: Dataset, net: Any, fit: Any, *, out: str, live: Pa
     DVCLive at ``live`` logs the mean curve over trials (the per-trial curves stay in weights.zarr/history).
     """
     spec = network_spec(net, dataset)
+    check_weights_room(out, _state_bytes(spec), fit.epochs + 1, fit.trials)  # a store the disk cannot hold
     # Seconds, not a traceback after training: the forward, the logits' width, the labels, the recorded layers.
     check_on_probe_batch(spec, dataset.inputs[dataset.train_rows], dataset.labels)
     prepare = (lambda model: load_checkpoint(model, net.checkpoint)) if net.checkpoint else None
