@@ -297,12 +297,28 @@ def build_sections(raw: Mapping[str, Any], classes: tuple[type[Section], ...]) -
     """Validate the named sections of a parsed params file; ParamsError lists every problem."""
     built, errors = [], []
     for cls in classes:
-        section, problems = cls.from_raw(raw_section(raw, cls.section))
+        given = raw_section(raw, cls.section)
+        if given is None and (misspelt := _misspelt(raw, cls.section)):
+            errors.append(
+                f"{misspelt}: unknown section (did you mean {cls.section!r}?); as written, {cls.section} would take "
+                "its defaults"
+            )
+        section, problems = cls.from_raw(given)
         built.append(section)
         errors += problems
     if errors:
         raise ParamsError("invalid params.yaml:\n  " + "\n  ".join(errors))
     return built
+
+
+def _misspelt(raw: Mapping[str, Any], dotted: str) -> str | None:
+    """The dotted name of a key of ``raw`` close to the absent section ``dotted`` ('trian' for 'train')."""
+    *parents, name = dotted.split(".")
+    level = raw_section(raw, ".".join(parents)) if parents else raw
+    if not isinstance(level, Mapping):
+        return None
+    close = difflib.get_close_matches(name, [str(key) for key in level], n=1, cutoff=0.75)
+    return ".".join([*parents, close[0]]) if close else None
 
 
 def load_sections(path: str | Path, *classes: type[Section]) -> list[Any]:

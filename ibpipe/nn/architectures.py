@@ -137,6 +137,11 @@ def check_on_probe_batch(spec: Mapping[str, Any], inputs: np.ndarray, labels: np
     what = f"model.factory {spec['factory']!r}" if spec["arch"] == "custom" else f"model.arch {spec['arch']}"
     with torch.random.fork_rng(devices=[]):
         model = build_model(spec)
+        if not any(parameter.requires_grad for parameter in model.parameters()):
+            raise InputError(
+                f"{what}: the network has no trainable parameters (model.parameters() is empty or frozen), so there "
+                "is nothing to train; give it layers with weights, or set requires_grad on them"
+            )
         with probing(model):
             try:
                 logits = model(batch)

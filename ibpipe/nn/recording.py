@@ -15,6 +15,7 @@ import fnmatch
 import importlib
 import os
 import sys
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -72,7 +73,13 @@ def build_custom(import_path: str, kwargs: Mapping[str, Any] | None = None) -> n
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
     factory = _factory(import_path, module_name, factory_name)
-    model = factory(**dict(kwargs or {}))
+    try:
+        model = factory(**dict(kwargs or {}))
+    except Exception as error:
+        raise InputError(
+            f"model.factory = {import_path!r}: calling it with model.kwargs {dict(kwargs or {})} raised "
+            f"{_where(error)}; fix the factory or its kwargs (IBPIPE_DEBUG=1 shows the traceback)"
+        ) from error
     if not isinstance(model, nn.Module):
         raise InputError(f"{import_path!r} returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -84,11 +91,20 @@ def _factory(import_path: str, module_name: str, factory_name: str, key: str = "
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name is not None and not module_name.startswith(error.name):
-            raise  # the user's module itself imports something that is missing: its own traceback says what
+            # the user's module itself imports something that is missing
+            raise InputError(
+                f"{key} = {import_path!r}: importing module {module_name!r} failed: {_where(error)}; install what "
+                "it imports or fix that import"
+            ) from error
         raise InputError(
             f"{key} = {import_path!r}: module {error.name!r} was not found "
             f"(looked in the project directory {os.getcwd()} and on sys.path)"
         ) from None
+    except Exception as error:  # a SyntaxError, or code at the module's top level that raises
+        raise InputError(
+            f"{key} = {import_path!r}: importing module {module_name!r} failed: {_where(error)}; fix that module "
+            "(IBPIPE_DEBUG=1 shows the traceback)"
+        ) from error
     if not hasattr(module, factory_name):
         defined = [name for name in dir(module) if not name.startswith("_") and callable(getattr(module, name))]
         close = difflib.get_close_matches(factory_name, defined, n=3)
@@ -98,6 +114,16 @@ def _factory(import_path: str, module_name: str, factory_name: str, key: str = "
             f"has no attribute {factory_name!r}{hint}"
         )
     return getattr(module, factory_name)
+
+
+def _where(error: Exception) -> str:
+    """``Type: message (file:line)`` of an exception, at the innermost frame of its traceback."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if isinstance(error, SyntaxError) and error.filename:
+        place = f" ({error.filename}:{error.lineno})"
+    else:
+        place = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{place}"
 
 
 class RecordedModel(nn.Module):
