@@ -122,6 +122,16 @@ MISUSES = [
         ["--repo {folder}/not_a_project", "not a DVC project", "dvc.yaml"],
     ),
     ("run of an unknown stage", ["run", "trian"], ["unknown stage 'trian'"]),
+    (
+        "information --n-bins -3",
+        ["infoplane", "information", "{labels}", "{labels}", "--n-bins", "-3"],
+        ["n_bins = -3", "at least 2"],
+    ),
+    (
+        "information --n-bins 0",
+        ["infoplane", "information", "{labels}", "{labels}", "--n-bins", "0"],
+        ["n_bins = 0", "at least 2"],
+    ),
 ]
 
 

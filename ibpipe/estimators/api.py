@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 
+from ibpipe.estimators.binning import check_n_bins
 from ibpipe.estimators.counting import count_states
-from ibpipe.estimators.inputs import check_n_bins, check_neighbours, class_labels, overflowing
+from ibpipe.estimators.inputs import check_neighbours, class_labels, overflowing
 from ibpipe.estimators.registry import ESTIMATORS, estimate_layer, unmeasured
 from ibpipe.estimators.settings import estimator_settings
 

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ibpipe.errors import InputError
-from ibpipe.estimators.inputs import check_n_bins
 
 CODE_DTYPE = np.int32
 
@@ -34,6 +33,16 @@ CODE_DTYPE = np.int32
 # gives them a reserved code one past its own largest code, so codes stay compact and nothing
 # raises; the reduce stage also counts them per epoch, and the estimate stage reports every
 # (epoch, layer) holding any as NaN with a warning. The reserved code is only a placeholder.
+
+
+def check_n_bins(n_bins: object) -> int:
+    """``n_bins`` of Tishby's fixed-width bins as an int, or an ``InputError`` saying what is allowed."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 2:
+        raise InputError(
+            f"n_bins = {n_bins!r} is not allowed: give an integer of at least 2 (the number of bin edges over "
+            "value_range, 30 in Tishby's binning), or bin_size for bins of a fixed size"
+        )
+    return int(n_bins)
 
 
 def _reserve_nonfinite(codes: np.ndarray, values: np.ndarray, reserved: int) -> np.ndarray:

@@ -31,8 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ibpipe.errors import InputError
-from ibpipe.estimators.binning import fixed_size_codes, fixed_width_codes
-from ibpipe.estimators.inputs import check_n_bins
+from ibpipe.estimators.binning import check_n_bins, fixed_size_codes, fixed_width_codes
 from ibpipe.estimators.rowkeys import row_ids
 
 try:  # numba is a dependency; the fallback keeps ibpipe usable (and testable) without it

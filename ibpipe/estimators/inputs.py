@@ -27,16 +27,6 @@ ROUNDING_BITS = 1.0e-9
 LARGEST_DISTANCE = 1.0e150
 
 
-def check_n_bins(n_bins: object) -> int:
-    """``n_bins`` of Tishby's fixed-width bins as an int, or an ``InputError`` saying what is allowed."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 2:
-        raise InputError(
-            f"n_bins = {n_bins!r} is not allowed: give an integer of at least 2 (the number of bin edges over "
-            "value_range, 30 in Tishby's binning), or bin_size for bins of a fixed size"
-        )
-    return int(n_bins)
-
-
 def check_neighbours(n_neighbors: int, n_rows: int, estimator: str) -> None:
     """A ``ValueError`` unless 1 <= ``n_neighbors`` < ``n_rows`` (each row needs that many other rows)."""
     if not 1 <= n_neighbors < n_rows:
