@@ -41,12 +41,15 @@ _LARGEST_GREETING = 2**26
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str = "local", workers: int = 2, key: str = "scheduler") -> Iterator[Any]:
+def dask_client(
+    scheduler: str = "local", workers: int = 2, key: str = "scheduler", task_bytes: int = 0
+) -> Iterator[Any]:
     """Yield a ``distributed.Client`` for ``scheduler``, or ``None`` for synchronous runs.
 
     ``key`` names the setting in messages (``estimate.scheduler``). An address where no Dask
     scheduler answers within a few seconds is a ``UserError`` naming it; ``workers`` beyond this
-    machine's cores (or its available memory at 256 MB a worker) is lowered with a warning.
+    machine's cores, or beyond its available memory at 256 MB a worker plus ``task_bytes`` (the
+    peak of one task), is lowered with a warning.
     """
     if scheduler == "synchronous":
         yield None
@@ -68,7 +71,8 @@ def dask_client(scheduler: str = "local", workers: int = 2, key: str = "schedule
         with client:
             yield client
         return
-    workers = affordable_workers(workers, key.rsplit(".", 1)[0] + ".workers" if "." in key else "workers")
+    setting = key.rsplit(".", 1)[0] + ".workers" if "." in key else "workers"
+    workers = affordable_workers(workers, setting, task_bytes)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
         cluster = LocalCluster(
             n_workers=workers,
@@ -81,7 +85,7 @@ def dask_client(scheduler: str = "local", workers: int = 2, key: str = "schedule
         yield client
 
 
-def affordable_workers(workers: int, key: str = "workers") -> int:
+def affordable_workers(workers: int, key: str = "workers", task_bytes: int = 0) -> int:
     """``workers`` lowered to this machine's cores and available memory (``WORKER_BASE_BYTES`` each), with a warning."""
     import warnings
 
@@ -92,12 +96,13 @@ def affordable_workers(workers: int, key: str = "workers") -> int:
         memory = int(psutil.virtual_memory().available)
     except ImportError:  # psutil comes with distributed; without it, cores alone
         memory = workers * WORKER_BASE_BYTES
-    limit = max(1, min(cores, memory // WORKER_BASE_BYTES))
+    per_worker = WORKER_BASE_BYTES + max(int(task_bytes), 0)
+    limit = max(1, min(cores, memory // per_worker))
     if workers <= limit:
         return workers
     warnings.warn(
         f"{key} = {workers} is more than this machine affords ({cores} cores, {memory / 2**30:.1f} GB available at "
-        f"{WORKER_BASE_BYTES // 2**20} MB a worker): starting {limit} workers; set {key} to {limit} or less",
+        f"{per_worker / 2**20:.0f} MB a worker): starting {limit} workers; set {key} to {limit} or less",
         UserWarning,
         stacklevel=4,  # the `with dask_client(...)` line
     )

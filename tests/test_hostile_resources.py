@@ -121,6 +121,16 @@ def test_more_workers_than_cores_are_capped_with_a_warning_naming_the_setting(mo
     assert any("set estimate.workers to 1 or less" in str(warning.message) for warning in caught)
 
 
+def test_workers_whose_tasks_exceed_the_available_memory_are_capped(monkeypatch):
+    import psutil
+
+    memory = psutil.virtual_memory()
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=3 * 2**30))
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    with pytest.warns(UserWarning, match=r"ae\.workers = 8 is more than .* 3\.0 GB available at 1280 MB a worker"):
+        assert parallel.affordable_workers(8, "ae.workers", task_bytes=2**30) == 2
+
+
 def test_workers_the_machine_affords_are_started_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)

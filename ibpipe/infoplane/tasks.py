@@ -236,7 +236,7 @@ def estimate_run(params: Any, codes: str, activations: str, attrs: dict[str, str
         "splits": {name: positions for name, positions in splits.items() if name is not None},
         "widths": widths,
     }
-    with dask_client(params.scheduler, params.workers, key="estimate.scheduler") as client:
+    with dask_client(params.scheduler, params.workers, "estimate.scheduler", plan.peak_bytes) as client:
         tasks = [(cell,) for cell in estimate_cells(root, epochs_per_task)]
         parts = run_tasks(client, measure_cell, tasks, shared, "estimate")
     measures = combine_cells(parts).isel(epoch=slice(params.window - 1, None))  # only epochs with a full window
