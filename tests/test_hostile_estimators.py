@@ -75,6 +75,8 @@ OVERFLOWING = [
     ("mutual_information ksg", lambda: [ibpipe.mutual_information(HUGE, T[:, :1]).value]),
     ("mutual_information kde-upper", lambda: [ibpipe.mutual_information(HUGE, Y, "kde-upper").value]),
     ("mutual_information mixed", lambda: [ibpipe.mutual_information(HUGE, Y, "mixed").value]),
+    ("mutual_information lga", lambda: [ibpipe.mutual_information(HUGE, T[:, :1], "lga").value]),
+    ("entropy lga", lambda: [ibpipe.entropy(HUGE, "lga").value]),
     ("entropy kl", lambda: [ibpipe.entropy(HUGE, "kl").value]),
     ("entropy kde", lambda: [ibpipe.entropy(HUGE, "kde").value]),
 ]
