@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ibpipe.ae_entropy.autoencoder import encode, train_autoencoder
+from ibpipe.ae_entropy.autoencoder import encode, encode_batched, train_autoencoder, train_autoencoders
 from ibpipe.ae_entropy.curves import curve_dataset, entropy_curves
 from ibpipe.ae_entropy.params import AutoencoderSettings, CodeMeasureSettings
 from ibpipe.ae_entropy.points import prepare_points
@@ -30,6 +30,23 @@ def test_training_is_seeded_and_stops_early():
     assert first[2] < 400 and first[1] < 0.05  # a 2-dim linear manifold reconstructs through 2 codes
     codes = encode(first[0], points)
     assert codes.shape == (400, 2)
+
+
+def test_batched_training_trains_each_network_as_its_single_run():
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(120, 2)) @ rng.normal(size=(2, 5)) + 0.05 * rng.normal(size=(120, 5))
+    settings = AutoencoderSettings(widths=[8, 4], batch_size=40, learning_rate=1.0e-2, patience=4, max_epochs=300)
+    code_dims, seeds = [1, 3, 2], [1, 3, 1002]
+    model, best, epochs = train_autoencoders(points, code_dims, seeds, settings)
+    assert len(set(epochs.tolist())) > 1, "networks must stop at different epochs for this test to cover it"
+    for network, (code_dim, seed) in enumerate(zip(code_dims, seeds)):
+        single, single_best, single_epochs = train_autoencoder(
+            points, code_dim, settings.model_copy(update={"seed": seed})
+        )
+        assert epochs[network] == single_epochs
+        assert best[network] == pytest.approx(single_best, rel=1e-4)
+        # the codes of each network, its padding cut off: the single run's to float rounding
+        np.testing.assert_allclose(encode_batched(model, points)[network], encode(single, points), atol=1e-4)
 
 
 def test_curve_dataset_holds_the_contracted_variables_and_exact_bends():

@@ -1,5 +1,5 @@
-"""Entropy curves over code size d: per d an autoencoder (a Dask task), the entropy and dimension
-of its codes, the bends of the curves."""
+"""Entropy curves over code size d: per d and restart an autoencoder (trained in batched groups, a Dask task
+each), the entropy and dimension of its codes, the bends of the curves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ibpipe.ae_entropy.autoencoder import encode, train_autoencoder
+from ibpipe.ae_entropy.autoencoder import encode_batched, train_autoencoders
 from ibpipe.ae_entropy.params import AutoencoderSettings, CodeMeasureSettings
 from ibpipe.ae_entropy.scaling import correlation_curve
 from ibpipe.dimension.bends import two_segment_fit
@@ -60,21 +60,36 @@ def code_measures(codes: np.ndarray, settings: CodeMeasureSettings) -> dict:
 RESTART_SEED_STEP = 1000
 
 
-def code_size_measures(
-    code_dim: int,
-    restart: int = 0,
+def restart_seed(seed: int, code_dim: int, restart: int) -> int:
+    """The seed of restart ``restart`` of code size ``code_dim``: ``seed + d + RESTART_SEED_STEP * restart``."""
+    return seed + code_dim + RESTART_SEED_STEP * restart
+
+
+def code_sizes_measures(
+    runs: list[tuple[int, int]],
     *,
     points: np.ndarray,
     training: AutoencoderSettings,
     measuring: CodeMeasureSettings,
-) -> dict[str, float]:
-    """The Dask task of one (code size, restart): train (seeded by the settings, d and the restart), encode
-    every point, measure."""
+) -> list[dict[str, float]]:
+    """The Dask task of a group of (code size, restart) runs: train their autoencoders as one batched model
+    (``train_autoencoders``; each seeded by ``restart_seed``, as its own single run would be), encode every
+    point, measure each network's codes. One dict per run, in order."""
     torch.set_num_threads(1)
-    seed = training.seed + code_dim + RESTART_SEED_STEP * restart
-    seeded = training.model_copy(update={"seed": seed})
-    model, val_mse, epochs = train_autoencoder(points, code_dim, seeded)
-    return {"mse": val_mse, "epochs": float(epochs), **code_measures(encode(model, points), measuring)}
+    code_dims = [code_dim for code_dim, _ in runs]
+    seeds = [restart_seed(training.seed, code_dim, restart) for code_dim, restart in runs]
+    model, val_mse, epochs = train_autoencoders(points, code_dims, seeds, training)
+    return [
+        {"mse": float(mse), "epochs": float(epoch), **code_measures(codes, measuring)}
+        for mse, epoch, codes in zip(val_mse, epochs, encode_batched(model, points))
+    ]
+
+
+def run_groups(runs: list[tuple[int, int]], n_groups: int) -> list[list[tuple[int, int]]]:
+    """``runs`` dealt round-robin into at most ``n_groups`` non-empty groups: with runs sorted by code size, each
+    group gets a like mix of long (large d) and short trainings, so the groups finish together."""
+    n_groups = max(1, min(n_groups, len(runs)))
+    return [runs[start::n_groups] for start in range(n_groups)]
 
 
 CURVES = ("H_raw", "H_std", "H_mc", "I_noise")
@@ -197,21 +212,27 @@ def entropy_curves(
     restarts: int = 1,
 ) -> xr.Dataset:
     """The whole curve for prepared ``points``: ``restarts`` autoencoders per d = 1..dmax on the Dask
-    ``client`` (None: here, one after another), plus the points' own correlation and TwoNN dimensions."""
+    ``client`` (None: here), plus the points' own correlation and TwoNN dimensions.
+
+    The autoencoders train as batched models (``code_sizes_measures``), one group per Dask worker: a
+    step of these small networks costs mostly per-op overhead, which a group pays once for all its
+    networks. Each network trains as its own single run would (seed, split, batches, early stopping).
+    """
     from ibpipe.parallel import run_tasks
 
     if dmax > points.shape[1]:
         raise InputError(f"ae.dmax = {dmax} exceeds the {points.shape[1]} features of the points; lower ae.dmax")
-    # Larger codes train longest: submit them first so the workers finish together.
     order = [(d, restart) for d in range(dmax, 0, -1) for restart in range(restarts)]
+    n_workers = 1 if client is None else len(client.scheduler_info()["workers"])
+    groups = run_groups(order, n_workers)
     results = run_tasks(
         client,
-        code_size_measures,
-        order,
+        code_sizes_measures,
+        [(group,) for group in groups],
         {"points": points, "training": training, "measuring": measuring},
         description,
     )
-    by_task = dict(zip(order, results))
+    by_task = {run: result for group, measured in zip(groups, results) for run, result in zip(group, measured)}
     by_dim = {d: [by_task[d, restart] for restart in range(restarts)] for d in range(1, dmax + 1)}
     data_dimensions = {
         "corrdim_data": correlation_dimension(

@@ -32,8 +32,8 @@ class AutoencoderSettings(Seeded):
         [64, 32], "hidden widths of the encoder (the decoder mirrors them)", unit="units", min_length=1
     )
     activation: one_of(ACTIVATIONS) = setting("elu", "autoencoder nonlinearity")
-    learning_rate: float = setting(1.0e-3, "Adam learning rate", gt=0.0, le=10.0)
-    batch_size: int = setting(128, "minibatch size", unit="rows", ge=1)
+    learning_rate: float = setting(2.0e-3, "Adam learning rate", gt=0.0, le=10.0)
+    batch_size: int = setting(256, "minibatch size", unit="rows", ge=1)
     max_epochs: int = setting(2000, "epochs at most per autoencoder", ge=1)
     patience: int = setting(
         200, "early stopping: epochs without a better validation MSE (plateaus are long)", unit="epochs", ge=1

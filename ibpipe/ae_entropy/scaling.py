@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ibpipe.dimension.correlation import correlation_fit, pair_distances
+from ibpipe.dimension.correlation import distance_fit, sorted_pair_distances
 
 # Radii of a drawn curve, log-spaced from the smallest to the largest pair distance.
 CURVE_RADII = 40
@@ -30,9 +30,10 @@ def correlation_curve(
     ``correlation_fit``."""
     points = np.asarray(points, dtype=np.float64)
     points = points[:, None] if points.ndim == 1 else points
-    distances = np.sort(pair_distances(np.unique(points, axis=0), max_pairs, seed))
-    distances = distances[distances > 0]
-    fit = correlation_fit(points, q_low, q_high, max_pairs=max_pairs, seed=seed)
+    if not 0 < q_low < q_high <= 1:
+        raise ValueError(f"need 0 < q_low < q_high <= 1, got {q_low}, {q_high}")
+    distances = sorted_pair_distances(points, max_pairs, seed)
+    fit = distance_fit(distances, q_low, q_high)  # the pairs are drawn and sorted once, for the curve and the fit
     radii = np.geomspace(distances[0], distances[-1], n_radii)
     share = np.searchsorted(distances, radii, side="right") / len(distances)
     return {

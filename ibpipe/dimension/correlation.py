@@ -69,8 +69,18 @@ def correlation_fit(
     """
     if not 0 < q_low < q_high <= 1:
         raise ValueError(f"need 0 < q_low < q_high <= 1, got {q_low}, {q_high}")
+    return distance_fit(sorted_pair_distances(points, max_pairs, seed), q_low, q_high, n_radii)
+
+
+def sorted_pair_distances(points: np.ndarray, max_pairs: int = 500_000, seed: int = 0) -> np.ndarray:
+    """The positive pair distances ``correlation_fit`` uses, ascending: repeated rows merged, then all pairs or
+    ``max_pairs`` seeded ones (``pair_distances``)."""
     distances = np.sort(pair_distances(np.unique(_as_points(points), axis=0), max_pairs, seed))
-    distances = distances[distances > 0]
+    return distances[distances > 0]
+
+
+def distance_fit(distances: np.ndarray, q_low: float, q_high: float, n_radii: int = 20) -> Line:
+    """``correlation_fit`` on ascending positive pair distances (``sorted_pair_distances``)."""
     if len(distances) < 10:
         raise ValueError("fewer than 10 distinct pairs: the correlation dimension is undefined")
     low, high = np.quantile(distances, [q_low, q_high])

@@ -87,8 +87,14 @@ class _KernelSums:
             if self.cached is not None
             else (self._shifted(rows, squared) for rows, squared in self._blocks())
         )
+        work = None  # one scratch block for every block: the exponentials are taken in place, no temporaries
         for rows, shifted, nearest in blocks:
-            sums[rows] = np.log(np.exp(shifted * scale).sum(axis=1)) + nearest * scale
+            if work is None or work.shape[0] < len(shifted):
+                work = np.empty_like(shifted)
+            kernel = work[: len(shifted)]
+            np.multiply(shifted, scale, out=kernel)
+            np.exp(kernel, out=kernel)
+            sums[rows] = np.log(kernel.sum(axis=1)) + nearest * scale
         return sums
 
 
