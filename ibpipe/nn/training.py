@@ -203,7 +203,8 @@ def fit(
     A generator, not a callback: the caller does its per-epoch work (measure, record, early stop)
     at each ``yield`` and stops training by leaving the loop. That lets ``train_epochs`` stream
     its records and ``train_autoencoder`` break on patience without the loop knowing either. The
-    caller may put the model in eval mode at a ``yield``; the next epoch calls ``model.train()``.
+    caller may put the model in eval mode at a ``yield``; the next epoch calls ``model.train()``
+    (unless the model says it is ``mode_free``: its forward ignores the mode, as ``BatchedMLP``'s).
     The optimizer is built on the first ``next``, from the parameters the model holds then.
     """
     step_rule = optimizer.build(model.parameters(), learning_rate, fused)
@@ -214,8 +215,10 @@ def fit(
     full = batch_size is None or batch_size == FULL_BATCH
     if full and generator is not None and not isinstance(generator, torch.Generator):
         data = tuple(tensor.expand(len(generator), *tensor.shape) for tensor in data)  # every network: all rows
+    switch_modes = not getattr(model, "mode_free", False)
     for epoch in range(1, epochs + 1):
-        model.train()
+        if switch_modes:
+            model.train()
         if full:
             batches: Iterator[tuple[torch.Tensor, ...]] = iter((data,))
         else:
@@ -271,9 +274,15 @@ def train_epochs(
     # One forward pass over train and test rows together measures both splits.
     all_inputs, all_labels = torch.cat([train[0], test[0]]), torch.cat([train[1], test[1]])
 
+    mode_free = getattr(model, "mode_free", False)
+    # A mode-free model's state is its parameters, which the optimizer updates in place: read them where they are.
+    state = model.state_dict() if mode_free else None
+
     def record(epoch: int) -> EpochRecord:
-        model.eval()
-        return EpochRecord(epoch, snapshot(model), evaluate_splits(model, all_inputs, all_labels, n_rows))
+        if not mode_free:
+            model.eval()
+        weights = snapshot(model) if state is None else {name: value.numpy().copy() for name, value in state.items()}
+        return EpochRecord(epoch, weights, evaluate_splits(model, all_inputs, all_labels, n_rows))
 
     yield record(0)
     # The fused kernel makes a step ~30% faster for small networks on the CPU.
