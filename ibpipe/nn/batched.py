@@ -15,6 +15,12 @@ halve it: feature-major activations (MKL's small batched GEMMs are ~5x faster as
 rows): 48 us against 244 us for 50 x 256 rows x 12 -> 10), tanh as 2 sigmoid(2z) - 1 (torch's CPU
 tanh is ~4x slower than its sigmoid), and cross-entropy and accuracy as logsumexp and max-index
 reductions over the class axis (``ibpipe.nn.training.cross_entropy``), which is strided here.
+
+A step then costs mostly the per-op overhead of torch's dispatcher and autograd. ``fit`` therefore
+takes the gradients of a tanh network from ``hand_gradients`` (the ops autograd runs, without the
+graph) and steps Adam by torch's fused kernel directly (``ibpipe.nn.training.FusedAdam``): about a
+third of the CPU time per epoch, every number bit for bit as before (benchmarks/bench_train.py
+compares the stores of two commits).
 """
 
 from __future__ import annotations
