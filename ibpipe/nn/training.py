@@ -200,6 +200,10 @@ def fit(
     trial axis (S, rows, ...), and network s sees the batches its own single run would see; a full
     batch is ``data`` behind a trial axis, unshuffled.
 
+    ``loss`` may carry a ``gradients`` attribute, a function of the model that returns None or a function
+    of a batch setting every parameter's ``grad`` as ``loss(model, *batch).backward()`` would (bit for bit,
+    ``ibpipe.nn.batched.hand_gradients``); fit then steps on those gradients instead of building a graph.
+
     A generator, not a callback: the caller does its per-epoch work (measure, record, early stop)
     at each ``yield`` and stops training by leaving the loop. That lets ``train_epochs`` stream
     its records and ``train_autoencoder`` break on patience without the loop knowing either. The
