@@ -41,13 +41,13 @@ def write_weights(
             # chunk's worth of records (thousands of small arrays between the training's large temporaries)
             # fragmented the heap by ~0.5 MB an epoch.
             blocks: dict[str, np.ndarray] = {}
-            start, held = 0, 0
+            start, held, capacity = 0, 0, min(epochs_per_chunk, n_epochs)
             for record in records:
                 if not arrays:
                     arrays = _create_weight_arrays(root, record, n_epochs, n_trials, epochs_per_chunk)
                 if not blocks:
                     blocks = {
-                        name: np.empty((len(trials), epochs_per_chunk, *array.shape[2:]), dtype=array.dtype)
+                        name: np.empty((len(trials), capacity, *array.shape[2:]), dtype=array.dtype)
                         for name, array in arrays.items()
                     }
                 if not held:
@@ -55,7 +55,7 @@ def write_weights(
                 for name, block in blocks.items():
                     block[:, held] = _value(record, name)
                 held += 1
-                if held == epochs_per_chunk:
+                if held == capacity:
                     _flush(arrays, rows, blocks, start, held)
                     held = 0
             if held:
