@@ -141,3 +141,26 @@ def test_replica_training_matches_the_former_loop_bitwise():
     _assert_same_state(
         train_net(inputs, labels, settings, start, seed=9), _old_train_net(inputs, labels, settings, start, seed=9)
     )
+
+
+def test_fused_adam_steps_as_torchs_fused_adam_bit_for_bit():
+    from ibpipe.nn.training import FusedAdam
+
+    generator = torch.Generator().manual_seed(0)
+    for weight_decay in (0.0, 1e-2):
+        theirs = [torch.randn(3, 5, 4, generator=generator), torch.randn(3, 5, generator=generator), torch.randn(7)]
+        ours = [tensor.clone() for tensor in theirs]
+        reference = torch.optim.Adam(theirs, lr=1e-2, weight_decay=weight_decay, fused=True)
+        mine = FusedAdam(ours, lr=1e-2, weight_decay=weight_decay)
+        for step in range(30):
+            gradients = [torch.randn(tensor.shape, generator=generator) for tensor in theirs]
+            if step % 7 == 3:
+                gradients[2] = None  # a parameter without a gradient is skipped, its step count too
+            for tensors in (theirs, ours):
+                for tensor, gradient in zip(tensors, gradients):
+                    tensor.grad = None if gradient is None else gradient.clone()
+            reference.step()
+            mine.step()
+        assert all(torch.equal(a, b) for a, b in zip(theirs, ours))
+        assert [reference.state[tensor]["step"].item() for tensor in theirs] == [30, 30, 26]
+        assert [count.item() for count in mine.state_steps] == [30, 30, 26]

@@ -268,3 +268,65 @@ def test_unbatchable_networks_train_their_trials_one_after_another_as_single_run
     single = list(train_epochs(model, train, test, 2, 64, 1e-2, trial_seed(3, 1)))
     for name, value in single[-1].weights.items():
         np.testing.assert_array_equal(records[-1].weights[name][0], value)
+
+
+def _autograd_gradients(model, inputs, labels):
+    from ibpipe.nn.batched import summed_classification_loss
+
+    for parameter in model.parameters():
+        parameter.grad = None
+    summed_classification_loss(model, inputs, labels).backward()
+    return {name: parameter.grad.clone() for name, parameter in model.named_parameters()}
+
+
+def test_hand_written_gradients_of_a_batched_tanh_mlp_are_autograds_bit_for_bit():
+    from ibpipe.nn.batched import BatchedMLP, hand_gradients
+
+    torch.manual_seed(1)
+    model = BatchedMLP([_build() for _ in range(3)])
+    set_gradients = hand_gradients(model)
+    generator = torch.Generator().manual_seed(2)
+    inputs, labels = torch.randn(3, 300, 12, generator=generator), torch.randint(0, 2, (3, 300), generator=generator)
+    batches = [
+        (inputs.narrow(1, 0, 64), labels.narrow(1, 0, 64)),  # a minibatch as fit slices it
+        (inputs.narrow(1, 256, 44), labels.narrow(1, 256, 44)),  # the shorter last one
+        (inputs[0].expand(3, -1, -1), labels[0].expand(3, -1)),  # a full batch behind a trial axis
+        (inputs[0], labels[0].expand(3, -1)),  # rows shared by every network
+    ]
+    for batch_inputs, batch_labels in batches:
+        expected = _autograd_gradients(model, batch_inputs, batch_labels)
+        set_gradients(batch_inputs, batch_labels)
+        for name, parameter in model.named_parameters():
+            assert torch.equal(parameter.grad, expected[name]), name
+        through_graph = model(batch_inputs)
+        with torch.no_grad():  # the forward without a graph (evaluation) gives the same numbers too
+            assert torch.equal(model(batch_inputs), through_graph.detach())
+    assert any(parameter.grad.abs().max() > 0 for parameter in model.parameters())
+
+
+def test_batched_training_with_hand_gradients_equals_training_through_autograd_bit_for_bit():
+    from ibpipe.nn.batched import BatchedMLP, summed_classification_loss
+
+    train, test = _data()
+
+    def run(loss):
+        torch.manual_seed(4)
+        model = BatchedMLP([_build() for _ in range(2)])
+        return list(train_epochs(model, train, test, 3, 64, 1e-2, [4, 5], loss=loss))
+
+    hand = run(summed_classification_loss)
+    through_autograd = run(lambda model, inputs, labels: summed_classification_loss(model, inputs, labels))
+    for mine, reference in zip(hand, through_autograd, strict=True):
+        for name, value in reference.weights.items():
+            np.testing.assert_array_equal(mine.weights[name], value)
+        for name, value in reference.metrics.items():
+            np.testing.assert_array_equal(mine.metrics[name], value)
+    assert not np.array_equal(hand[0].weights["layers.output.weight"], hand[-1].weights["layers.output.weight"])
+
+
+def test_only_batched_tanh_mlps_get_hand_written_gradients():
+    from ibpipe.nn.batched import BatchedMLP, hand_gradients
+
+    assert hand_gradients(BatchedMLP([MLP(12, [5], 2, "relu") for _ in range(2)])) is None
+    assert hand_gradients(_build()) is None
+    assert hand_gradients(BatchedMLP([_build()])) is not None

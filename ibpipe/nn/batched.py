@@ -15,17 +15,28 @@ halve it: feature-major activations (MKL's small batched GEMMs are ~5x faster as
 rows): 48 us against 244 us for 50 x 256 rows x 12 -> 10), tanh as 2 sigmoid(2z) - 1 (torch's CPU
 tanh is ~4x slower than its sigmoid), and cross-entropy and accuracy as logsumexp and max-index
 reductions over the class axis (``ibpipe.nn.training.cross_entropy``), which is strided here.
+
+A step then costs mostly the per-op overhead of torch's dispatcher and autograd. ``fit`` therefore
+takes the gradients of a tanh network from ``hand_gradients`` (the ops autograd runs, without the
+graph) and steps Adam by torch's fused kernel directly (``ibpipe.nn.training.FusedAdam``): about a
+third of the CPU time per epoch, every number bit for bit as before (benchmarks/bench_train.py
+compares the stores of two commits).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from ibpipe.nn.mlp import MLP
 from ibpipe.nn.training import cross_entropy
+
+# Python scalars in a tensor op are wrapped into a tensor and converted at every call; these are the same
+# numbers, converted once (x * 2 and x - 1 in float32 either way).
+_ONE, _TWO = torch.tensor(1.0), torch.tensor(2.0)
 
 
 class _SigmoidTanh(torch.autograd.Function):
@@ -73,6 +84,10 @@ class BatchedMLP(nn.Module):
     narrow layers.
     """
 
+    # Its forward is the same in train and eval mode, and its state_dict holds only its parameters: the
+    # training loop neither switches its mode nor rebuilds its state_dict every epoch.
+    mode_free = True
+
     def __init__(self, models: list[MLP]):
         super().__init__()
         blocks: OrderedDict[str, nn.Module] = OrderedDict()
@@ -91,14 +106,37 @@ class BatchedMLP(nn.Module):
         self.layers = nn.Sequential(blocks)
         self.n_trials = len(models)
         self._steps = steps
+        self._dense = _dense_layers(steps)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         hidden = inputs.transpose(-1, -2)
         if inputs.dim() == 2:
             hidden = hidden.contiguous().expand(self.n_trials, -1, -1)
+        if self._dense is not None and not torch.is_grad_enabled():
+            # no graph to record: the same ops without ``Function.apply``'s overhead (evaluation every epoch)
+            for layer, tanh in self._dense:
+                if tanh:  # 2 z straight from the GEMM: scaling by 2 is exact, so this is 2 * baddbmm(...) bit for bit
+                    hidden = torch.baddbmm(layer.bias.unsqueeze(2), layer.weight, hidden, beta=2, alpha=2)
+                    hidden = hidden.sigmoid_().mul_(_TWO).sub_(_ONE)
+                else:
+                    hidden = torch.baddbmm(layer.bias.unsqueeze(2), layer.weight, hidden)
+            return hidden.transpose(1, 2)
         for step in self._steps:
             hidden = step.forward(hidden)
         return hidden.transpose(1, 2)
+
+
+def _dense_layers(steps: list[nn.Module]) -> list[tuple[BatchedLinear, bool]] | None:
+    """(dense layer, followed by tanh) for each layer of ``steps`` when every nonlinearity is tanh; else None."""
+    layers: list[tuple[BatchedLinear, bool]] = []
+    for step in steps:
+        if isinstance(step, BatchedLinear):
+            layers.append((step, False))
+        elif isinstance(step, SigmoidTanh) and layers and not layers[-1][1]:
+            layers[-1] = (layers[-1][0], True)
+        else:
+            return None
+    return layers
 
 
 def summed_classification_loss(model: BatchedMLP, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -110,3 +148,71 @@ def summed_classification_loss(model: BatchedMLP, inputs: torch.Tensor, labels: 
     the weights would differ from the ones before this module was a ``fit`` model in the last bits).
     """
     return cross_entropy(model(inputs).transpose(1, 2), labels, dim=1).mean(-1).sum()
+
+
+def hand_gradients(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], None] | None:
+    """A function of (inputs, labels) that sets every parameter's ``grad`` to its gradient of
+    ``summed_classification_loss`` (replacing it, not adding to it), for a ``BatchedMLP`` of dense layers and
+    tanh; None for any other model, which then goes through autograd.
+
+    The forward pass keeps each layer's input and output, and the backward pass runs the ops that autograd
+    runs for that loss (the backward formulas of ``baddbmm``, ``logsumexp``, ``gather`` and ``_SigmoidTanh``,
+    on tensors of the same layout), so the gradients are autograd's bit for bit, without its graph: a step of
+    these small layers costs mostly per-op overhead, and this takes about half the ops. Two rewrites are
+    exact in floating point: the gather's gradient (minus the row weight, scattered onto zeros, then added)
+    is scattered straight onto the logsumexp's gradient, x + 0 being x; python scalars are float32 tensors.
+    The function holds views of the parameters: make it after the last change of which tensors they are.
+    """
+    layers = getattr(model, "_dense", None)
+    if not isinstance(model, BatchedMLP) or layers is None:
+        return None
+    with torch.no_grad():
+        biases = [layer.bias.unsqueeze(2) for layer, _ in layers]
+        weights = [layer.weight for layer, _ in layers]
+        transposed = [layer.weight.transpose(1, 2) for layer, _ in layers]
+    bias_grads = [layer.bias for layer, _ in layers]
+    tanh = [after for _, after in layers]
+    one, two = _ONE, _TWO
+    row_weights: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def weights_of_rows(shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The backward of sum() and mean(-1) over (trials, rows): 1 / rows each, as autograd computes it."""
+        if shape not in row_weights:
+            trials, rows = shape
+            each = torch.ones(()).expand(trials).unsqueeze(-1).expand(trials, rows).div(rows)
+            row_weights[shape] = (each.unsqueeze(1), each.neg().unsqueeze(1))
+        return row_weights[shape]
+
+    @torch.no_grad()
+    def set_gradients(inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        hidden = inputs.transpose(-1, -2)  # feature-major, as the model's forward
+        if inputs.dim() == 2:
+            hidden = hidden.contiguous().expand(model.n_trials, -1, -1)
+        kept = [hidden.transpose(1, 2)]  # each layer's input, rows-major: what its weight's gradient multiplies
+        outputs = []
+        for number in range(len(weights)):
+            if tanh[number]:  # tanh z = 2 sigmoid(2 z) - 1, with 2 z from the GEMM (exact, as in the forward)
+                hidden = torch.baddbmm(biases[number], weights[number], hidden, beta=2, alpha=2)
+                hidden = hidden.sigmoid_().mul_(two).sub_(one)
+            else:
+                hidden = torch.baddbmm(biases[number], weights[number], hidden)
+            outputs.append(hidden)
+            kept.append(hidden.transpose(1, 2))
+        # loss = (logsumexp over classes - the label's logit).mean over rows, summed over trials
+        logits = hidden
+        scale, minus = weights_of_rows(labels.shape)
+        gradient = scale * (logits - torch.logsumexp(logits, 1).unsqueeze(1)).exp()
+        gradient.scatter_add_(1, labels.unsqueeze(1), minus)
+        for number in range(len(weights) - 1, -1, -1):
+            if tanh[number]:
+                output = outputs[number]
+                gradient = gradient * torch.sub(one, output * output)
+            bias_grads[number].grad = gradient.sum(2)
+            weights[number].grad = gradient.bmm(kept[number])
+            if number:
+                gradient = transposed[number].bmm(gradient)
+
+    return set_gradients
+
+
+summed_classification_loss.gradients = hand_gradients  # type: ignore[attr-defined]  # read by ``fit``

@@ -6,15 +6,17 @@ signal or forwards its traceback when it fails, and on Linux stops a worker whos
 (PR_SET_PDEATHSIG). A worker gets its job as one pickled bytes object (plain pickle, so tensors
 travel in the bytes and not through torch's shared memory, which a small /dev/shm refuses) and
 sends each epoch's record through its own pipe as soon as it has it; the stage joins the shares'
-records epoch by epoch into one record of all the trials. A pipe holds at most its kernel buffer
-(64 KiB on Linux), so a worker that runs ahead waits there: memory stays bounded and nothing is
-written to disk. A worker whose stage is gone finds the pipe broken at its next record and stops.
+records epoch by epoch into one record of all the trials. The stage holds at most ``AHEAD`` epochs
+of records of each share and a pipe at most its kernel buffer (64 KiB on Linux), so a process that
+runs ahead waits there: memory stays bounded and nothing is written to disk. A worker whose stage
+is gone finds the pipe broken at its next record and stops.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import pickle
+from collections import deque
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,6 +27,8 @@ import torch.multiprocessing
 from torch.multiprocessing.spawn import ProcessContext, ProcessException, ProcessRaisedException
 
 from ibpipe.nn.training import EpochRecord, train_epochs
+
+AHEAD = 64  # epochs a process may train beyond the slowest one: a few KB each for the MLPs shared out
 
 
 def split_trials(trials: range, processes: int) -> list[range]:
@@ -69,12 +73,21 @@ def _receive(receiver: Connection, share: range, workers: ProcessContext) -> Epo
         raise RuntimeError(f"the process training trials {share.start}..{share.stop - 1} stopped early") from None
 
 
-def train_in_processes(jobs: list[dict], shares: list[range]) -> Iterator[EpochRecord]:
+def _next_of_each(
+    theirs: list[deque[EpochRecord]], receivers: tuple[Connection, ...], shares: list[range], workers: ProcessContext
+) -> list[EpochRecord]:
+    """Each worker's next record: the oldest it has sent, or the one it sends next."""
+    return [held.popleft() if held else _receive(*pair, workers) for held, pair in zip(theirs, zip(receivers, shares))]
+
+
+def train_in_processes(jobs: list[dict], shares: list[range], ahead: int = AHEAD) -> Iterator[EpochRecord]:
     """Records of all the trials of ``shares``: the last share trained here, the others in spawned workers.
 
     ``jobs`` holds ``train_epochs``' keyword arguments for each share, in share order; the records'
     trial axes follow that order. A failed worker stops the run at the next epoch with a
-    ``RuntimeError`` naming its trials and its signal or traceback.
+    ``RuntimeError`` naming its trials and its signal or traceback. Each process trains at its own
+    pace up to ``ahead`` epochs beyond the slowest (records held here), so a process that the
+    machine's other jobs hold back for a moment does not stall the others epoch by epoch.
     """
     context = multiprocessing.get_context("spawn")
     receivers, senders = zip(*(context.Pipe(duplex=False) for _ in shares[:-1]))
@@ -88,10 +101,20 @@ def train_in_processes(jobs: list[dict], shares: list[range]) -> Iterator[EpochR
     )
     for sender in senders:
         sender.close()  # the workers hold the only writing ends, so a broken pipe means the reader died
+    own: deque[EpochRecord] = deque()
+    theirs: list[deque[EpochRecord]] = [deque() for _ in receivers]
     try:
         for record in train_epochs(**jobs[-1]):
+            own.append(record)
             workers.join(timeout=0)  # a worker that died stops the run now, not when its records run out
-            yield _joined([*(_receive(*pair, workers) for pair in zip(receivers, shares)), record])
+            for receiver, held, share in zip(receivers, theirs, shares):
+                while len(held) < ahead and receiver.poll():
+                    held.append(_receive(receiver, share, workers))
+            # hand on every epoch all shares have finished; wait for the workers only when `ahead` epochs are held
+            while own and (len(own) >= ahead or all(theirs)):
+                yield _joined([*_next_of_each(theirs, receivers, shares, workers), own.popleft()])
+        while own:
+            yield _joined([*_next_of_each(theirs, receivers, shares, workers), own.popleft()])
         while not workers.join():
             pass
     except ProcessException as error:

@@ -34,7 +34,9 @@ class Optimizer:
     momentum: float = 0.0
     weight_decay: float = 0.0
 
-    def build(self, parameters, learning_rate: float, fused: bool | None = None) -> torch.optim.Optimizer:
+    def build(self, parameters, learning_rate: float, fused: bool | None = None) -> torch.optim.Optimizer | FusedAdam:
+        if self.name == "adam" and fused:
+            return FusedAdam(parameters, lr=learning_rate, weight_decay=self.weight_decay)
         if self.name == "adam":
             # weight_decay 0.0 is Adam's default: the default optimiser steps exactly as before it was a choice
             return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=self.weight_decay, fused=fused)
@@ -44,6 +46,74 @@ class Optimizer:
 
 
 ADAM = Optimizer()
+
+
+class FusedAdam:
+    """``torch.optim.Adam(fused=True)`` with its defaults (betas 0.9 and 0.999, eps 1e-8) and one parameter
+    group, stepping by the very kernels its ``step`` ends in: ``torch._fused_adam_`` on the same state
+    tensors, so every number is torch's, bit for bit (``tests/test_training_loop.py`` compares them).
+
+    What it leaves out is overhead that dominates a step of small layers: ``Optimizer.step``'s Python
+    (hooks, per-parameter state checks, grouping by device and dtype: ~0.1 ms a call), a ``_foreach_add_``
+    over one step counter per parameter (here one ``add_`` on the counters stacked in one tensor, each
+    parameter's counter a view of it), and the import of torch's compiler stack that building a
+    ``torch.optim`` optimizer triggers (seconds in every process). Parameters without a gradient are
+    skipped, as torch skips them.
+    """
+
+    BETAS = (0.9, 0.999)
+    EPS = 1e-8
+
+    def __init__(self, parameters, lr: float, weight_decay: float = 0.0):
+        self.params = list(parameters)
+        self.lr, self.weight_decay = float(lr), float(weight_decay)
+        # torch's state: zero moments in each parameter's layout, a float32 step counter per parameter
+        self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self._counters = torch.zeros(len(self.params), dtype=torch.float32)
+        self.state_steps = list(self._counters.unbind())
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for parameter in self.params:
+            if set_to_none:
+                parameter.grad = None
+            elif parameter.grad is not None:
+                parameter.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        grads = [parameter.grad for parameter in self.params]
+        if all(grad is not None for grad in grads):
+            params, exp_avgs, exp_avg_sqs, steps = self.params, self.exp_avgs, self.exp_avg_sqs, self.state_steps
+            self._counters.add_(1)
+        else:
+            held = [number for number, grad in enumerate(grads) if grad is not None]
+            if not held:
+                return
+            params, exp_avgs, exp_avg_sqs, steps, grads = (
+                [values[number] for number in held]
+                for values in (self.params, self.exp_avgs, self.exp_avg_sqs, self.state_steps, grads)
+            )
+            torch._foreach_add_(steps, 1)
+        if any(grad.is_sparse for grad in grads):
+            raise RuntimeError("Adam does not support sparse gradients")
+        torch._fused_adam_(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=self.lr,
+            beta1=self.BETAS[0],
+            beta2=self.BETAS[1],
+            weight_decay=self.weight_decay,
+            eps=self.EPS,
+            maximize=False,
+            grad_scale=None,
+            found_inf=None,
+        )
 
 
 @dataclass(frozen=True)
@@ -121,27 +191,38 @@ def fit(
     rows of each. With ``batch_size`` every epoch draws one ``torch.randperm`` from ``generator``
     (the global RNG when None), gathers the rows once and steps on contiguous slices; with
     ``batch_size=None`` or ``"full"`` an epoch is a single full-batch step on ``data`` as given
-    (gradient descent), and no random number is drawn. ``fused`` goes to ``torch.optim.Adam``
-    unchanged, so None keeps torch's default implementation (SGD uses torch's default).
+    (gradient descent), and no random number is drawn. ``fused=True`` steps Adam by torch's fused
+    kernel (``FusedAdam``); None or False keep ``torch.optim.Adam``'s default implementation (SGD uses
+    torch's default).
 
     A batched model (S networks in one, ``ibpipe.nn.batched``) takes one generator per network:
     each epoch then draws S permutations, so the shuffled data and every batch have a leading
     trial axis (S, rows, ...), and network s sees the batches its own single run would see; a full
     batch is ``data`` behind a trial axis, unshuffled.
 
+    ``loss`` may carry a ``gradients`` attribute, a function of the model that returns None or a function
+    of a batch setting every parameter's ``grad`` as ``loss(model, *batch).backward()`` would (bit for bit,
+    ``ibpipe.nn.batched.hand_gradients``); fit then steps on those gradients instead of building a graph.
+
     A generator, not a callback: the caller does its per-epoch work (measure, record, early stop)
     at each ``yield`` and stops training by leaving the loop. That lets ``train_epochs`` stream
     its records and ``train_autoencoder`` break on patience without the loop knowing either. The
-    caller may put the model in eval mode at a ``yield``; the next epoch calls ``model.train()``.
+    caller may put the model in eval mode at a ``yield``; the next epoch calls ``model.train()``
+    (unless the model says it is ``mode_free``: its forward ignores the mode, as ``BatchedMLP``'s).
     The optimizer is built on the first ``next``, from the parameters the model holds then.
     """
     step_rule = optimizer.build(model.parameters(), learning_rate, fused)
+    # A loss may bring a hand-written backward for the model (``ibpipe.nn.batched.hand_gradients``): it sets
+    # the gradients autograd would, bit for bit, at a fraction of the per-op overhead of a graph.
+    set_gradients = getattr(loss, "gradients", lambda _model: None)(model)
     n_rows = len(data[0])
     full = batch_size is None or batch_size == FULL_BATCH
     if full and generator is not None and not isinstance(generator, torch.Generator):
         data = tuple(tensor.expand(len(generator), *tensor.shape) for tensor in data)  # every network: all rows
+    switch_modes = not getattr(model, "mode_free", False)
     for epoch in range(1, epochs + 1):
-        model.train()
+        if switch_modes:
+            model.train()
         if full:
             batches: Iterator[tuple[torch.Tensor, ...]] = iter((data,))
         else:
@@ -154,8 +235,11 @@ def fit(
                 for start in range(0, n_rows, batch_size)
             )
         for batch in batches:
-            step_rule.zero_grad(set_to_none=True)
-            loss(model, *batch).backward()
+            if set_gradients is None:
+                step_rule.zero_grad(set_to_none=True)
+                loss(model, *batch).backward()
+            else:
+                set_gradients(*batch)
             step_rule.step()
         yield epoch
 
@@ -194,9 +278,15 @@ def train_epochs(
     # One forward pass over train and test rows together measures both splits.
     all_inputs, all_labels = torch.cat([train[0], test[0]]), torch.cat([train[1], test[1]])
 
+    mode_free = getattr(model, "mode_free", False)
+    # A mode-free model's state is its parameters, which the optimizer updates in place: read them where they are.
+    state = model.state_dict() if mode_free else None
+
     def record(epoch: int) -> EpochRecord:
-        model.eval()
-        return EpochRecord(epoch, snapshot(model), evaluate_splits(model, all_inputs, all_labels, n_rows))
+        if not mode_free:
+            model.eval()
+        weights = snapshot(model) if state is None else {name: value.numpy().copy() for name, value in state.items()}
+        return EpochRecord(epoch, weights, evaluate_splits(model, all_inputs, all_labels, n_rows))
 
     yield record(0)
     # The fused kernel makes a step ~30% faster for small networks on the CPU.
