@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ibpipe.dimension.loo_kde import _as_points
+from ibpipe.dimension.loo_kde import _as_points, distinct_points
 from ibpipe.estimators.pairwise import paired_distances
 
 
@@ -69,7 +69,7 @@ def correlation_fit(
     """
     if not 0 < q_low < q_high <= 1:
         raise ValueError(f"need 0 < q_low < q_high <= 1, got {q_low}, {q_high}")
-    distances = np.sort(pair_distances(np.unique(_as_points(points), axis=0), max_pairs, seed))
+    distances = np.sort(pair_distances(distinct_points(points), max_pairs, seed))
     distances = distances[distances > 0]
     if len(distances) < 10:
         raise ValueError("fewer than 10 distinct pairs: the correlation dimension is undefined")

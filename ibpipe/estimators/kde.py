@@ -178,26 +178,49 @@ if _numba is not None:
         """Add each pair's Bhattacharyya kernel b (``kernels``) and KL kernel b^4 to both rows' class sums.
 
         ``sums`` (n, 2 n_classes): the KL sums, then the Bhattacharyya ones, of each row (one cache line per
-        row for both); row i's own sums are gathered in ``row`` and added once.
+        row for both); row i's own sums are gathered apart and added once. Two classes (the 12-bit task)
+        keep them in registers.
         """
         n_classes = counts.shape[1]
         row = np.empty(2 * n_classes)
+        own = np.empty(n_classes)
         begin = 0
         for i in range(first, stop):
+            end = row_ends[i - first]
             row[:] = 0.0
-            for pair in range(begin, row_ends[i - first]):
-                j = columns[pair]
-                lower = kernels[pair]
-                upper = lower * lower
-                upper *= upper
-                for label in range(n_classes):
-                    row[label] += upper * counts[j, label]
-                    row[n_classes + label] += lower * counts[j, label]
-                    sums[j, label] += upper * counts[i, label]
-                    sums[j, n_classes + label] += lower * counts[i, label]
+            own[:] = counts[i]
+            if n_classes == 2:
+                own_0, own_1 = own[0], own[1]
+                upper_0, upper_1, lower_0, lower_1 = 0.0, 0.0, 0.0, 0.0
+                for pair in range(begin, end):
+                    j = columns[pair]
+                    lower = kernels[pair]
+                    upper = lower * lower
+                    upper *= upper
+                    count_0, count_1 = counts[j, 0], counts[j, 1]
+                    upper_0 += upper * count_0
+                    upper_1 += upper * count_1
+                    lower_0 += lower * count_0
+                    lower_1 += lower * count_1
+                    sums[j, 0] += upper * own_0
+                    sums[j, 1] += upper * own_1
+                    sums[j, 2] += lower * own_0
+                    sums[j, 3] += lower * own_1
+                row[0], row[1], row[2], row[3] = upper_0, upper_1, lower_0, lower_1
+            else:
+                for pair in range(begin, end):
+                    j = columns[pair]
+                    lower = kernels[pair]
+                    upper = lower * lower
+                    upper *= upper
+                    for label in range(n_classes):
+                        row[label] += upper * counts[j, label]
+                        row[n_classes + label] += lower * counts[j, label]
+                        sums[j, label] += upper * own[label]
+                        sums[j, n_classes + label] += lower * own[label]
             for column in range(2 * n_classes):
                 sums[i, column] += row[column]
-            begin = row_ends[i - first]
+            begin = end
 
 
 # Pairs whose kernels one round of the sweep holds (16 bytes each: the exponent and the column).
@@ -218,7 +241,7 @@ def _swept_kernel_sums(points, counts, projection, inverse_scale, reach) -> np.n
     ends = np.searchsorted(projection, projection + reach, side="right")
     visited = np.cumsum(ends - np.arange(n_points) - 1)
     capacity = max(SWEEP_PAIRS, int(np.max(np.diff(visited, prepend=0), initial=0)))
-    exponents, columns = np.empty(capacity), np.empty(capacity, dtype=np.int64)
+    exponents, columns = np.empty(capacity), np.empty(capacity, dtype=np.int32)
     squared = np.empty(int(np.max(ends - np.arange(n_points), initial=1)))
     columns_t = np.ascontiguousarray(points.T)
     row_ends = np.empty(n_points, dtype=np.int64)
