@@ -166,3 +166,24 @@ def test_compiled_pair_distances_equal_the_differences_and_distinct_rows_follow_
     changed = repeated.copy()
     changed[0, 0] += 1.0  # other values: not the last call's rows
     np.testing.assert_array_equal(distinct_points(changed), np.unique(changed, axis=0))
+
+
+def test_the_dimensions_of_one_cell_share_its_distinct_rows_and_equal_separate_calls():
+    from types import SimpleNamespace
+
+    from ibpipe.dimension import loo_kde
+    from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
+    from ibpipe.infoplane.measure import activation_dimensions
+
+    rng = np.random.default_rng(1)
+    base = np.tanh(2 * rng.normal(size=(400, 3)))
+    points = np.concatenate([base, base[:100]])  # repeated rows, merged once for both estimators
+    params = SimpleNamespace(dimension_pairs=5000, seed=0)
+    loo_kde._DISTINCT[:] = [None, None]
+    shared, ties = activation_dimensions(points, params, ("corrdim", "twonn"))
+    separate = []
+    for name in ("corrdim", "twonn"):
+        loo_kde._DISTINCT[:] = [None, None]
+        separate.append(DIMENSION_ESTIMATORS[name].estimate(points, params.dimension_pairs, params.seed)[0])
+    np.testing.assert_array_equal(shared, separate)
+    assert np.isfinite(shared).all() and ties.tolist() == [0, 0]
