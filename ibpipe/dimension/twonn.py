@@ -88,8 +88,9 @@ except ImportError:  # pragma: no cover
     numba = None
 
 if numba is not None:
+    from ibpipe.estimators.counting import _njit  # cached on disk where a cache folder is writable
 
-    @numba.njit(cache=True, nogil=True)
+    @_njit(nogil=True)
     def _two_nearest_sweep(points, projection):  # pragma: no cover - compiled
         """Squared distances (n, 2) to the two nearest other rows of ``points`` sorted by ``projection``."""
         n_points, n_dims = points.shape

@@ -143,8 +143,9 @@ except ImportError:  # pragma: no cover
     _numba = None
 
 if _numba is not None:
+    from ibpipe.estimators.counting import _njit  # cached on disk where a cache folder is writable
 
-    @_numba.njit(cache=True, nogil=True)
+    @_njit(nogil=True)
     def _near_pairs(columns_t, ends, first, stop, scale, exponents, columns, row_ends, squared):  # pragma: no cover
         """The pairs (i, j), ``first`` <= i < ``stop``, i < j < ends[i], with D_ij / (8 s2) below the negligible one.
 
@@ -173,7 +174,7 @@ if _numba is not None:
             row_ends[i - first] = kept
         return kept
 
-    @_numba.njit(cache=True, nogil=True)
+    @_njit(nogil=True)
     def _add_pairs(sums, counts, first, stop, kernels, columns, row_ends):  # pragma: no cover - compiled
         """Add each pair's Bhattacharyya kernel b (``kernels``) and KL kernel b^4 to both rows' class sums.
 

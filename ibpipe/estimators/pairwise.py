@@ -206,8 +206,9 @@ except ImportError:  # pragma: no cover
 
 _paired_kernel = None
 if _numba is not None:
+    from ibpipe.estimators.counting import _njit  # cached on disk where a cache folder is writable
 
-    @_numba.njit(cache=True, nogil=True)
+    @_njit(nogil=True)
     def _paired_kernel(points, first, second):  # pragma: no cover - compiled
         distances = np.empty(len(first))
         for pair in range(len(first)):
