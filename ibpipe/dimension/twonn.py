@@ -11,7 +11,7 @@ import numpy as np
 
 from ibpipe.dimension.loo_kde import distinct_points
 from ibpipe.estimators.neighbours import kneighbors
-from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, principal_axis
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, cached_njit, principal_axis
 
 # mu within this relative distance of 1 is a tie: r2 = r1 up to rounding (lattice or rounded data).
 TIE_TOLERANCE = 1e-9
@@ -88,9 +88,8 @@ except ImportError:  # pragma: no cover
     numba = None
 
 if numba is not None:
-    from ibpipe.estimators.counting import _njit  # cached on disk where a cache folder is writable
 
-    @_njit(nogil=True)
+    @cached_njit(nogil=True)
     def _two_nearest_sweep(points, projection):  # pragma: no cover - compiled
         """Squared distances (n, 2) to the two nearest other rows of ``points`` sorted by ``projection``."""
         n_points, n_dims = points.shape

@@ -31,7 +31,7 @@ import threading
 import numpy as np
 
 from ibpipe.estimators.groups import within_group_log_mean_kernel
-from ibpipe.estimators.pairwise import _on_cpu, cross_products, current, principal_axis
+from ibpipe.estimators.pairwise import _on_cpu, cached_njit, cross_products, current, principal_axis
 from ibpipe.estimators.pairwise import block_rows as default_block_rows
 from ibpipe.estimators.rowkeys import row_keys
 from ibpipe.estimators.settings import default
@@ -143,9 +143,8 @@ except ImportError:  # pragma: no cover
     _numba = None
 
 if _numba is not None:
-    from ibpipe.estimators.counting import _njit  # cached on disk where a cache folder is writable
 
-    @_njit(nogil=True)
+    @cached_njit(nogil=True)
     def _near_pairs(columns_t, ends, first, stop, scale, exponents, columns, row_ends, squared):  # pragma: no cover
         """The pairs (i, j), ``first`` <= i < ``stop``, i < j < ends[i], with D_ij / (8 s2) below the negligible one.
 
@@ -174,7 +173,7 @@ if _numba is not None:
             row_ends[i - first] = kept
         return kept
 
-    @_njit(nogil=True)
+    @cached_njit(nogil=True)
     def _add_pairs(sums, counts, first, stop, kernels, columns, row_ends):  # pragma: no cover - compiled
         """Add each pair's Bhattacharyya kernel b (``kernels``) and KL kernel b^4 to both rows' class sums.
 

@@ -204,11 +204,25 @@ try:  # numba is a dependency; without it the numpy chunks answer the same to ro
 except ImportError:  # pragma: no cover
     _numba = None
 
+
+def cached_njit(**options):
+    """``numba.njit`` with the compiled code cached on disk, so each new process (each Dask worker) loads the
+    kernels instead of compiling them; where no cache folder is writable numba refuses ``cache=True`` and
+    the kernels compile in each process instead."""
+
+    def decorate(function):
+        try:
+            return _numba.njit(cache=True, **options)(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return _numba.njit(**options)(function)
+
+    return decorate
+
+
 _paired_kernel = None
 if _numba is not None:
-    from ibpipe.estimators.counting import _njit  # cached on disk where a cache folder is writable
 
-    @_njit(nogil=True)
+    @cached_njit(nogil=True)
     def _paired_kernel(points, first, second):  # pragma: no cover - compiled
         distances = np.empty(len(first))
         for pair in range(len(first)):
