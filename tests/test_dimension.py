@@ -136,22 +136,6 @@ def test_bad_inputs_get_clear_errors():
         make_manifold("swissroll", 10, 2)
 
 
-@pytest.mark.parametrize("n_dims", [1, 2, 3, 5])
-def test_twonn_sweep_finds_the_k_d_trees_two_nearest_neighbours(n_dims):
-    from scipy.spatial import cKDTree
-
-    from ibpipe.dimension.twonn import SWEEP_MAX_DIMS, two_nearest_distances
-
-    assert n_dims <= SWEEP_MAX_DIMS
-    rng = np.random.default_rng(n_dims)
-    # Clustered and lattice-like rows: near ties, and neighbours far along the sweep's axis.
-    points = np.unique(
-        np.concatenate([np.tanh(3 * rng.normal(size=(600, n_dims))), rng.integers(0, 4, (200, n_dims))]), axis=0
-    )
-    expected = cKDTree(points).query(points, 3)[0][:, 1:]
-    np.testing.assert_allclose(two_nearest_distances(points), expected, rtol=1e-12)
-
-
 def test_compiled_pair_distances_equal_the_differences_and_distinct_rows_follow_their_input():
     from ibpipe.dimension.loo_kde import distinct_points
     from ibpipe.estimators.pairwise import paired_distances

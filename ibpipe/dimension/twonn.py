@@ -11,7 +11,7 @@ import numpy as np
 
 from ibpipe.dimension.loo_kde import distinct_points
 from ibpipe.estimators.neighbours import kneighbors
-from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, cached_njit, principal_axis
+from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS
 
 # mu within this relative distance of 1 is a tie: r2 = r1 up to rounding (lattice or rounded data).
 TIE_TOLERANCE = 1e-9
@@ -55,65 +55,15 @@ def twonn_fit(points: np.ndarray, discard_fraction: float = 0.1) -> TwoNNResult:
 
 
 def two_nearest_distances(points: np.ndarray) -> np.ndarray:
-    """Distances (n, 2) of each of the distinct ``points`` to its nearest and second nearest other point.
-
-    At most ``SWEEP_MAX_DIMS`` dimensions: a compiled sweep along the principal axis, each row searching
-    outwards until the axis gap alone exceeds its second distance (exact: a gap on a unit axis never
-    exceeds the distance); up to ``KD_TREE_MAX_DIMS``: scipy's k-d tree; more: ``kneighbors`` (FAISS,
-    torch or blocks, as ``estimate.device`` says).
-    """
+    """Distances (n, 2) of each of the distinct ``points`` to its nearest and second nearest other point:
+    scipy's k-d tree up to ``KD_TREE_MAX_DIMS`` dimensions, ``kneighbors`` above (FAISS, torch or blocks, as
+    ``estimate.device`` says). (A compiled sweep along the principal axis was no faster on the default
+    run's 2-5 unit layers in CPU time, and slower on 5.)"""
     if points.shape[1] > KD_TREE_MAX_DIMS:
         return kneighbors(points, 2, distances_only=True)[0]
-    if numba is None or points.shape[1] > SWEEP_MAX_DIMS:
-        from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree
 
-        return cKDTree(points).query(points, 3)[0][:, 1:]
-    projection = points @ principal_axis(points)
-    order = np.argsort(projection, kind="stable")
-    squared = _two_nearest_sweep(np.ascontiguousarray(points[order]), projection[order])
-    distances = np.empty_like(squared)
-    distances[order] = np.sqrt(squared)
-    return distances
-
-
-# Up to this many dimensions the sweep along one axis beats the k-d tree (4096 rows of the 12-bit network:
-# 2-5x on 2-4 units, even on 5); above it one axis prunes too little (on 10 units a row visits half the rows).
-SWEEP_MAX_DIMS = 5
-# Slack on the axis-gap test: the gap's rounding must never cut off a neighbour at the second distance.
-_GAP_SLACK = 1e-9
-
-try:  # numba is a dependency; without it the k-d tree answers
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
-
-if numba is not None:
-
-    @cached_njit(nogil=True)
-    def _two_nearest_sweep(points, projection):  # pragma: no cover - compiled
-        """Squared distances (n, 2) to the two nearest other rows of ``points`` sorted by ``projection``."""
-        n_points, n_dims = points.shape
-        result = np.empty((n_points, 2))
-        for i in range(n_points):
-            first, second = np.inf, np.inf
-            for direction in (-1, 1):
-                j = i + direction
-                while 0 <= j < n_points:
-                    gap = projection[j] - projection[i]
-                    if gap * gap > second * (1.0 + _GAP_SLACK):
-                        break
-                    squared = 0.0
-                    for unit in range(n_dims):
-                        difference = points[i, unit] - points[j, unit]
-                        squared += difference * difference
-                    if squared < first:
-                        first, second = squared, first
-                    elif squared < second:
-                        second = squared
-                    j += direction
-            result[i, 0] = first
-            result[i, 1] = second
-        return result
+    return cKDTree(points).query(points, 3)[0][:, 1:]
 
 
 def twonn_dimension(points: np.ndarray, discard_fraction: float = 0.1) -> float:
