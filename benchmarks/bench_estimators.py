@@ -17,11 +17,16 @@ KDE (both pairwise-distance bounds, Kolchinsky & Tracey):
   Target: both bounds <= 2x one X @ X.T. Peak memory: tracemalloc's peak of the numpy allocations of
   the two calls (input excluded) and the process's high-water mark (VmHWM, input and X @ X.T included).
 
+KDE on narrow layers (the default run's cells: 4096 rows, layers [10, 7, 5, 4, 3, 2] of tanh-like values,
+  2 classes, s^2 = 1e-3): both bounds per layer by the compiled sweep over the pairs within reach (ours)
+  against the blocked numpy path that wide layers take (the narrow layers' path before), same numbers to ~1e-14.
+
 Timing: median of ``--repeats`` (default 5) repeats that alternate ours and the reference, so a load
 change hits both. The load average (``os.getloadavg``) is printed at start and end: figures measured
 beside other jobs are loaded figures; quote them as such.
 
-Run: python benchmarks/bench_estimators.py [--repeats 5] [--only counting|kde] [--kde-rows 5000 --kde-units 3136]
+Run: python benchmarks/bench_estimators.py [--repeats 5] [--only counting|kde|kde-narrow]
+     [--kde-rows 5000 --kde-units 3136]
 """
 
 from __future__ import annotations
@@ -147,10 +152,41 @@ def kde_bounds(repeats: int, n_rows: int, n_units: int) -> None:
     )
 
 
+def kde_narrow(repeats: int) -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 4096)
+    layers = [
+        np.tanh(rng.normal(scale=1.5, size=(4096, width)) + labels[:, None] * 0.5) for width in (10, 7, 5, 4, 3, 2)
+    ]
+
+    def bounds():
+        return [kde.kde_information(layer, labels, 1.0e-3) for layer in layers]
+
+    def blocked():
+        saved, kde.FUSED_MAX_DIMS = kde.FUSED_MAX_DIMS, 0
+        try:
+            return bounds()
+        finally:
+            kde.FUSED_MAX_DIMS = saved
+
+    kde.clear_cache()
+    swept, reference = bounds(), (kde.clear_cache(), blocked())[1]
+    for ours, theirs in zip(swept, reference):
+        for bound in ("upper", "lower"):
+            for quantity, value in ours[bound].items():
+                assert abs(value - theirs[bound][quantity]) <= 1e-10 * max(1.0, abs(value)), (bound, quantity)
+    print("KDE narrow: both bounds of 4096 rows x layers [10, 7, 5, 4, 3, 2] (tanh-like), s^2 1e-3, 2 classes")
+    medians = alternating({"blocked": blocked, "ours": bounds}, repeats, before=kde.clear_cache)
+    print(
+        f"  blocked path {medians['blocked'] * 1e3:.0f} ms, compiled sweep {medians['ours'] * 1e3:.0f} ms -> "
+        f"{medians['blocked'] / medians['ours']:.1f}x"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", choices=("counting", "kde"), default=None)
+    parser.add_argument("--only", choices=("counting", "kde", "kde-narrow"), default=None)
     parser.add_argument("--kde-rows", type=int, default=5000)
     parser.add_argument("--kde-units", type=int, default=3136)
     args = parser.parse_args(argv)
@@ -160,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         counting(args.repeats)
     if args.only in (None, "kde"):
         kde_bounds(args.repeats, args.kde_rows, args.kde_units)
+    if args.only in (None, "kde-narrow"):
+        kde_narrow(args.repeats)
     load = os.getloadavg()
     print(f"load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

@@ -134,3 +134,40 @@ def test_bad_inputs_get_clear_errors():
         make_manifold("torus", 10, 3)
     with pytest.raises(ValueError, match="ambient dimension 2"):
         make_manifold("swissroll", 10, 2)
+
+
+def test_compiled_pair_distances_equal_the_differences_and_distinct_rows_follow_their_input():
+    from ibpipe.dimension.loo_kde import distinct_points
+    from ibpipe.estimators.pairwise import paired_distances
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(300, 4))
+    first, second = rng.integers(0, 300, 1000), rng.integers(0, 300, 1000)
+    expected = np.linalg.norm(points[first] - points[second], axis=1)
+    np.testing.assert_allclose(paired_distances(points, first, second), expected, rtol=1e-14)
+    repeated = np.concatenate([points, points[:50]])
+    np.testing.assert_array_equal(distinct_points(repeated), np.unique(repeated, axis=0))
+    changed = repeated.copy()
+    changed[0, 0] += 1.0  # other values: not the last call's rows
+    np.testing.assert_array_equal(distinct_points(changed), np.unique(changed, axis=0))
+
+
+def test_the_dimensions_of_one_cell_share_its_distinct_rows_and_equal_separate_calls():
+    from types import SimpleNamespace
+
+    from ibpipe.dimension import loo_kde
+    from ibpipe.dimension.registry import DIMENSION_ESTIMATORS
+    from ibpipe.infoplane.measure import activation_dimensions
+
+    rng = np.random.default_rng(1)
+    base = np.tanh(2 * rng.normal(size=(400, 3)))
+    points = np.concatenate([base, base[:100]])  # repeated rows, merged once for both estimators
+    params = SimpleNamespace(dimension_pairs=5000, seed=0)
+    loo_kde._DISTINCT[:] = [None, None]
+    shared, ties = activation_dimensions(points, params, ("corrdim", "twonn"))
+    separate = []
+    for name in ("corrdim", "twonn"):
+        loo_kde._DISTINCT[:] = [None, None]
+        separate.append(DIMENSION_ESTIMATORS[name].estimate(points, params.dimension_pairs, params.seed)[0])
+    np.testing.assert_array_equal(shared, separate)
+    assert np.isfinite(shared).all() and ties.tolist() == [0, 0]

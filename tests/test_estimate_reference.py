@@ -7,6 +7,10 @@ a run of every activation estimator with bootstrap intervals on a capped subsamp
 the summary metrics.json held then, and a digest of the codes and activations it measured. Another platform may train
 other weights; then the inputs differ from the recorded ones and the comparison is skipped.
 
+The KDE bounds' variables (H_T, I_XT, I_TY, their intervals and the peak/final figures made from them)
+were re-recorded when narrow layers moved to the compiled pair sweep, which sums in another order: they
+differed from the earlier record by less than 5e-14 relative; every other variable kept its bits.
+
 The run attrs are compared key by key: since the rebuild they also hold every scalar setting of the
 estimate section (``RUN_ATTRS_ADDED``), the rest are unchanged.
 """

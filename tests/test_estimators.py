@@ -115,6 +115,7 @@ def test_kde_sparse_and_dense_block_paths_agree_with_the_textbook_formula(rng, m
     points = rng.normal(size=(600, 4))
     labels = rng.integers(0, 3, 600)
     taken = []
+    monkeypatch.setattr(kde_module, "FUSED_MAX_DIMS", 0)  # the blocked path of wide layers, here on 4 units
     for name in ("_add_sparse_block", "_add_dense_block"):
         original = getattr(kde_module, name)
 
@@ -132,6 +133,29 @@ def test_kde_sparse_and_dense_block_paths_agree_with_the_textbook_formula(rng, m
         assert len(taken) == 600 // 50  # one call per block of rows
         if path is not None:
             assert set(taken) == {path}, (variance, sorted(set(taken)))
+
+
+@pytest.mark.parametrize("variance", [1.0e-3, 1.0e-1, 10.0])
+def test_kde_compiled_sweep_of_narrow_layers_equals_the_blocked_path_and_the_textbook_formula(
+    rng, monkeypatch, variance
+):
+    # Repeated rows (weights), three classes, and rounds of few pairs (a round boundary inside the rows).
+    base = np.tanh(rng.normal(size=(400, 5)))
+    points, labels = np.concatenate([base, base[:150]]), rng.integers(0, 3, 550)
+    monkeypatch.setattr(kde_module, "SWEEP_PAIRS", 1000)
+    assert kde_module.fused_sweep(points.shape[1])
+    kde_module.clear_cache()
+    swept = kde_information(points, labels, variance)
+    monkeypatch.setattr(kde_module, "FUSED_MAX_DIMS", 0)
+    kde_module.clear_cache()
+    blocked = kde_information(points, labels, variance)
+    for bound in ("upper", "lower"):
+        for quantity in ("H_T", "I_XT", "I_TY"):
+            assert swept[bound][quantity] == pytest.approx(blocked[bound][quantity], rel=1e-12, abs=1e-12)
+    i_xt, i_ty = _dense_kde_mi_nats(points - points.mean(0), labels, variance)
+    assert swept["upper"]["I_XT"] * LN2 == pytest.approx(i_xt, abs=1e-10)
+    assert swept["upper"]["I_TY"] * LN2 == pytest.approx(i_ty, abs=1e-10)
+    assert swept["lower"]["I_XT"] * LN2 == pytest.approx(_dense_kde_mi_nats(points, labels, 4 * variance)[0], abs=1e-10)
 
 
 def test_kde_lower_bound_never_exceeds_the_upper(rng):

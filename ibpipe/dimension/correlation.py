@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ibpipe.dimension.loo_kde import _as_points
+from ibpipe.dimension.loo_kde import _as_points, distinct_points
 from ibpipe.estimators.pairwise import paired_distances
 
 
@@ -75,7 +75,7 @@ def correlation_fit(
 def sorted_pair_distances(points: np.ndarray, max_pairs: int = 500_000, seed: int = 0) -> np.ndarray:
     """The positive pair distances ``correlation_fit`` uses, ascending: repeated rows merged, then all pairs or
     ``max_pairs`` seeded ones (``pair_distances``)."""
-    distances = np.sort(pair_distances(np.unique(_as_points(points), axis=0), max_pairs, seed))
+    distances = np.sort(pair_distances(distinct_points(points), max_pairs, seed))
     return distances[distances > 0]
 
 

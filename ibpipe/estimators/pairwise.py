@@ -187,6 +187,8 @@ def paired_distances(points: np.ndarray, first: np.ndarray, second: np.ndarray) 
     5 GB); a chunk holds ``block_rows(d)`` pairs.
     """
     points = np.asarray(points, dtype=np.float64)
+    if _paired_kernel is not None and points.shape[1] <= KD_TREE_MAX_DIMS:  # narrow rows: no gathered copies
+        return _paired_kernel(np.ascontiguousarray(points), np.asarray(first), np.asarray(second))
     distances = np.empty(len(first))
     chunk = block_rows(points.shape[1])
     for start in range(0, len(first), chunk):
@@ -195,6 +197,41 @@ def paired_distances(points: np.ndarray, first: np.ndarray, second: np.ndarray) 
         difference -= points[second[start:stop]]
         distances[start:stop] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
     return distances
+
+
+try:  # numba is a dependency; without it the numpy chunks answer the same to rounding
+    import numba as _numba
+except ImportError:  # pragma: no cover
+    _numba = None
+
+
+def cached_njit(**options):
+    """``numba.njit`` with the compiled code cached on disk, so each new process (each Dask worker) loads the
+    kernels instead of compiling them; where no cache folder is writable numba refuses ``cache=True`` and
+    the kernels compile in each process instead."""
+
+    def decorate(function):
+        try:
+            return _numba.njit(cache=True, **options)(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return _numba.njit(**options)(function)
+
+    return decorate
+
+
+_paired_kernel = None
+if _numba is not None:
+
+    @cached_njit(nogil=True)
+    def _paired_kernel(points, first, second):  # pragma: no cover - compiled
+        distances = np.empty(len(first))
+        for pair in range(len(first)):
+            squared = 0.0
+            for unit in range(points.shape[1]):
+                difference = points[first[pair], unit] - points[second[pair], unit]
+                squared += difference * difference
+            distances[pair] = np.sqrt(squared)
+        return distances
 
 
 def principal_axis(
