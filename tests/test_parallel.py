@@ -42,7 +42,9 @@ def _environment_of_this_worker():
 
 
 @pytest.mark.slow
-def test_local_process_workers_get_one_thread_and_one_malloc_arena():
+def test_local_process_workers_get_one_thread_and_one_malloc_arena(monkeypatch):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # conftest sets them for the suite: the library must
+        monkeypatch.delenv(name, raising=False)
     with dask_client("local", workers=1) as client:
         environment = client.submit(_environment_of_this_worker, pure=False).result()
     assert environment == {

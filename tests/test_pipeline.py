@@ -1,4 +1,6 @@
-"""A tiny end-to-end `dvc repro` in a temporary git repository, then params edits."""
+"""A tiny end-to-end `dvc repro` in a temporary git repository and what it wrote; the helpers of every
+end-to-end test. Params edits on copies of the same built project: test_pipeline_edits.py and
+test_pipeline_variants.py."""
 
 import json
 import os
@@ -86,9 +88,9 @@ def new_project(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    root = new_project(tmp_path_factory.mktemp("project"))
+def build_project(root: Path) -> Path:
+    """The end-to-end project: 12 epochs, 2 trials, every stage run once (conftest's ``pipeline_project``)."""
+    new_project(root)
     _edit_params(root, "train", epochs=12, learning_rate=1.0e-2, trials=2)
     _edit_params(root, "select", method="all")
     _edit_params(root, "dump", epochs_per_shard=4)
@@ -102,6 +104,12 @@ def project(tmp_path_factory) -> Path:
     ran = _repro(root)
     assert ran == set(STAGE_NAMES)
     return root
+
+
+@pytest.fixture(scope="module")
+def project(pipeline_project) -> Path:
+    """This module's copy of the built project; its tests only read it."""
+    return pipeline_project
 
 
 def test_metrics_dataset_has_the_contracted_dims_coords_and_units(project):
@@ -251,103 +259,3 @@ def test_malformed_params_stop_a_stage_before_any_work(project, tmp_path):
     assert "model.activation = 'softplus'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
-
-
-def test_params_edits_rerun_only_the_stages_that_read_them(project):
-    assert _repro(project) == set()
-    # select reads the reduce settings too (delta-skip probes use them); its output is unchanged,
-    # so the activations are not dumped again.
-    _edit_params(project, "reduce", n_bins=12)
-    # the t-SNE peak and the separation figure read the metrics; the probes themselves read only activations;
-    # describe draws the coding's borders
-    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne", "describe"}
-    _edit_params(project, "select", method="every", every=5)
-    # ae-points reads the activations (a recorded layer can be its source); its synthetic points come
-    # out byte-identical, so the autoencoders do not train again.
-    assert _repro(project) == {
-        "select",
-        "dump-activations",
-        "reduce",
-        "estimate",
-        "plot",
-        "ae-points",
-        "probes",
-        "plot-probes",
-        "tsne",
-        "describe",
-    }
-    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
-        assert metrics.epoch.values.tolist() == [0, 5, 10, 12]
-    assert "up to date" in _run(project, "dvc", "status").stdout
-
-
-def test_an_estimate_window_reruns_only_estimate_and_plot(project):
-    _edit_params(project, "estimate", window=2, estimators=["plugin", "miller-madow"])
-    assert _repro(project) == {"estimate", "plot", "plot-probes", "tsne"}
-    selection = yaml.safe_load((project / "data" / "selection.json").read_text())
-    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
-        assert metrics.attrs["window"] == 2
-        assert metrics.epoch.values.tolist() == selection["epochs"][1:]
-        assert (metrics.I_XT <= metrics.H_T + 1e-9).all()
-
-
-def test_named_reductions_land_in_one_dataset_with_a_reduction_dim(project):
-    _edit_params(project, "reduce", reductions={"bins8": {"n_bins": 8}, "bins100": {"n_bins": 100}})
-    assert _repro(project) == {"select", "reduce", "estimate", "plot", "plot-probes", "tsne", "describe"}
-    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
-        assert metrics.I_XT.dims == ("epoch", "layer", "estimator", "reduction", "trial")
-        assert metrics.reduction.values.tolist() == ["bins8", "bins100"]
-        coarse, fine = (metrics.n_states.sel(reduction=name, layer="hidden1") for name in ("bins8", "bins100"))
-        assert float(coarse.mean()) < float(fine.mean())
-    summary = yaml.safe_load((project / "reports" / "metrics.json").read_text())
-    assert set(summary) == {"bins8", "bins100"} and set(summary["bins8"]) == {"hidden5"}
-    figures = {p.name for p in (project / "reports" / "figures").iterdir()}
-    assert {"information_plane_plugin_bins8.png", "information_plane_plugin_bins100.png"} <= figures
-    _edit_params(project, "reduce", reductions={})
-
-
-def test_train_and_test_rows_are_measured_in_one_run_with_a_split_dim(project):
-    _edit_params(project, "dataset", measure_on=["train", "test"])
-    _repro(project)
-    with xr.open_dataset(project / "reports" / "metrics.nc") as metrics:
-        assert metrics.split.values.tolist() == ["train", "test"]
-        assert metrics.I_XT.dims[-2:] == ("split", "trial")
-        # every input is distinct: H(X) is log2 of the rows of each split (3277 train, 819 test)
-        np.testing.assert_allclose(metrics.H_X.values, np.log2([3277, 819]))
-        plugin = metrics.sel(estimator="plugin")
-        assert (plugin.I_XT <= metrics.H_X + 1e-9).all()
-        assert float(plugin.I_XT.sel(split="test").max()) <= np.log2(819) + 1e-9
-    figures = {p.name for p in (project / "reports" / "figures").iterdir()}
-    assert {"information_plane_plugin_train.png", "information_plane_plugin_test.png"} <= figures
-    _edit_params(project, "dataset", measure_on="all")
-
-
-def test_delta_skip_selection_reruns_from_select_on_never_training(project):
-    _edit_params(project, "select", method="delta-exact", delta=0.05, workers=1)
-    # Only select: the downstream reruns are the same as for any new selection (tested above).
-    assert _repro(project, "select") == {"select"}
-    selection = yaml.safe_load((project / "data" / "selection.json").read_text())
-    epochs, distances = selection["epochs"], selection["distances"]
-    assert epochs[0] == 0 and epochs[-1] == 12 and set(epochs) <= set(selection["probed"])
-    assert all(d <= 0.05 or b - a == 1 for a, b, d in zip(epochs, epochs[1:], distances))
-
-
-def test_a_noisy_network_runs_end_to_end_with_sample_propagation(tmp_path):
-    """Goldfeld et al.'s noisy net through train, dump (pre-noise draws), reduce and estimate: sample
-    propagation on every hidden layer, NaN on the noiseless output, plug-in on the noisy T alongside."""
-    root = new_project(tmp_path)
-    _edit_params(root, "model", noise_std=0.1)
-    _edit_params(root, "train", epochs=3, learning_rate=1.0e-2, trials=1)
-    _edit_params(root, "select", method="all")
-    _edit_params(root, "dump", noise_draws=4)
-    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin", "sample-propagation"], dimensions=[])
-    assert _repro(root, "estimate") == {"train", "select", "dump-activations", "reduce", "estimate"}
-    with xr.open_dataset(root / "reports" / "metrics.nc") as metrics:
-        propagated = metrics.sel(estimator="sample-propagation", trial=0)
-        hidden = propagated.drop_sel(layer="output")
-        assert np.isfinite(hidden.I_XT).all() and np.isfinite(hidden.I_TY).all()
-        # the raw sample-propagation values needed no clipping to [0, H(X)] and [0, H(Y)]
-        assert int(metrics.capped.sel(estimator="sample-propagation").sum()) == 0
-        assert np.isnan(propagated.I_XT.sel(layer="output")).all()
-        # noise of std 0.1 on tanh units: the width-3 layer cannot keep all 12 bits of its 4096 inputs
-        assert float(hidden.I_XT.sel(layer="hidden5").max()) < 11.0
