@@ -61,7 +61,9 @@ def test_information_is_within_its_ceilings_or_a_documented_value_error(estimato
         try:
             values = information(layer, labels, estimator, x_ids=x_ids, **options)
         except ValueError as error:
-            assert len(layer) == 0 and "no rows" in str(error)
+            no_rows = len(layer) == 0 and "no rows" in str(error)
+            too_few_for_neighbours = estimator == "knn" and len(layer) <= 3 and "n_neighbors" in str(error)
+            assert no_rows or too_few_for_neighbours, str(error)
             return
     if layer.dtype.kind == "f" and not np.all(np.isfinite(layer)):
         assert all(np.isnan(values[q]) for q in ("H_T", "I_XT", "I_TY"))

@@ -155,7 +155,7 @@ def test_the_select_stage_searches_with_the_distance_its_section_names(monkeypat
 
     monkeypatch.setattr(probing, "probe_setup", lambda *arguments: ({}, H_SOURCES))
     monkeypatch.setattr(probing, "parallel_probe", lambda client, shared: RecordingProbe(HAND_RUN))
-    monkeypatch.setattr(ibpipe.parallel, "dask_client", lambda *arguments: contextlib.nullcontext())
+    monkeypatch.setattr(ibpipe.parallel, "dask_client", lambda *arguments, **keywords: contextlib.nullcontext())
     for distance, epochs in (("unnormalised", [0, 1, 2, 4]), ("normalised", [0, 1, 3, 4])):
         params = SelectParams(method="delta-approx", delta=0.5, distance=distance)
         result = probing.delta_skip_selection(params, 4, None, None, "weights.zarr")
