@@ -20,10 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	@echo "Installing the test and docs extras"
+# One resolve for the package and its extras on a fresh machine (a second pip run costs ~30 s).
+$(VENV)/.installed-test: pyproject.toml
+	@echo "Installing ibpipe with the CPU torch and the test and docs extras (a few minutes, once)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,docs]"
-	touch $@
+	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
