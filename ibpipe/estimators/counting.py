@@ -32,6 +32,7 @@ import numpy as np
 
 from ibpipe.errors import InputError
 from ibpipe.estimators.binning import check_n_bins, fixed_size_codes, fixed_width_codes
+from ibpipe.estimators.compiled import cached_njit
 from ibpipe.estimators.rowkeys import row_ids
 
 try:  # numba is a dependency; the fallback keeps ibpipe usable (and testable) without it
@@ -40,21 +41,6 @@ except ImportError:  # pragma: no cover - exercised by forcing use_numba=False
     numba = None
 
 HAVE_NUMBA = numba is not None
-
-
-def _njit(**options):
-    """``numba.njit`` with the compiled code cached on disk (next to the module, or numba's user-wide cache
-    directory when the package is read-only), so each new process loads the kernels instead of compiling
-    them (seconds per Dask worker). Without a writable cache directory numba refuses ``cache=True``:
-    then the kernels compile in each process, silently."""
-
-    def decorate(function):
-        try:
-            return numba.njit(cache=True, **options)(function)
-        except RuntimeError:  # "cannot cache function ...: no locator available"
-            return numba.njit(**options)(function)
-
-    return decorate
 
 
 # Binning modes of the compiled kernel.
@@ -90,7 +76,7 @@ def _numpy_states(values: np.ndarray, mode: int, bin_size: float, n_bins: int, v
 
 if HAVE_NUMBA:
 
-    @_njit(inline="always")
+    @cached_njit(inline="always")
     def _code(value, mode, bin_size, low, scale, edges):
         if mode == _FIXED_SIZE:
             return np.int64(np.floor(value / bin_size))
@@ -106,7 +92,7 @@ if HAVE_NUMBA:
             return code
         return np.int64(value)
 
-    @_njit(inline="always")
+    @cached_njit(inline="always")
     def _mix(key):
         key ^= key >> np.uint64(30)
         key *= np.uint64(0xBF58476D1CE4E5B9)
@@ -115,7 +101,7 @@ if HAVE_NUMBA:
         key ^= key >> np.uint64(31)
         return key
 
-    @_njit()
+    @cached_njit()
     def _row_keys(values, mode, bin_size, low, scale, edges, weights):
         """The hash key of every row, and whether every value was finite.
 
@@ -148,7 +134,7 @@ if HAVE_NUMBA:
                 keys[row] = _mix(key)
         return keys, finite
 
-    @_njit()
+    @cached_njit()
     def _rows_equal(values, row, other, mode, bin_size, low, scale, edges):
         for column in range(values.shape[1]):
             here = _code(values[row, column], mode, bin_size, low, scale, edges)
@@ -156,7 +142,7 @@ if HAVE_NUMBA:
                 return False
         return True
 
-    @_njit()
+    @cached_njit()
     def _count_kernel(values, mode, bin_size, low, scale, edges, weights):
         """Returns (ids, n_states), or (ids, -1) when a value is not finite (the caller falls back).
 
@@ -198,7 +184,7 @@ if HAVE_NUMBA:
                 slot = (slot + 1) & mask
         return ids, n_states
 
-    @_njit()
+    @cached_njit()
     def _layers_kernel(layers, labels, n_labels, mode, bin_size, low, scale, edges, weights):
         """Per layer of the tuple ``layers`` (same rows, same dtype): states m, sum c ln c over the states'
         counts, joint (state, label) states and their sum c ln c, in one call for all layers.

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ibpipe.estimators.compiled import cached_njit
+
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_MEMORY_LIMIT = 256 * 2**20  # bytes of pairwise working memory per task
 # Above this many dimensions a k-d tree visits nearly every leaf: blocked brute force is faster.
@@ -203,20 +205,6 @@ try:  # numba is a dependency; without it the numpy chunks answer the same to ro
     import numba as _numba
 except ImportError:  # pragma: no cover
     _numba = None
-
-
-def cached_njit(**options):
-    """``numba.njit`` with the compiled code cached on disk, so each new process (each Dask worker) loads the
-    kernels instead of compiling them; where no cache folder is writable numba refuses ``cache=True`` and
-    the kernels compile in each process instead."""
-
-    def decorate(function):
-        try:
-            return _numba.njit(cache=True, **options)(function)
-        except RuntimeError:  # "cannot cache function ...: no locator available"
-            return _numba.njit(**options)(function)
-
-    return decorate
 
 
 _paired_kernel = None
