@@ -16,6 +16,15 @@ from ibpipe.estimators.registry import COUNTING_ESTIMATORS, ESTIMATORS
 from ibpipe.estimators.settings import EstimatorSettings
 from ibpipe.schema import Scheduler, Section, off_or, one_of, setting
 
+# Estimators that read a pooled window ("as if random") correctly: each takes ``x_ids``, so the w rows of
+# one input (its activations in the w epochs) are draws of T given that input, H(T|X) = sum_x p(x)
+# H(T|X=x) over them, and H(T) is taken over all w x N rows. Refused, and why:
+WINDOW_REFUSED = {
+    "renyi": "its mini-batches split the w rows of one input across batches, so no batch sees T given X whole",
+    "sample-propagation": "its draws are the noisy passes of one epoch's network, not the window's epochs",
+}
+WINDOW_ESTIMATORS = (*COUNTING_ESTIMATORS, "kde-upper", "kde-lower", "kde-mc", "knn", "lga")
+
 
 class EstimateParams(Section, EstimatorSettings):
     section: ClassVar[str] = "estimate"
@@ -30,7 +39,8 @@ class EstimateParams(Section, EstimatorSettings):
     )
     window: int = setting(
         1,
-        "pool this many consecutive measured epochs into one sample ('as if random'; 1 = off)",
+        "pool this many consecutive measured epochs into one sample ('as if random'; 1 = off): an input's w rows"
+        " are draws of T given X",
         unit="epochs",
         ge=1,
         le=1000,
@@ -56,11 +66,13 @@ class EstimateParams(Section, EstimatorSettings):
     device: one_of(DEVICES) = setting("auto", "where the pairwise distance kernels run (auto: CUDA when present)")
 
     def errors(self) -> list[str]:
-        pooled_elsewhere = [name for name in self.estimators if name not in COUNTING_ESTIMATORS]
-        if self.window > 1 and pooled_elsewhere:
+        refused = [name for name in self.estimators if name not in WINDOW_ESTIMATORS]
+        if self.window > 1 and refused:
+            reasons = "; ".join(
+                f"{name}: {WINDOW_REFUSED.get(name, 'not known to read repeated inputs')}" for name in refused
+            )
             return [
-                f"estimate.window = {self.window} with estimate.estimators {pooled_elsewhere}: windows pool epochs, "
-                f"which only the counting estimators ({', '.join(COUNTING_ESTIMATORS)}) read correctly; "
-                "set window: 1 or drop them"
+                f"estimate.window = {self.window} with estimate.estimators {refused}: windows pool epochs, which "
+                f"only {', '.join(WINDOW_ESTIMATORS)} read correctly ({reasons}); set window: 1 or drop them"
             ]
         return []
