@@ -7,7 +7,7 @@ from scipy import integrate, stats
 
 from ibpipe import information
 from ibpipe.estimators import kde as kde_module
-from ibpipe.estimators import registry
+from ibpipe.estimators import kde_sweep, registry
 from ibpipe.estimators.bootstrap import bootstrap_interval
 from ibpipe.estimators.inputs import apply_ceilings, ceilings
 from ibpipe.estimators.kde import kde_information
@@ -142,7 +142,7 @@ def test_kde_compiled_sweep_of_narrow_layers_equals_the_blocked_path_and_the_tex
     # Repeated rows (weights), three classes, and rounds of few pairs (a round boundary inside the rows).
     base = np.tanh(rng.normal(size=(400, 5)))
     points, labels = np.concatenate([base, base[:150]]), rng.integers(0, 3, 550)
-    monkeypatch.setattr(kde_module, "SWEEP_PAIRS", 1000)
+    monkeypatch.setattr(kde_sweep, "SWEEP_PAIRS", 1000)
     assert kde_module.fused_sweep(points.shape[1])
     kde_module.clear_cache()
     swept = kde_information(points, labels, variance)

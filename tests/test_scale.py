@@ -216,3 +216,25 @@ def test_reading_a_row_subsample_shard_by_shard_equals_indexing_the_whole_slab(r
     rows = pairwise.subsample_rows(250, 77, seed=3)
     read = read_slab(tmp_path / "activations.zarr", "a", "activation", 1, 3, rows)
     np.testing.assert_array_equal(read, values[1:3][:, rows])
+
+
+def test_the_plan_gives_each_pairwise_method_its_own_cost():
+    """lga weighs d^2 / 2 moments per pair (N^2 d^2), both KDE bounds share one half Gram matrix (N^2 d), knn
+    works on N x draws noisy points, and a window of w epochs pools w x N rows for the estimators."""
+    from ibpipe.infoplane.capping import FLOPS_PER_SECOND, pairwise_flops
+
+    def seconds(estimators, width, **keys):
+        options = validate_params({"estimate": {"estimators": estimators, "dimensions": [], **keys}}).estimate
+        return plan_pairwise(1000, {"a": width}, options).seconds_per_epoch
+
+    kde = seconds(["kde-upper", "kde-lower"], 10)
+    assert kde == pytest.approx(1000**2 * 10 / FLOPS_PER_SECOND)
+    assert seconds(["kde-upper"], 10) == kde  # one bound costs what both do
+    assert seconds(["kde-upper", "kde-lower"], 40) == pytest.approx(4 * kde)  # linear in d
+    lga_10, lga_40 = seconds(["lga"], 10), seconds(["lga"], 40)
+    assert lga_10 == pytest.approx(1000**2 * (10 * 10 + 3 * 10 + 2 + 2 * 10) / FLOPS_PER_SECOND)
+    assert lga_40 / lga_10 > 9  # quadratic in d: 40 units cost ~10x what 10 do (kde: 4x)
+    assert seconds(["knn"], 10, noise_draws=8) == pytest.approx(2 * 8**2 * kde)  # 8 draws per row, a full Gram
+    assert seconds(["kde-upper"], 10, window=3) == pytest.approx(9 * kde)  # 3 x N pooled rows
+    options = validate_params({"estimate": {"estimators": ["plugin"], "dimensions": ["corrdim"]}}).estimate
+    assert pairwise_flops(1000, 10, options) == 2 * min(options.dimension_pairs, 1000**2) * 10

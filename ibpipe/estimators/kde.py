@@ -31,7 +31,8 @@ import threading
 import numpy as np
 
 from ibpipe.estimators.groups import within_group_log_mean_kernel
-from ibpipe.estimators.pairwise import _on_cpu, cached_njit, cross_products, current, principal_axis
+from ibpipe.estimators.kde_sweep import COMPILED, swept_kernel_sums
+from ibpipe.estimators.pairwise import _on_cpu, cross_products, current, principal_axis
 from ibpipe.estimators.pairwise import block_rows as default_block_rows
 from ibpipe.estimators.rowkeys import row_keys
 from ibpipe.estimators.settings import default
@@ -111,8 +112,13 @@ def _class_kernel_sums(
     inverse = np.empty(len(points), dtype=np.int64)
     inverse[order] = np.arange(len(points))
     if fused_sweep(points.shape[1]):
-        sums = _swept_kernel_sums(
-            np.ascontiguousarray(points), np.ascontiguousarray(counts), projection, 0.125 / noise_variance, reach
+        sums = swept_kernel_sums(
+            np.ascontiguousarray(points),
+            np.ascontiguousarray(counts),
+            projection,
+            0.125 / noise_variance,
+            reach,
+            NEGLIGIBLE_EXPONENT,
         )
         return sums[0][inverse], sums[1][inverse]
     # -D_ij / (2 s2) = a_i.a_j / s2 - |a_i|^2 / (2 s2) - |a_j|^2 / (2 s2): scaling first saves two passes.
@@ -134,128 +140,7 @@ def _class_kernel_sums(
 def fused_sweep(n_dims: int) -> bool:
     """Whether a layer of ``n_dims`` units takes the compiled pair sweep: numba, the CPU in float64, and at
     most ``FUSED_MAX_DIMS`` units (wider layers are faster through BLAS)."""
-    return _numba is not None and n_dims <= FUSED_MAX_DIMS and _on_cpu(None) and current().dtype == "float64"
-
-
-try:  # numba is a dependency; without it the blocked numpy path answers the same to rounding
-    import numba as _numba
-except ImportError:  # pragma: no cover
-    _numba = None
-
-if _numba is not None:
-
-    @cached_njit(nogil=True)
-    def _near_pairs(columns_t, ends, first, stop, scale, exponents, columns, row_ends, squared):  # pragma: no cover
-        """The pairs (i, j), ``first`` <= i < ``stop``, i < j < ends[i], with D_ij / (8 s2) below the negligible one.
-
-        ``columns_t``: the points as (unit, row), so the distances of a row to its window run over contiguous
-        memory (vectorised); ``scale``: (1 / (8 s2), the negligible exponent). Writes -D_ij / (8 s2) of each
-        kept pair to ``exponents`` and j to ``columns``, row by row (a branch-free compaction), and the end of
-        row i's pairs to ``row_ends[i - first]``; returns how many pairs it kept. ``squared``: scratch.
-        """
-        inverse_scale, negligible = scale
-        kept = 0
-        for i in range(first, stop):
-            width = ends[i] - i - 1
-            window = squared[:width]
-            window[:] = 0.0
-            for unit in range(columns_t.shape[0]):
-                value = columns_t[unit, i]
-                others = columns_t[unit, i + 1 : ends[i]]
-                for j in range(width):
-                    difference = others[j] - value
-                    window[j] += difference * difference
-            for j in range(width):
-                exponent = window[j] * inverse_scale
-                exponents[kept] = -exponent
-                columns[kept] = i + 1 + j
-                kept += exponent < negligible
-            row_ends[i - first] = kept
-        return kept
-
-    @cached_njit(nogil=True)
-    def _add_pairs(sums, counts, first, stop, kernels, columns, row_ends):  # pragma: no cover - compiled
-        """Add each pair's Bhattacharyya kernel b (``kernels``) and KL kernel b^4 to both rows' class sums.
-
-        ``sums`` (n, 2 n_classes): the KL sums, then the Bhattacharyya ones, of each row (one cache line per
-        row for both); row i's own sums are gathered apart and added once. Two classes (the 12-bit task)
-        keep them in registers.
-        """
-        n_classes = counts.shape[1]
-        row = np.empty(2 * n_classes)
-        own = np.empty(n_classes)
-        begin = 0
-        for i in range(first, stop):
-            end = row_ends[i - first]
-            row[:] = 0.0
-            own[:] = counts[i]
-            if n_classes == 2:
-                own_0, own_1 = own[0], own[1]
-                upper_0, upper_1, lower_0, lower_1 = 0.0, 0.0, 0.0, 0.0
-                for pair in range(begin, end):
-                    j = columns[pair]
-                    lower = kernels[pair]
-                    upper = lower * lower
-                    upper *= upper
-                    count_0, count_1 = counts[j, 0], counts[j, 1]
-                    upper_0 += upper * count_0
-                    upper_1 += upper * count_1
-                    lower_0 += lower * count_0
-                    lower_1 += lower * count_1
-                    sums[j, 0] += upper * own_0
-                    sums[j, 1] += upper * own_1
-                    sums[j, 2] += lower * own_0
-                    sums[j, 3] += lower * own_1
-                row[0], row[1], row[2], row[3] = upper_0, upper_1, lower_0, lower_1
-            else:
-                for pair in range(begin, end):
-                    j = columns[pair]
-                    lower = kernels[pair]
-                    upper = lower * lower
-                    upper *= upper
-                    for label in range(n_classes):
-                        row[label] += upper * counts[j, label]
-                        row[n_classes + label] += lower * counts[j, label]
-                        sums[j, label] += upper * own[label]
-                        sums[j, n_classes + label] += lower * own[label]
-            for column in range(2 * n_classes):
-                sums[i, column] += row[column]
-            begin = end
-
-
-# Pairs whose kernels one round of the sweep holds (16 bytes each: the exponent and the column).
-SWEEP_PAIRS = 2**20
-
-
-def _swept_kernel_sums(points, counts, projection, inverse_scale, reach) -> np.ndarray:
-    """The kernel sums of ``_class_kernel_sums`` (2, n, n_classes) without an N x N array, rows sorted by
-    ``projection``.
-
-    Every pair i < j within ``reach`` on the projection is visited once: compiled code finds those with
-    D_ij / (8 s2) below ``NEGLIGIBLE_EXPONENT`` (the blocked path's cut) from the differences, numpy's
-    vectorised exp turns their exponents into the Bhattacharyya kernel b = exp(-D_ij / (8 s2)), and
-    compiled code adds b and the KL kernel b^4 = exp(-D_ij / (2 s2)) to both rows' sums. Rows go in
-    rounds of at most ``SWEEP_PAIRS`` visited pairs (one row's pairs at least): memory is O(that + N).
-    """
-    n_points = len(points)
-    ends = np.searchsorted(projection, projection + reach, side="right")
-    visited = np.cumsum(ends - np.arange(n_points) - 1)
-    capacity = max(SWEEP_PAIRS, int(np.max(np.diff(visited, prepend=0), initial=0)))
-    exponents, columns = np.empty(capacity), np.empty(capacity, dtype=np.int32)
-    squared = np.empty(int(np.max(ends - np.arange(n_points), initial=1)))
-    columns_t = np.ascontiguousarray(points.T)
-    row_ends = np.empty(n_points, dtype=np.int64)
-    sums = np.concatenate([counts, counts], axis=1)  # the j = i term: exp(0) = 1
-    first, done = 0, 0
-    while first < n_points:
-        stop = max(first + 1, int(np.searchsorted(visited, done + capacity, side="right")))
-        scale = (inverse_scale, NEGLIGIBLE_EXPONENT)
-        kept = _near_pairs(columns_t, ends, first, stop, scale, exponents, columns, row_ends, squared)
-        np.exp(exponents[:kept], out=exponents[:kept])
-        _add_pairs(sums, counts, first, stop, exponents, columns, row_ends)
-        first, done = stop, int(visited[stop - 1])
-    n_classes = counts.shape[1]
-    return np.stack([sums[:, :n_classes], sums[:, n_classes:]])
+    return COMPILED and n_dims <= FUSED_MAX_DIMS and _on_cpu(None) and current().dtype == "float64"
 
 
 def _add_dense_block(sums: np.ndarray, exponent: np.ndarray, within: np.ndarray, counts: np.ndarray, own: int) -> None:

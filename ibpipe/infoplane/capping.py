@@ -1,8 +1,10 @@
 """The declared cost cap of the O(N^2) methods: which rows they see, what a run will cost, and a refusal.
 
 The counting estimators (plug-in, Miller-Madow) are O(N d) and always see every row. The
-pairwise methods (kde-*, knn, the intrinsic dimensions) cost O(N^2 d) time; above
-``estimate.max_pairwise_samples`` rows they run on a seeded subsample
+pairwise methods (kde-*, knn, lga, the intrinsic dimensions) cost O(N^2) time, each its own
+multiple (``PAIRWISE_COSTS``: N^2 d for both KDE bounds, N^2 d^2 for lga, the square of the noise
+draws for knn, the window's square for every estimator); above ``estimate.max_pairwise_samples``
+rows they run on a seeded subsample
 (``ibpipe.estimators.pairwise.subsample_rows``: the same rows for every epoch, layer and
 estimator of a run), recorded in the metrics attrs. Their memory is bounded separately:
 blocks of pairwise distances take ``PAIRWISE_SHARE`` of ``estimate.memory_limit``.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -51,6 +53,41 @@ def pairwise_budget_bytes(params: Any) -> int:
     return params.memory_limit * MB // PAIRWISE_SHARE
 
 
+def _draws(params: Any) -> int:
+    """Noisy points per row of knn (at least k + 1 draws)."""
+    return max(params.noise_draws, params.n_neighbors + 1)
+
+
+# Floating-point operations of each pairwise method on n rows of a d-unit layer (one epoch or window).
+# One half Gram matrix (every pair once, as both KDE bounds share) is n^2 d; a full one 2 n^2 d.
+PAIRWISE_COSTS: dict[str, Callable[[int, int, Any], float]] = {
+    "kde": lambda n, d, p: n**2 * d,  # both bounds from one half Gram matrix
+    "kde-mc": lambda n, d, p: 2.0 * p.noise_draws * n**2 * d,  # n x draws noisy points against n centres
+    "knn": lambda n, d, p: 2.0 * (_draws(p) * n) ** 2 * d,  # neighbours among n x draws noisy points
+    # local Gaussian fits: every row weighs every other row's moments (1, x, x x'): ~d^2 / 2 + 3d / 2 + 1 per
+    # pair, twice (multiply and add); plus the k-th neighbour distances that set the bandwidths
+    "lga": lambda n, d, p: n**2 * (d * d + 3 * d + 2) + 2.0 * n**2 * d,
+    # batches of b rows: a Gram matrix (2 b^2 d) and three eigendecompositions (~10 b^3 each) per batch
+    "renyi": lambda n, d, p: (
+        (n / max(min(p.renyi_batch, n), 1)) * (2.0 * min(p.renyi_batch, n) ** 2 * d + 30.0 * min(p.renyi_batch, n) ** 3)
+    ),
+    "sample-propagation": lambda n, d, p: 2.0 * n**2 * d,  # mixture densities of n points over n centres
+    "twonn": lambda n, d, p: 2.0 * n**2 * d,  # two nearest neighbours: a full Gram matrix at worst
+    "corrdim": lambda n, d, p: 2.0 * min(p.dimension_pairs, n**2) * d,  # the sampled pairs' distances
+}
+DEFAULT_COST = PAIRWISE_COSTS["twonn"]  # an estimator not listed (e.g. a neural one): a full Gram matrix
+
+
+def pairwise_flops(n_rows: int, width: int, params: Any) -> float:
+    """Floating-point operations of the pairwise methods of ``params`` on one (epoch, layer) of ``width`` units
+    measured on ``n_rows`` rows: the estimators on the window's ``window x n_rows`` pooled rows, the
+    dimensions on one epoch's rows."""
+    pooled = n_rows * params.window
+    names = {"kde" if name in ("kde-upper", "kde-lower") else name for name in pairwise_estimators(params)}
+    flops = sum(PAIRWISE_COSTS.get(name, DEFAULT_COST)(pooled, width, params) for name in names)
+    return flops + sum(PAIRWISE_COSTS.get(name, DEFAULT_COST)(n_rows, width, params) for name in params.dimensions)
+
+
 @dataclasses.dataclass(frozen=True)
 class PairwisePlan:
     """What the pairwise part of one estimate run will cost, per epoch and per worker."""
@@ -69,25 +106,17 @@ class PairwisePlan:
 def plan_pairwise(n_rows: int, widths: Mapping[str, int], params: Any, epochs_per_task: int = 4) -> PairwisePlan:
     """Time and memory of the pairwise methods from the sizes alone (no data read).
 
-    Work per (epoch, layer) of width d on n rows: both KDE bounds ~ n^2 d (one half Gram
-    matrix), k-NN and TwoNN ~ 2 n^2 d (a full Gram matrix), the correlation dimension
-    ~ 2 pairs d.
+    Work per (epoch, layer): ``pairwise_flops`` (each method its own cost, ``PAIRWISE_COSTS``) at
+    ``FLOPS_PER_SECOND``. Memory: the task's slab (its epochs and the window's earlier ones) and the
+    pairwise blocks' budget.
     """
     rows = pairwise_rows(params, n_rows)
     n_used = n_rows if rows is None else len(rows)
     names = pairwise_estimators(params)
-    gram_passes = (1.0 if any(name.startswith("kde") for name in names) else 0.0) + 2.0 * (
-        ("knn" in names) + ("twonn" in params.dimensions)
-    )
-    flops = sum(
-        gram_passes * n_used**2 * width + 2.0 * min(params.dimension_pairs, n_used**2) * width
-        if "corrdim" in params.dimensions
-        else gram_passes * n_used**2 * width
-        for width in widths.values()
-    )
+    flops = sum(pairwise_flops(n_used, width, params) for width in widths.values())
     widest = max(widths.values(), default=0)
     wanted = bool(names or params.dimensions)
-    slab = epochs_per_task * n_used * widest * BYTES_PER_VALUE if wanted else 0
+    slab = (epochs_per_task + params.window - 1) * n_used * widest * BYTES_PER_VALUE if wanted else 0
     return PairwisePlan(n_rows, n_used, widest, flops / FLOPS_PER_SECOND, slab + pairwise_budget_bytes(params))
 
 

