@@ -171,3 +171,20 @@ def test_the_dimensions_of_one_cell_share_its_distinct_rows_and_equal_separate_c
         separate.append(DIMENSION_ESTIMATORS[name].estimate(points, params.dimension_pairs, params.seed)[0])
     np.testing.assert_array_equal(shared, separate)
     assert np.isfinite(shared).all() and ties.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("n_dims", [1, 3, 8, 9])
+def test_distinct_points_are_np_uniques_rows_by_either_sort(n_dims):
+    """Narrow rows are ranked column by column (lexsort), wider ones by np.unique: the same rows, the same order,
+    repeated and -0.0/0.0 rows merged as np.unique merges them."""
+    from ibpipe.dimension import loo_kde
+
+    rng = np.random.default_rng(n_dims)
+    points = np.round(rng.normal(size=(300, n_dims)), 1)  # coarse: many repeated rows and ties per column
+    points[5] = 0.0
+    points[6] = -0.0
+    loo_kde._DISTINCT[:] = [None, None]
+    distinct = loo_kde.distinct_points(points)
+    expected = np.unique(points, axis=0)
+    assert len(distinct) < len(points) and np.array_equal(distinct, expected)
+    assert np.array_equal(loo_kde._sorted_distinct(points), expected)

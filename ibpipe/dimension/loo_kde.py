@@ -47,11 +47,27 @@ def distinct_points(points: np.ndarray) -> np.ndarray:
     with _DISTINCT_LOCK:
         if _DISTINCT[0] == key.digest():
             return _DISTINCT[1]
-    distinct = np.unique(points, axis=0)
+    distinct = _sorted_distinct(points)
     distinct.flags.writeable = False  # shared between callers
     with _DISTINCT_LOCK:
         _DISTINCT[:] = [key.digest(), distinct]
     return distinct
+
+
+# Up to this many columns the rows are ranked by ``np.lexsort`` (one stable sort per column), several times
+# faster than ``np.unique(axis=0)``'s sort of whole rows on the narrow layers; wider rows take np.unique.
+LEXSORT_MAX_DIMS = 8
+
+
+def _sorted_distinct(points: np.ndarray) -> np.ndarray:
+    """The distinct rows of finite ``points`` in lexicographic order: ``np.unique(points, axis=0)``, whose rows
+    compare by value (0.0 and -0.0 are one row; either may stand for it, which no distance tells apart)."""
+    if points.shape[1] > LEXSORT_MAX_DIMS or len(points) == 0:
+        return np.unique(points, axis=0)
+    ranked = points[np.lexsort(points.T[::-1])]
+    new = np.ones(len(ranked), dtype=bool)
+    new[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+    return ranked[new]
 
 
 _DISTINCT: list = [None, None]
