@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ibpipe.errors import ParamsError
 from ibpipe.io.files import read_json
 from ibpipe.neurons.network import layer_arrays
 from ibpipe.neurons.pipeline import (
@@ -29,7 +30,7 @@ from ibpipe.neurons.pipeline import (
     pipeline_rows,
 )
 from ibpipe.neurons.replicas import NetSettings, align_arrays, align_replicas, initial_state, replica_arrays, train_net
-from ibpipe.neurons.tasks import load_task
+from ibpipe.neurons.tasks import task_of
 from ibpipe.parallel import dask_client, run_tasks
 
 LAYER_DIMS = {"w_in": ("neuron", "input"), "b_in": ("neuron",), "w_out": ("output", "neuron"), "b_out": ("output",)}
@@ -39,6 +40,11 @@ def replica_set(bootstrap_params: Any, source: Path) -> xr.Dataset:
     """The reference and its aligned replicas as the validated ``neurons.bootstrap`` section asks; ``source``
     is the `neuron-source` folder (read only for ``source: pipeline``)."""
     if bootstrap_params.source == "pipeline":
+        if bootstrap_params.neuron_layer != "hidden":
+            raise ParamsError(
+                f"neurons.bootstrap.neuron_layer = {bootstrap_params.neuron_layer} needs source: own; a pipeline "
+                "layer is analysed as a hidden layer (choose its name with neurons.bootstrap.layer)"
+            )
         reference, aligned, attrs = _pipeline_layer(bootstrap_params, source)
     else:
         reference, aligned, attrs = _own_net(bootstrap_params)
@@ -51,19 +57,12 @@ def replica_set(bootstrap_params: Any, source: Path) -> xr.Dataset:
     )
     coords = {"replica": np.arange(bootstrap_params.replicas), "neuron": np.arange(len(reference[1]))}
     dataset = xr.Dataset(variables, coords=coords)
-    dataset.attrs.update({**attrs, "source": bootstrap_params.source})
+    dataset.attrs.update({**attrs, "source": bootstrap_params.source, "neuron_layer": bootstrap_params.neuron_layer})
     return dataset
 
 
 def _own_net(bootstrap_params):
-    task = load_task(
-        bootstrap_params.dataset,
-        bootstrap_params.test_fraction,
-        bootstrap_params.split_seed,
-        bootstrap_params.window,
-        bootstrap_params.horizon,
-        bootstrap_params.series_length,
-    )
+    task = task_of(bootstrap_params)
     settings = NetSettings.for_task(bootstrap_params, loss=task.loss, n_out=task.n_out)
     start = initial_state(task.train_x.shape[1], task.n_out, settings)
     reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
