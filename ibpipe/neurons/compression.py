@@ -21,6 +21,7 @@ from ibpipe.neurons.merge import sign_test
 from ibpipe.neurons.network import HiddenLayerNet, layer_arrays, merged_net, parameter_count
 from ibpipe.neurons.params import METRICS
 from ibpipe.neurons.pipeline import PipelineEvaluator, load_state, pipeline_rows
+from ibpipe.neurons.recurrent import RecurrentNet, merge_recurrent
 from ibpipe.neurons.statistics import area_under_curve, higher_is_better, paired_comparison, verdict
 from ibpipe.neurons.tasks import scores, task_of
 
@@ -56,6 +57,21 @@ class ReadoutEvaluator(OwnNetEvaluator):
         return scores(replaced, self.test_inputs, self.test_targets, self.kind), count
 
 
+class RecurrentEvaluator(OwnNetEvaluator):
+    """Scores and parameters of a recurrent net (``ibpipe.neurons.recurrent``) merged to its centres."""
+
+    def __init__(self, reference, activation: str, test_inputs, test_targets, kind: str = "series"):
+        self.arrays = tuple(np.asarray(array, dtype=np.float64) for array in reference)
+        self.full = RecurrentNet.from_arrays(*self.arrays, activation=activation)
+        self.activation, self.test_inputs, self.test_targets, self.kind = activation, test_inputs, test_targets, kind
+        self.full_scores = scores(self.full, test_inputs, test_targets, kind)
+        self.params_full = parameter_count(self.full)
+
+    def evaluate(self, labels: np.ndarray, centre_means: np.ndarray) -> tuple[dict[str, float], int]:
+        merged = RecurrentNet.from_arrays(*merge_recurrent(self.arrays, labels, centre_means), self.activation)
+        return scores(merged, self.test_inputs, self.test_targets, self.kind), parameter_count(merged)
+
+
 def compression_curves(
     means: np.ndarray,
     covs: np.ndarray,
@@ -72,8 +88,9 @@ def compression_curves(
     neuron_layer: str = "hidden",
 ) -> xr.Dataset:
     """``curves_of`` a one-hidden-layer net (``reference`` = (w_in, b_in, w_out, b_out)) on these test rows;
-    ``means`` are the neurons of ``neuron_layer`` (hidden: merged, output: replaced rows shared)."""
-    evaluator_class = ReadoutEvaluator if neuron_layer == "output" else OwnNetEvaluator
+    ``means`` are the neurons of ``neuron_layer`` (hidden: merged, output: replaced rows shared; recurrent:
+    the neurons of a recurrent net, ``reference`` = ([W | V], b, U, c), merged)."""
+    evaluator_class = {"output": ReadoutEvaluator, "recurrent": RecurrentEvaluator}.get(neuron_layer, OwnNetEvaluator)
     evaluator = evaluator_class(reference, activation, test_inputs, test_labels, kind)
     return curves_of(evaluator, means, covs, ks=ks, restarts=restarts, seed=seed, metrics=metrics, kind=kind)
 
@@ -211,10 +228,10 @@ def neuron_compression(
             test_inputs=task.test_x,
             test_labels=task.test_y,
             kind=task.kind,
-            neuron_layer=trained.neuron_layer,
+            neuron_layer="recurrent" if trained.architecture == "recurrent" else trained.neuron_layer,
             **settings,
         )
-        if task.kind == "series":
+        if task.kind == "series" and trained.architecture == "feedforward":
             _add_circle(curves, layers, task.train_x, trained.activation, trained.neuron_layer)
     curves.attrs.update(
         {

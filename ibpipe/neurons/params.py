@@ -23,6 +23,7 @@ NEURON_SOURCES = ("own", "pipeline")
 # Which layer's neurons (incoming weights + bias) are the neuron set: the hidden units, or the read-out units.
 NEURON_LAYERS = ("hidden", "output")
 PROJECTIONS = ("pca", "random")
+ARCHITECTURES = ("feedforward", "recurrent")
 STUDENTS = ("laplace", "variational")
 
 
@@ -47,6 +48,11 @@ class NeuronsBootstrapParams(Section, NetTraining):
         "iris",
         "source own: scikit-learn table, mnist (IDX files in `root`; classification) or gait (synthetic 50 Hz "
         "series, forecasting)",
+    )
+    architecture: one_of(ARCHITECTURES) = setting(
+        "feedforward",
+        "source own: feedforward (one hidden layer) or recurrent (h_t = s(W h_t-1 + V x_t + b) over a gait window, "
+        "a neuron = its rows of W and V and its bias; covariance bootstrap)",
     )
     neuron_layer: one_of(NEURON_LAYERS) = setting(
         "hidden",

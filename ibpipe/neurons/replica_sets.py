@@ -1,6 +1,7 @@
 """The bootstrap stage's work: a reference network and B replicas trained on bootstrap resamples, aligned to it.
 
-``source: own``: a one-hidden-layer net on ``dataset`` (classification, or the gait series forecast).
+``source: own``: a one-hidden-layer net on ``dataset`` (classification, or the gait series forecast), or
+with ``architecture: recurrent`` the recurrent net of ``ibpipe.neurons.recurrent`` on the gait windows.
 ``pipeline``: the layer ``layer`` of the pipeline's trained network (from data/neuron_source, written
 by `neuron-source`), its replicas trained like the pipeline's. Replicas train on Dask workers (one
 thread each). ``replica_set`` returns data/bootstrap.nc: the reference's layers, the aligned
@@ -28,6 +29,13 @@ from ibpipe.neurons.pipeline import (
     load_state,
     pipeline_replica_state,
     pipeline_rows,
+)
+from ibpipe.neurons.recurrent import (
+    align_recurrent,
+    recurrent_arrays,
+    recurrent_replica,
+    recurrent_start,
+    train_recurrent,
 )
 from ibpipe.neurons.replicas import NetSettings, align_arrays, align_replicas, initial_state, replica_arrays, train_net
 from ibpipe.neurons.tasks import task_of
@@ -63,6 +71,8 @@ def replica_set(bootstrap_params: Any, source: Path) -> xr.Dataset:
 
 def _own_net(bootstrap_params):
     task = task_of(bootstrap_params)
+    if bootstrap_params.architecture == "recurrent":
+        return _recurrent_net(bootstrap_params, task)
     settings = NetSettings.for_task(bootstrap_params, loss=task.loss, n_out=task.n_out)
     start = initial_state(task.train_x.shape[1], task.n_out, settings)
     reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
@@ -76,6 +86,27 @@ def _own_net(bootstrap_params):
     aligned = align_replicas(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
     attrs = {"dataset": bootstrap_params.dataset, "activation": bootstrap_params.activation, "task": task.kind}
     return reference, aligned, attrs
+
+
+def _recurrent_net(bootstrap_params, task):
+    """The recurrent net of ``ibpipe.neurons.recurrent`` on the gait windows (one input per step) and its replicas."""
+    if task.kind != "series" or bootstrap_params.neuron_layer != "hidden" or bootstrap_params.dim:
+        raise ParamsError(
+            "neurons.bootstrap.architecture = recurrent needs a series dataset (gait), neuron_layer: hidden and dim: 0"
+        )
+    settings = NetSettings.for_task(bootstrap_params, loss=task.loss, n_out=task.n_out)
+    start = recurrent_start(settings, task.n_out)
+    reference = recurrent_arrays(train_recurrent(task.train_x, task.train_y, settings, start))
+    shared = {
+        "inputs": task.train_x,
+        "labels": task.train_y,
+        "settings": settings,
+        "shared_start": start if bootstrap_params.init == "same" else None,
+    }
+    replicas = _run_replicas(bootstrap_params, recurrent_replica, shared)
+    aligned = align_recurrent(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
+    attrs = {"dataset": bootstrap_params.dataset, "activation": bootstrap_params.activation, "task": task.kind}
+    return reference, aligned, {**attrs, "architecture": "recurrent"}
 
 
 def _pipeline_layer(bootstrap_params, source: Path):

@@ -41,6 +41,11 @@ def gaussians_from(layers: xr.Dataset, gaussians_params: NeuronGaussiansParams, 
     if covariance == "bootstrap":
         means, covs = neuron_gaussians(reference_in, replica_rows(layers, neuron_layer), gaussians_params.ridge)
         return means, covs, {}
+    if layers.attrs.get("architecture", "feedforward") == "recurrent":
+        raise ParamsError(
+            f"neurons.gaussians.covariance = {covariance}: a recurrent net's neurons support covariance: bootstrap "
+            "(their likelihood is not linear in one neuron's row through time)"
+        )
     if layers.attrs.get("source", "own") != "own":
         raise ParamsError(
             f"neurons.gaussians.covariance = {covariance} needs neurons.bootstrap.source = own "
