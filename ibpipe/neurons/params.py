@@ -68,7 +68,8 @@ class NeuronsBootstrapParams(Section, NetTraining):
     )
     projection: one_of(PROJECTIONS) = setting(
         "pca",
-        "dim > 0: pca (principal axes of the training inputs) or random (seeded Gaussian, Johnson-Lindenstrauss)",
+        "dim > 0: pca (principal axes of the training inputs) or random (Gaussian seeded by split_seed, "
+        "Johnson-Lindenstrauss)",
     )
     root: str = setting("auto", "mnist: folder of the four IDX files (auto: data/mnist); nothing is downloaded")
     max_rows: int = setting(
