@@ -1,5 +1,5 @@
-"""DVC stage `compare-covariances`: the same neurons' Gaussians from all three covariance sources
-(bootstrap, sandwich, variational), drawn side by side.
+"""DVC stage `compare-covariances`: the same neurons' Gaussians from every covariance source
+(bootstrap, sandwich, variational, teacher), drawn side by side.
 
 Output reports/covariance_figures: ``covariance_sources.png`` and ``covariance_sources.json``
 (per source, the mean over neurons of Tr S and the mean W2 between the sources' Gaussians of

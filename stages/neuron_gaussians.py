@@ -1,9 +1,11 @@
-"""DVC stage `neuron-gaussians`: every hidden neuron as a Gaussian N(mean, covariance) over its
-(incoming weights, bias).
+"""DVC stage `neuron-gaussians`: every neuron of the analysed layer (hidden or read-out) as a Gaussian
+N(mean, covariance) over its (incoming weights, bias).
 
 The mean is the reference neuron; the covariance comes from the aligned bootstrap replicas (plus a
-ridge), from the sandwich estimator H^-1 G H^-1 / N of the reference, or from a low-rank
-variational posterior A A^T + diag(d^2) (its own mean and factors [A | diag(d)] stored beside).
+ridge), from the sandwich estimator H^-1 G H^-1 / N of the reference, from a low-rank
+variational posterior A A^T + diag(d^2) (its own mean and factors [A | diag(d)] stored beside), or
+from Algorithm 1, a Bayesian student trained on answers sampled from the reference's p(y | x)
+(its own mean stored beside).
 Output data/neurons.nc.
 """
 

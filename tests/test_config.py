@@ -76,9 +76,9 @@ def test_the_shipped_params_file_is_valid_and_spells_out_every_default():
         ),
         ({"estimate": {"dimensions": ["pca"]}}, "estimate.dimensions", "'twonn'"),
         (
-            {"neurons": {"bootstrap": {"dataset": "mnist"}}},
-            "neurons.bootstrap.dataset = 'mnist'",
-            "'iris', 'wine', 'digits'",
+            {"neurons": {"bootstrap": {"dataset": "fashion_mnist"}}},
+            "neurons.bootstrap.dataset = 'fashion_mnist'",
+            "'iris', 'wine', 'digits', 'mnist'",
         ),
         ({"neurons": {"bootstrap": {"init": "random"}}}, "neurons.bootstrap.init = 'random'", "'independent'"),
         ({"neurons": {"compress": {"metrics": ["w1"]}}}, "neurons.compress.metrics", "'w2'"),

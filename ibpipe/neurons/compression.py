@@ -16,10 +16,12 @@ import xarray as xr
 from ibpipe.io.files import read_json
 from ibpipe.neurons.circle import circle_structure, input_plane
 from ibpipe.neurons.kmeans import kmeans
+from ibpipe.neurons.layers import LAYER_ROWS, layer_inputs
 from ibpipe.neurons.merge import sign_test
-from ibpipe.neurons.network import HiddenLayerNet, merged_net, parameter_count
+from ibpipe.neurons.network import HiddenLayerNet, layer_arrays, merged_net, parameter_count
 from ibpipe.neurons.params import METRICS
 from ibpipe.neurons.pipeline import PipelineEvaluator, load_state, pipeline_rows
+from ibpipe.neurons.recurrent import RecurrentNet, merge_recurrent
 from ibpipe.neurons.statistics import area_under_curve, higher_is_better, paired_comparison, verdict
 from ibpipe.neurons.tasks import scores, task_of
 
@@ -39,6 +41,37 @@ class OwnNetEvaluator:
         return scores(merged, self.test_inputs, self.test_targets, self.kind), parameter_count(merged)
 
 
+class ReadoutEvaluator(OwnNetEvaluator):
+    """Scores and parameters when the read-out neurons (rows of w_out with b_out) are replaced by their centres.
+
+    Read-out neurons that share a row compute the same output: the net stores each distinct row once
+    (and copies its output), so a removed neuron saves its hidden + 1 numbers.
+    """
+
+    def evaluate(self, labels: np.ndarray, centre_means: np.ndarray) -> tuple[dict[str, float], int]:
+        w_in, b_in, _, _ = layer_arrays(self.full)
+        rows = np.asarray(centre_means, dtype=np.float64)[np.asarray(labels)]
+        replaced = HiddenLayerNet.from_arrays(w_in, b_in, rows[:, :-1], rows[:, -1], self.full.activation)
+        distinct = len(np.unique(rows, axis=0))
+        count = self.params_full - (len(rows) - distinct) * rows.shape[1]
+        return scores(replaced, self.test_inputs, self.test_targets, self.kind), count
+
+
+class RecurrentEvaluator(OwnNetEvaluator):
+    """Scores and parameters of a recurrent net (``ibpipe.neurons.recurrent``) merged to its centres."""
+
+    def __init__(self, reference, activation: str, test_inputs, test_targets, kind: str = "series"):
+        self.arrays = tuple(np.asarray(array, dtype=np.float64) for array in reference)
+        self.full = RecurrentNet.from_arrays(*self.arrays, activation=activation)
+        self.activation, self.test_inputs, self.test_targets, self.kind = activation, test_inputs, test_targets, kind
+        self.full_scores = scores(self.full, test_inputs, test_targets, kind)
+        self.params_full = parameter_count(self.full)
+
+    def evaluate(self, labels: np.ndarray, centre_means: np.ndarray) -> tuple[dict[str, float], int]:
+        merged = RecurrentNet.from_arrays(*merge_recurrent(self.arrays, labels, centre_means), self.activation)
+        return scores(merged, self.test_inputs, self.test_targets, self.kind), parameter_count(merged)
+
+
 def compression_curves(
     means: np.ndarray,
     covs: np.ndarray,
@@ -52,9 +85,13 @@ def compression_curves(
     seed: int,
     metrics: tuple[str, ...] = METRICS,
     kind: str = "classification",
+    neuron_layer: str = "hidden",
 ) -> xr.Dataset:
-    """``curves_of`` a one-hidden-layer net (``reference`` = (w_in, b_in, w_out, b_out)) on these test rows."""
-    evaluator = OwnNetEvaluator(reference, activation, test_inputs, test_labels, kind)
+    """``curves_of`` a one-hidden-layer net (``reference`` = (w_in, b_in, w_out, b_out)) on these test rows;
+    ``means`` are the neurons of ``neuron_layer`` (hidden: merged, output: replaced rows shared; recurrent:
+    the neurons of a recurrent net, ``reference`` = ([W | V], b, U, c), merged)."""
+    evaluator_class = {"output": ReadoutEvaluator, "recurrent": RecurrentEvaluator}.get(neuron_layer, OwnNetEvaluator)
+    evaluator = evaluator_class(reference, activation, test_inputs, test_labels, kind)
     return curves_of(evaluator, means, covs, ks=ks, restarts=restarts, seed=seed, metrics=metrics, kind=kind)
 
 
@@ -170,7 +207,7 @@ def neuron_compression(
     """
     means, covs = gaussians["mean"].values, gaussians.covariance.values
     settings = {
-        "ks": list(range(1, (compress_params.k_max or len(layers.neuron)) + 1)),
+        "ks": list(range(1, (compress_params.k_max or len(means)) + 1)),
         "restarts": compress_params.restarts,
         "seed": compress_params.seed,
         "metrics": tuple(compress_params.metrics),
@@ -191,19 +228,31 @@ def neuron_compression(
             test_inputs=task.test_x,
             test_labels=task.test_y,
             kind=task.kind,
+            neuron_layer="recurrent" if trained.architecture == "recurrent" else trained.neuron_layer,
             **settings,
         )
-        if task.kind == "series":
-            _add_circle(curves, layers, task.train_x)
-    curves.attrs.update({"dataset": layers.attrs["dataset"], "covariance_source": gaussians.attrs["covariance_source"]})
+        if task.kind == "series" and trained.architecture == "feedforward":
+            _add_circle(curves, layers, task.train_x, trained.activation, trained.neuron_layer)
+    curves.attrs.update(
+        {
+            "dataset": layers.attrs["dataset"],
+            "covariance_source": gaussians.attrs["covariance_source"],
+            "neuron_layer": trained.neuron_layer,
+        }
+    )
     return curves
 
 
-def _add_circle(curves: xr.Dataset, layers: xr.Dataset, train_inputs: np.ndarray) -> None:
-    """The neurons (reference and replicas) in the plane of the input's first two principal axes."""
-    plane = input_plane(train_inputs)
-    reference = circle_structure(layers.reference_w_in.values, plane)
-    replica_w = layers.replica_w_in.values
+def _add_circle(
+    curves: xr.Dataset, layers: xr.Dataset, train_inputs: np.ndarray, activation: str, neuron_layer: str = "hidden"
+) -> None:
+    """The neurons (reference and replicas) in the plane of their layer's inputs' first two principal axes:
+    the data's for hidden neurons, the hidden activations' for read-out neurons."""
+    reference_layers = tuple(layers[f"reference_{name}"].values for name in ("w_in", "b_in", "w_out", "b_out"))
+    plane = input_plane(layer_inputs(reference_layers, train_inputs, activation, neuron_layer))
+    weights = LAYER_ROWS[neuron_layer][0]
+    reference = circle_structure(layers[f"reference_{weights}"].values, plane)
+    replica_w = layers[f"replica_{weights}"].values
     replicas = circle_structure(replica_w.reshape(-1, replica_w.shape[-1]), plane)
     curves["circle_reference"] = (("neuron", "plane_axis"), reference["projections"])
     curves["circle_replicas"] = (

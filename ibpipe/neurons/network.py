@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ibpipe.neurons.layers import LayerView, layer_view, neuron_rows
 from ibpipe.neurons.merge import compress_layer, count_parameters
 from ibpipe.nn.activations import activation as get_activation
 
@@ -109,34 +110,63 @@ def hidden_sandwich_terms(
     ``loss``: ``cross_entropy`` (integer labels) or ``mse`` (targets (N, o); L_n = mean over the o
     outputs of the squared error, as ``torch.nn.functional.mse_loss``).
     Coordinates are (incoming weights, bias) as in ``neuron_parameters``; pass both, with N, to
-    ``ibpipe.neurons.sandwich_from_moments``. Computed in the network's dtype, returned in float64.
+    ``ibpipe.neurons.sandwich_from_moments``. Returned in float64.
     """
-    dtype = next(net.parameters()).dtype
-    inputs = torch.as_tensor(np.asarray(inputs), dtype=dtype).flatten(1)
+    reference = tuple(a.astype(np.float64) for a in layer_arrays(net))
+    return layer_sandwich_terms(reference, inputs, labels, net.activation, "hidden", loss, batch_size)
+
+
+def layer_sandwich_terms(
+    reference: tuple[np.ndarray, ...],
+    inputs,
+    targets,
+    activation: str,
+    neuron_layer: str,
+    loss: str = "cross_entropy",
+    batch_size: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``hidden_sandwich_terms`` for the neurons of ``neuron_layer`` (``hidden`` or ``output``) of the net
+    ``reference`` = (w_in, b_in, w_out, b_out)."""
+    view = layer_view(reference, inputs, activation, neuron_layer)
+    rows = torch.as_tensor(neuron_rows(*reference[:2] if neuron_layer == "hidden" else reference[2:]))
     classes = loss == "cross_entropy"
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long if classes else dtype)
-    n_samples, hidden = len(inputs), net.hidden.out_features
-    p = inputs.shape[1] + 1
-    second_moments = np.zeros((hidden, p, p))
-    hessians = np.zeros((hidden, p, p))
-    for start in range(0, n_samples, batch_size):
-        batch = inputs[start : start + batch_size]
-        augmented = torch.cat([batch, torch.ones(len(batch), 1, dtype=dtype)], dim=1)
-        pre_activations = net.hidden(batch).detach().requires_grad_(True)
-        logits = net.output(net.nonlinearity(pre_activations))
-        targets = labels[start : start + batch_size]
+    targets = torch.as_tensor(np.asarray(targets), dtype=torch.long if classes else torch.float64)
+
+    def summed_loss(outputs: torch.Tensor, batch_targets: torch.Tensor) -> torch.Tensor:
         if classes:
-            total = nn.functional.cross_entropy(logits, targets, reduction="sum")
-        else:
-            total = nn.functional.mse_loss(logits, targets, reduction="sum") / logits.shape[1]
+            return nn.functional.cross_entropy(outputs, batch_targets, reduction="sum")
+        return nn.functional.mse_loss(outputs, batch_targets, reduction="sum") / outputs.shape[1]
+
+    second_moments, hessians = block_terms(view, rows, targets, summed_loss, batch_size)
+    return second_moments / len(targets), hessians / len(targets)
+
+
+def block_terms(view: LayerView, rows: torch.Tensor, targets: torch.Tensor, summed_loss, batch_size: int = 4096):
+    """(sum_n delta_nj^2 f_n f_n^T, sum_n c_nj f_n f_n^T), each (h, p, p) float64, for a loss
+    ``summed_loss(outputs, targets)`` = sum_n L_n: delta_nj = dL_n/dz_nj and c_nj = d^2 L_n / dz_nj^2.
+
+    Since z_nj = theta_j . f_n is linear in theta_j, the second sum is neuron j's exact Hessian block
+    and the first the sum of its per-row gradients' outer products; neither the per-row gradients nor
+    the full Hessian is stored (one backward pass per neuron).
+    """
+    hidden, p = rows.shape
+    second_moments, hessians = np.zeros((hidden, p, p)), np.zeros((hidden, p, p))
+    for start in range(0, len(targets), batch_size):
+        features = view.features[start : start + batch_size]
+        pre_activations = (features @ rows.T).detach().requires_grad_(True)
+        batch_view = LayerView(features, view.head)
+        total = summed_loss(batch_view.head(pre_activations), targets[start : start + batch_size])
         (deltas,) = torch.autograd.grad(total, pre_activations, create_graph=True)
         curvatures = torch.empty_like(pre_activations)
         for j in range(hidden):
+            if not deltas.requires_grad:
+                curvatures[:, j] = 0.0
+                continue
             (column,) = torch.autograd.grad(deltas[:, j].sum(), pre_activations, retain_graph=True, allow_unused=True)
             curvatures[:, j] = 0.0 if column is None else column[:, j].detach()
         deltas = deltas.detach()
-        x = augmented.double()
+        x = features.double()
         for j in range(hidden):
-            second_moments[j] += ((x * deltas[:, j : j + 1].double() ** 2).T @ x).numpy()
-            hessians[j] += ((x * curvatures[:, j : j + 1].double()).T @ x).numpy()
-    return second_moments / n_samples, hessians / n_samples
+            second_moments[j] += ((x * deltas[:, j : j + 1] ** 2).T @ x).numpy()
+            hessians[j] += ((x * curvatures[:, j : j + 1]).T @ x).numpy()
+    return second_moments, hessians

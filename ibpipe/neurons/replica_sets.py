@@ -1,6 +1,7 @@
 """The bootstrap stage's work: a reference network and B replicas trained on bootstrap resamples, aligned to it.
 
-``source: own``: a one-hidden-layer net on ``dataset`` (classification, or the gait series forecast).
+``source: own``: a one-hidden-layer net on ``dataset`` (classification, or the gait series forecast), or
+with ``architecture: recurrent`` the recurrent net of ``ibpipe.neurons.recurrent`` on the gait windows.
 ``pipeline``: the layer ``layer`` of the pipeline's trained network (from data/neuron_source, written
 by `neuron-source`), its replicas trained like the pipeline's. Replicas train on Dask workers (one
 thread each). ``replica_set`` returns data/bootstrap.nc: the reference's layers, the aligned
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ibpipe.errors import ParamsError
 from ibpipe.io.files import read_json
 from ibpipe.neurons.network import layer_arrays
 from ibpipe.neurons.pipeline import (
@@ -28,8 +30,15 @@ from ibpipe.neurons.pipeline import (
     pipeline_replica_state,
     pipeline_rows,
 )
+from ibpipe.neurons.recurrent import (
+    align_recurrent,
+    recurrent_arrays,
+    recurrent_replica,
+    recurrent_start,
+    train_recurrent,
+)
 from ibpipe.neurons.replicas import NetSettings, align_arrays, align_replicas, initial_state, replica_arrays, train_net
-from ibpipe.neurons.tasks import load_task
+from ibpipe.neurons.tasks import task_of
 from ibpipe.parallel import dask_client, run_tasks
 
 LAYER_DIMS = {"w_in": ("neuron", "input"), "b_in": ("neuron",), "w_out": ("output", "neuron"), "b_out": ("output",)}
@@ -39,6 +48,11 @@ def replica_set(bootstrap_params: Any, source: Path) -> xr.Dataset:
     """The reference and its aligned replicas as the validated ``neurons.bootstrap`` section asks; ``source``
     is the `neuron-source` folder (read only for ``source: pipeline``)."""
     if bootstrap_params.source == "pipeline":
+        if bootstrap_params.neuron_layer != "hidden":
+            raise ParamsError(
+                f"neurons.bootstrap.neuron_layer = {bootstrap_params.neuron_layer} needs source: own; a pipeline "
+                "layer is analysed as a hidden layer (choose its name with neurons.bootstrap.layer)"
+            )
         reference, aligned, attrs = _pipeline_layer(bootstrap_params, source)
     else:
         reference, aligned, attrs = _own_net(bootstrap_params)
@@ -51,19 +65,14 @@ def replica_set(bootstrap_params: Any, source: Path) -> xr.Dataset:
     )
     coords = {"replica": np.arange(bootstrap_params.replicas), "neuron": np.arange(len(reference[1]))}
     dataset = xr.Dataset(variables, coords=coords)
-    dataset.attrs.update({**attrs, "source": bootstrap_params.source})
+    dataset.attrs.update({**attrs, "source": bootstrap_params.source, "neuron_layer": bootstrap_params.neuron_layer})
     return dataset
 
 
 def _own_net(bootstrap_params):
-    task = load_task(
-        bootstrap_params.dataset,
-        bootstrap_params.test_fraction,
-        bootstrap_params.split_seed,
-        bootstrap_params.window,
-        bootstrap_params.horizon,
-        bootstrap_params.series_length,
-    )
+    task = task_of(bootstrap_params)
+    if bootstrap_params.architecture == "recurrent":
+        return _recurrent_net(bootstrap_params, task)
     settings = NetSettings.for_task(bootstrap_params, loss=task.loss, n_out=task.n_out)
     start = initial_state(task.train_x.shape[1], task.n_out, settings)
     reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
@@ -77,6 +86,27 @@ def _own_net(bootstrap_params):
     aligned = align_replicas(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
     attrs = {"dataset": bootstrap_params.dataset, "activation": bootstrap_params.activation, "task": task.kind}
     return reference, aligned, attrs
+
+
+def _recurrent_net(bootstrap_params, task):
+    """The recurrent net of ``ibpipe.neurons.recurrent`` on the gait windows (one input per step) and its replicas."""
+    if task.kind != "series" or bootstrap_params.neuron_layer != "hidden" or bootstrap_params.dim:
+        raise ParamsError(
+            "neurons.bootstrap.architecture = recurrent needs a series dataset (gait), neuron_layer: hidden and dim: 0"
+        )
+    settings = NetSettings.for_task(bootstrap_params, loss=task.loss, n_out=task.n_out)
+    start = recurrent_start(settings, task.n_out)
+    reference = recurrent_arrays(train_recurrent(task.train_x, task.train_y, settings, start))
+    shared = {
+        "inputs": task.train_x,
+        "labels": task.train_y,
+        "settings": settings,
+        "shared_start": start if bootstrap_params.init == "same" else None,
+    }
+    replicas = _run_replicas(bootstrap_params, recurrent_replica, shared)
+    aligned = align_recurrent(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
+    attrs = {"dataset": bootstrap_params.dataset, "activation": bootstrap_params.activation, "task": task.kind}
+    return reference, aligned, {**attrs, "architecture": "recurrent"}
 
 
 def _pipeline_layer(bootstrap_params, source: Path):

@@ -3,7 +3,10 @@
 
 ``bootstrap``: aligned replicas plus a ridge (``ibpipe.neurons.covariances.neuron_gaussians``);
 ``sandwich``: H^-1 G H^-1 / N of the reference; ``variational``: the low-rank posterior
-A A^T + diag(d^2) (``ibpipe.neurons.variational``). The mean is always the reference neuron, so
+A A^T + diag(d^2) (``ibpipe.neurons.variational``); ``teacher``: Algorithm 1, the posterior of a
+Bayesian student trained on answers sampled from the reference's p(y | x) (``ibpipe.neurons.teacher``).
+The neurons are the hidden or the read-out units (``neurons.bootstrap.neuron_layer``,
+``ibpipe.neurons.layers``). The mean is always the reference neuron, so
 that the three describe the same neurons; the variational posterior's own mean and its factors
 [A | diag(d)] come back as extra variables.
 """
@@ -17,9 +20,11 @@ import xarray as xr
 
 from ibpipe.errors import ParamsError
 from ibpipe.neurons.covariances import neuron_gaussians, sandwich_from_moments
-from ibpipe.neurons.network import HiddenLayerNet, hidden_sandwich_terms
+from ibpipe.neurons.layers import layer_view, reference_rows, replica_rows
+from ibpipe.neurons.network import layer_sandwich_terms
 from ibpipe.neurons.params import NeuronGaussiansParams, NeuronsBootstrapParams
 from ibpipe.neurons.tasks import task_of
+from ibpipe.neurons.teacher import teacher_student_posterior
 from ibpipe.neurons.variational import fit_lowrank_posterior, hidden_layer_log_likelihood
 from ibpipe.schema import validate_section
 
@@ -28,13 +33,19 @@ LAYERS = ("w_in", "b_in", "w_out", "b_out")
 
 def gaussians_from(layers: xr.Dataset, gaussians_params: NeuronGaussiansParams, covariance: str | None = None):
     """(means (h, p), covariances (h, p, p), extra variables {name: (dims, values)}) for ``covariance``
-    (default ``gaussians_params.covariance``) of the layers of data/bootstrap.nc."""
+    (default ``gaussians_params.covariance``) of the layers of data/bootstrap.nc; the neurons are those of
+    the layer its ``neurons.bootstrap.neuron_layer`` names (hidden or output)."""
     covariance = covariance or gaussians_params.covariance
-    reference_in = np.concatenate([layers.reference_w_in.values, layers.reference_b_in.values[:, None]], axis=1)
+    neuron_layer = layers.attrs.get("neuron_layer", "hidden")
+    reference_in = reference_rows(layers, neuron_layer)
     if covariance == "bootstrap":
-        replicas_in = np.concatenate([layers.replica_w_in.values, layers.replica_b_in.values[..., None]], axis=2)
-        means, covs = neuron_gaussians(reference_in, replicas_in, gaussians_params.ridge)
+        means, covs = neuron_gaussians(reference_in, replica_rows(layers, neuron_layer), gaussians_params.ridge)
         return means, covs, {}
+    if layers.attrs.get("architecture", "feedforward") == "recurrent":
+        raise ParamsError(
+            f"neurons.gaussians.covariance = {covariance}: a recurrent net's neurons support covariance: bootstrap "
+            "(their likelihood is not linear in one neuron's row through time)"
+        )
     if layers.attrs.get("source", "own") != "own":
         raise ParamsError(
             f"neurons.gaussians.covariance = {covariance} needs neurons.bootstrap.source = own "
@@ -45,12 +56,19 @@ def gaussians_from(layers: xr.Dataset, gaussians_params: NeuronGaussiansParams, 
     )
     task = task_of(trained)
     reference = tuple(layers[f"reference_{name}"].values.astype(np.float64) for name in LAYERS)
+    inputs = task.train_x.astype(np.float64)
     if covariance == "sandwich":
-        net = HiddenLayerNet.from_arrays(*reference, activation=trained.activation)
-        inputs = task.train_x.astype(np.float64)
-        second_moments, hessians = hidden_sandwich_terms(net, inputs, task.train_y, loss=task.loss)
+        second_moments, hessians = layer_sandwich_terms(
+            reference, inputs, task.train_y, trained.activation, neuron_layer, loss=task.loss
+        )
         return reference_in, sandwich_from_moments(second_moments, hessians, len(inputs), gaussians_params.damping), {}
-    log_likelihood = hidden_layer_log_likelihood(task.train_x, task.train_y, reference, trained.activation, task.loss)
+    if covariance == "teacher":
+        view = layer_view(reference, inputs, trained.activation, neuron_layer)
+        means, covs, _ = teacher_student_posterior(view, reference_in, task.train_y, task.loss, gaussians_params)
+        return reference_in, covs, {"posterior_mean": (("neuron", "coordinate"), means)}
+    log_likelihood = hidden_layer_log_likelihood(
+        task.train_x, task.train_y, reference, trained.activation, task.loss, neuron_layer
+    )
     posterior = fit_lowrank_posterior(
         log_likelihood,
         reference_in,
@@ -81,6 +99,10 @@ def gaussians_dataset(layers: xr.Dataset, gaussians_params: NeuronGaussiansParam
         variables, coords={"neuron": np.arange(len(means)), "coordinate": coordinates, "coordinate_": coordinates}
     )
     dataset.attrs.update(
-        {"covariance_source": gaussians_params.covariance, "coordinates": "incoming weights, then bias"}
+        {
+            "covariance_source": gaussians_params.covariance,
+            "coordinates": "incoming weights, then bias",
+            "neuron_layer": layers.attrs.get("neuron_layer", "hidden"),
+        }
     )
     return dataset

@@ -18,7 +18,7 @@ first target alone, the one-step forecast, both in units of the signal's varianc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -26,6 +26,8 @@ import torch
 from ibpipe.data.datasets import load_dataset
 from ibpipe.neurons.gait import autoregressive_windows, gait_signal
 from ibpipe.neurons.params import SERIES_DATASETS
+from ibpipe.neurons.projection import project
+from ibpipe.neurons.projection import projection as input_projection
 from ibpipe.nn.training import classification_loss
 
 
@@ -60,20 +62,38 @@ def load_task(
     window: int = 100,
     horizon: int = 1,
     series_length: int = 3000,
+    *,
+    root: str = "auto",
+    max_rows: int = 0,
+    dim: int = 0,
+    projection: str = "pca",
 ) -> NeuronTask:
-    """The task of ``neurons.bootstrap`` (see the module docstring)."""
+    """The task of ``neurons.bootstrap`` (see the module docstring); ``max_rows`` > 0 keeps a seeded subset
+    (seed ``split_seed``) of at most that many training and test rows, ``dim`` > 0 projects the inputs
+    (``ibpipe.neurons.projection``, the random one seeded by ``split_seed``)."""
     if dataset in SERIES_DATASETS:
-        return series_task(series_length, window, horizon, test_fraction, split_seed)
-    data = load_dataset(dataset, test_fraction, split_seed)
-    inputs = data.inputs.reshape(len(data.inputs), -1)
-    return NeuronTask(
-        "classification",
-        inputs[data.train_rows],
-        data.labels[data.train_rows],
-        inputs[data.test_rows],
-        data.labels[data.test_rows],
-        data.n_classes,
-    )
+        task = series_task(series_length, window, horizon, test_fraction, split_seed)
+    else:
+        data = load_dataset(dataset, test_fraction, split_seed, root=root)
+        inputs = data.inputs.reshape(len(data.inputs), -1)
+        task = NeuronTask(
+            "classification",
+            inputs[data.train_rows],
+            data.labels[data.train_rows],
+            inputs[data.test_rows],
+            data.labels[data.test_rows],
+            data.n_classes,
+        )
+    if max_rows:
+        rng = np.random.default_rng(split_seed)
+        train = np.sort(rng.permutation(len(task.train_x))[:max_rows])
+        test = np.sort(rng.permutation(len(task.test_x))[:max_rows])
+        task = replace(task, train_x=task.train_x[train], train_y=task.train_y[train])
+        task = replace(task, test_x=task.test_x[test], test_y=task.test_y[test])
+    if dim:
+        centre, matrix = input_projection(task.train_x, dim, projection, split_seed)
+        task = replace(task, train_x=project(task.train_x, centre, matrix), test_x=project(task.test_x, centre, matrix))
+    return task
 
 
 def series_task(length: int, window: int, horizon: int, test_fraction: float, seed: int) -> NeuronTask:
@@ -126,4 +146,8 @@ def task_of(bootstrap) -> NeuronTask:
         bootstrap.window,
         bootstrap.horizon,
         bootstrap.series_length,
+        root=bootstrap.root,
+        max_rows=bootstrap.max_rows,
+        dim=bootstrap.dim,
+        projection=bootstrap.projection,
     )

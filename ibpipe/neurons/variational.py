@@ -114,30 +114,36 @@ def hidden_layer_log_likelihood(
     reference: tuple[np.ndarray, ...],
     activation: str,
     loss: str,
+    neuron_layer: str = "hidden",
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """log p(D | hidden neurons theta (S, h, p)) of a one-hidden-layer net whose read-out stays at
-    the reference's (w_out, b_out); ``reference`` = (w_in, b_in, w_out, b_out).
+    """log p(D | neurons theta (S, h, p)) of a one-hidden-layer net ``reference`` = (w_in, b_in, w_out, b_out)
+    whose other layer stays at the reference's; ``neuron_layer``: ``hidden`` (default) or ``output``.
 
     ``cross_entropy``: minus the summed cross-entropy (a categorical likelihood). ``mse``: a
     Gaussian likelihood, - sum_n sum_o (y_no - f_no)^2 / (2 sigma_o^2), with the noise variance
     sigma_o^2 of each output fixed at the reference's mean squared residual (its maximum-likelihood
     estimate).
     """
-    from ibpipe.nn.activations import activation as get_activation
+    from ibpipe.neurons.layers import layer_view, neuron_rows
 
-    w_in, b_in, w_out, b_out = (torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in reference)
-    x = torch.as_tensor(np.asarray(inputs, dtype=np.float64)).flatten(1)
-    augmented = torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
-    nonlinearity = get_activation(activation).make()
+    view = layer_view(reference, inputs, activation, neuron_layer)
+    rows = neuron_rows(*reference[:2]) if neuron_layer == "hidden" else neuron_rows(*reference[2:])
+    noise = None
+    if loss != "cross_entropy":
+        y = torch.as_tensor(np.asarray(targets, dtype=np.float64))
+        with torch.no_grad():
+            noise = ((view.outputs(torch.as_tensor(rows, dtype=torch.float64)) - y) ** 2).mean(dim=0)
+    return layer_log_likelihood(view, targets, loss, noise)
 
-    def outputs(theta: torch.Tensor) -> torch.Tensor:
-        return nonlinearity(torch.einsum("np,shp->snh", augmented, theta)) @ w_out.T + b_out
 
+def layer_log_likelihood(view, targets: np.ndarray, loss: str, noise_variance=None) -> Callable:
+    """log p(targets | theta) for samples theta (S, h, p) -> (S,) through ``view`` (``ibpipe.neurons.layers``):
+    categorical on logits (``cross_entropy``), or Gaussian with per-output ``noise_variance`` (``mse``)."""
     if loss == "cross_entropy":
         labels = torch.as_tensor(np.asarray(targets), dtype=torch.long)
 
         def log_likelihood(theta: torch.Tensor) -> torch.Tensor:
-            logits = outputs(theta)
+            logits = view.outputs(theta)
             samples, rows, classes = logits.shape
             losses = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, classes), labels.repeat(samples), reduction="none"
@@ -146,10 +152,9 @@ def hidden_layer_log_likelihood(
 
         return log_likelihood
     y = torch.as_tensor(np.asarray(targets, dtype=np.float64))
-    with torch.no_grad():
-        variance = ((outputs(torch.cat([w_in, b_in[:, None]], dim=1)[None]) - y) ** 2).mean(dim=(0, 1))
+    variance = torch.as_tensor(np.asarray(noise_variance, dtype=np.float64))
 
     def gaussian_log_likelihood(theta: torch.Tensor) -> torch.Tensor:
-        return -(((outputs(theta) - y) ** 2) / (2 * variance)).sum(dim=(1, 2))
+        return -(((view.outputs(theta) - y) ** 2) / (2 * variance)).sum(dim=(1, 2))
 
     return gaussian_log_likelihood
