@@ -7,6 +7,7 @@ means within one standard deviation of 0; each test allows about 4 standard devi
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -120,3 +121,16 @@ def test_the_compiled_sweep_and_the_blas_blocks_give_the_same_densities(dimensio
     blocked = lga_log_densities(points, 20, sweep=False)
     assert np.all(np.isfinite(swept))
     np.testing.assert_allclose(swept, blocked, rtol=0, atol=1e-9)
+
+
+def test_isolated_tail_rows_give_nan_and_a_warning_not_thousands_of_bits():
+    # A Cauchy sample has rows far beyond their k neighbours: the left-out row's own local fit cannot describe
+    # it, and the resubstitution term ran to -1e6 nats (2688 bits of I on a 0.32-bit pair before).
+    generator = np.random.default_rng(3)
+    x = generator.standard_cauchy(500)
+    y = x + generator.standard_cauchy(500)
+    with pytest.warns(RuntimeWarning, match="far outside their own local Gaussian fit"):
+        assert np.isnan(float(ibpipe.mutual_information(x, y, estimator="lga")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(float(ibpipe.mutual_information(np.arcsinh(x), np.arcsinh(y), estimator="lga")))
