@@ -17,7 +17,11 @@ Epochs = list[Annotated[int, Field(ge=1)]]
 class SelectParams(Section):
     section: ClassVar[str] = "select"
 
-    method: one_of(SELECT_METHODS) = setting("log", "which epochs are measured")
+    method: one_of(SELECT_METHODS) = setting(
+        "delta-exact",
+        "which epochs are measured (delta-exact: consecutive measured epochs differ by at most select.delta or"
+        " are adjacent)",
+    )
     every: int = setting(100, "step of the 'every' schedule", unit="epochs", ge=1)
     n_points: int = setting(400, "points of the 'log' schedule before duplicates are dropped", ge=2)
     step_bounds: Epochs = setting(
@@ -27,7 +31,7 @@ class SelectParams(Section):
         [1, 5, 20, 100], "steps of 'stepped': one below each bound, one after the last", unit="epochs", min_length=1
     )
     delta: float = setting(
-        0.02,
+        0.05,
         "delta-*: largest change of I(.;T) between measured epochs: a fraction of H(.) when select.distance is"
         " normalised (at most 1), bits when it is unnormalised",
         gt=0.0,
