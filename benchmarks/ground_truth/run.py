@@ -157,17 +157,21 @@ def summarise(rows: list[dict]) -> list[dict]:
         groups.setdefault((row["task"], row["estimator"], int(row["n"])), []).append(row)
     summary = []
     for (task, name, n), group in groups.items():
-        values = np.array([float(row["estimate_bits"]) for row in group])
+        estimates = np.array([float(row["estimate_bits"]) for row in group])
+        # An estimator that declines a sample (NaN with a warning) is summarised over the samples it measured,
+        # and the declined ones are counted: a mean over NaN would hide every estimate it did make.
+        values = estimates[np.isfinite(estimates)]
         truth = float(group[0]["truth_bits"])
         summary.append(
             {
                 "task": task,
                 "estimator": name,
                 "n": n,
-                "seeds": len(values),
+                "seeds": len(estimates),
+                "not_finite": int(len(estimates) - len(values)),
                 "truth_bits": round(truth, 4),
-                "mean_bits": round(float(np.mean(values)), 4),
-                "bias_bits": round(float(np.mean(values) - truth), 4),
+                "mean_bits": round(float(np.mean(values)), 4) if len(values) else float("nan"),
+                "bias_bits": round(float(np.mean(values) - truth), 4) if len(values) else float("nan"),
                 "spread_bits": round(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, 4),
                 "seconds": round(float(np.mean([float(row["seconds"]) for row in group])), 3),
             }
@@ -184,6 +188,15 @@ def write_summary(summary: list[dict], out: Path) -> None:
 
 
 REFERENCES = ("npeet-ksg", "sklearn-mir")
+
+
+def _cell(row: dict) -> str:
+    """ "bias ± spread", with the samples an estimator declined (NaN) counted."""
+    declined = row.get("not_finite", 0)
+    if declined == row["seeds"]:
+        return f"NaN ({declined}/{declined})"
+    text = f"{row['bias_bits']:+.3f} ± {row['spread_bits']:.3f}"
+    return f"{text} ({declined}/{row['seeds']} NaN)" if declined else text
 
 
 def markdown_table(summary: list[dict], n: int, margin: float = 0.05) -> str:
@@ -203,9 +216,13 @@ def markdown_table(summary: list[dict], n: int, margin: float = 0.05) -> str:
         cells = []
         for name in names:
             row = cell.get((task, name))
-            cells.append(f"{row['bias_bits']:+.3f} ± {row['spread_bits']:.3f}" if row else "")
+            cells.append(_cell(row) if row else "")
         lines.append(f"| {task} | {truth:.3f} | " + " | ".join(cells) + " |")
-        references = [abs(cell[task, name]["bias_bits"]) for name in REFERENCES if (task, name) in cell]
+        references = [
+            abs(cell[task, name]["bias_bits"])
+            for name in REFERENCES
+            if (task, name) in cell and np.isfinite(cell[task, name]["bias_bits"])
+        ]
         if references:
             for name in names:
                 if name.startswith("ibpipe-") and (task, name) in cell:
