@@ -147,45 +147,105 @@ def ksg_sweep(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
 
 
 def chebyshev_sweep(points: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """The m nearest other rows in max-norm (distances, indices) by (distance, index), by the compiled sweep."""
+    """The m nearest other rows in max-norm (distances, indices) by (distance, index), by the compiled sweep
+    (coordinate-major, vectorised) below ``PRUNE_MIN_DIMS`` dimensions, by the pruned row scan above."""
+    points = _as_points(points)
+    if points.shape[1] >= PRUNE_MIN_DIMS:
+        return _chebyshev_pruned_kernel(np.ascontiguousarray(points), m, PRUNE_WINDOW)
     chunks = max(1, min(len(points), 8 * numba.config.NUMBA_NUM_THREADS))
-    return _chebyshev_sweep_kernel(np.ascontiguousarray(_as_points(points).T), m, chunks)
+    return _chebyshev_sweep_kernel(np.ascontiguousarray(points.T), m, chunks)
 
+
+# --- pruned row scans: a pair's max-norm distance is abandoned at the first coordinate that puts it out -------
+#
+# In hundreds of dimensions the coordinate-major sweep pays every coordinate of every pair; a max-norm ball
+# (or the running m-th nearest) is left at the first coordinate whose difference exceeds it, usually after a
+# few. On 4000 x 1024 noisy draws: counts 37 s -> 0.9 s, the k-NN query 38 s -> 6.4 s; on 20 dimensions the
+# vectorised sweep stays faster for the k-NN query (0.27 s against 1.8 s) and about even for the counts.
+
+# The k-NN query switches to the pruned scan from this many dimensions (4000 noisy draws: 3.1 s against 4.8 s
+# at 128, 7.8 s against 5.8 s at 256).
+PRUNE_MIN_DIMS = 256
+# Rows within this many indices of row i are offered first: the draws of one input sit together, and an
+# early tight bound prunes the rest sooner. The answer does not depend on the order.
+PRUNE_WINDOW = 16
 
 if numba is not None:
 
     @cached_njit(parallel=True)
-    def _count_within_sweep_kernel(point_columns, radius, reference_columns, chunks):  # pragma: no cover
-        """Rows of the reference within max-norm radius[i] (<=) of point i, one vectorised sweep per point."""
-        n = point_columns.shape[1]
-        m = reference_columns.shape[1]
-        counts = np.empty(n, dtype=np.int64)
-        size = (n + chunks - 1) // chunks
-        rows = np.empty((chunks, m))
-        for chunk in numba.prange(chunks):
-            row = rows[chunk]
-            for i in range(chunk * size, min(n, (chunk + 1) * size)):
-                row[:] = 0.0
-                for c in range(point_columns.shape[0]):
-                    value = point_columns[c, i]
-                    column = reference_columns[c]
-                    for j in range(m):
-                        row[j] = max(row[j], abs(column[j] - value))
-                total = 0
-                for j in range(m):
-                    total += row[j] <= radius[i]
-                counts[i] = total
+    def _count_within_pruned_kernel(points, radius, reference):  # pragma: no cover - compiled
+        """Rows of the reference within max-norm radius[i] (<=) of point i; a pair leaves at its first
+        coordinate beyond the radius."""
+        counts = np.empty(points.shape[0], dtype=np.int64)
+        for i in numba.prange(points.shape[0]):
+            a = points[i]
+            r = radius[i]
+            total = 0
+            for j in range(reference.shape[0]):
+                b = reference[j]
+                inside = 1
+                for c in range(a.shape[0]):
+                    if abs(b[c] - a[c]) > r:
+                        inside = 0
+                        break
+                total += inside
+            counts[i] = total
         return counts
+
+    @cached_njit()
+    def _offer(a, b, j, m, bound, best, where):  # pragma: no cover - compiled
+        """Row j into the m nearest (best, where) if it comes before the m-th by (distance, index); the
+        distance is abandoned once it exceeds ``bound``. Returns the new bound (the m-th distance)."""
+        d = 0.0
+        for c in range(a.shape[0]):
+            x = abs(a[c] - b[c])
+            if x > d:
+                d = x
+                if d > bound:
+                    return bound
+        if d == bound and where[m - 1] >= 0 and j > where[m - 1]:
+            return bound
+        position = m - 1
+        while position > 0 and (best[position - 1] > d or (best[position - 1] == d and where[position - 1] > j)):
+            best[position] = best[position - 1]
+            where[position] = where[position - 1]
+            position -= 1
+        best[position] = d
+        where[position] = j
+        return best[m - 1]
+
+    @cached_njit(parallel=True)
+    def _chebyshev_pruned_kernel(points, m, window):  # pragma: no cover - compiled
+        """The m nearest other rows in max-norm by (distance, index): the rows near i first, then the rest."""
+        n = points.shape[0]
+        distances = np.empty((n, m))
+        indices = np.empty((n, m), dtype=np.int64)
+        for i in numba.prange(n):
+            best = distances[i]
+            where = indices[i]
+            best[:] = np.inf
+            where[:] = -1
+            bound = np.inf
+            a = points[i]
+            low = max(0, i - window)
+            high = min(n, i + window + 1)
+            for j in range(low, high):
+                if j != i:
+                    bound = _offer(a, points[j], j, m, bound, best, where)
+            for j in range(low):
+                bound = _offer(a, points[j], j, m, bound, best, where)
+            for j in range(high, n):
+                bound = _offer(a, points[j], j, m, bound, best, where)
+        return distances, indices
 
 
 def count_within_sweep(points: np.ndarray, radius: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``count_within`` by the compiled sweep (numba required): O(N M d), for many dimensions."""
-    chunks = max(1, min(len(points), 8 * numba.config.NUMBA_NUM_THREADS))
-    return _count_within_sweep_kernel(
-        np.ascontiguousarray(points.T),
+    """``count_within`` by the pruned row scan (numba required): O(N M) pairs, each left at its first
+    coordinate beyond the radius, for many dimensions."""
+    return _count_within_pruned_kernel(
+        np.ascontiguousarray(points, dtype=np.float64),
         np.ascontiguousarray(radius, dtype=np.float64),
-        np.ascontiguousarray(reference.T),
-        chunks,
+        np.ascontiguousarray(reference, dtype=np.float64),
     )
 
 
