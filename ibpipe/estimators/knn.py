@@ -163,9 +163,10 @@ def knn_information(
     n_samples, dimension = points.shape
     draws = max(noise_draws, k + 1)
     generator = np.random.default_rng(seed)
-    noisy = np.repeat(points, draws, axis=0) + generator.normal(
-        scale=np.sqrt(noise_variance), size=(n_samples * draws, dimension)
-    )
+    noisy = np.repeat(points, draws, axis=0)
+    for start in range(0, len(noisy), 4096):  # in blocks: the same numbers as one draw, without a second copy
+        block = noisy[start : start + 4096]
+        block += generator.normal(scale=np.sqrt(noise_variance), size=block.shape)
     inputs = (
         np.arange(n_samples) if x_ids is None else np.unique(np.asarray(x_ids).ravel(), return_inverse=True)[1].ravel()
     )

@@ -43,6 +43,8 @@ METRICS = ("euclidean", "chebyshev")
 KD_TREE_AUTO_DIMS = 16
 # Candidates beyond k each backend proposes, so that ties and rounding near the k-th rarely need a rescan.
 EXTRA_CANDIDATES = 4
+# Rows per block where the points are centred (so no copy of all of them is made).
+_ROW_BLOCK = 4096
 # Relative rounding bound on a backend's squared distances (float64 products; float32 for FAISS).
 _ROUNDING = {"blocked": 1e-10, "torch": 1e-10, "kdtree": 1e-12, "faiss": 1e-5, "numba": 0.0}
 # Max-norm distances are exact differences in the k-d tree and the numpy blocks (no products to round).
@@ -164,7 +166,10 @@ def _candidates_kdtree(points: np.ndarray, m: int, metric: str) -> tuple[np.ndar
 def _candidates_faiss(points: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     import faiss
 
-    data = np.ascontiguousarray(points - points.mean(axis=0), dtype=np.float32)
+    data = np.empty(points.shape, dtype=np.float32)  # centred, block by block: no float64 copy of the points
+    mean = points.mean(axis=0)
+    for start in range(0, len(points), _ROW_BLOCK):
+        data[start : start + _ROW_BLOCK] = points[start : start + _ROW_BLOCK] - mean
     index = faiss.IndexFlatL2(data.shape[1])
     index.add(data)
     distances = np.empty((len(data), m))
@@ -217,18 +222,30 @@ def kneighbors(
     if m == n - 1:
         return distances, indices  # every other row is a candidate: nothing lies beyond them
     # The smallest distance a non-candidate may have: the largest candidate's, less the rounding bound.
-    centred = points - points.mean(axis=0)
+    size = _centred_sizes(points, metric)  # squared euclidean norms or max-norms of the centred rows
     if metric == "euclidean":
-        squared = np.einsum("ij,ij->i", centred, centred)
-        floor = np.sqrt(np.maximum(approximate.max(axis=1) - _ROUNDING[backend] * (squared + squared.max()), 0.0))
+        floor = np.sqrt(np.maximum(approximate.max(axis=1) - _ROUNDING[backend] * (size + size.max()), 0.0))
     else:
-        size = np.abs(centred).max(axis=1)
         floor = np.maximum(approximate.max(axis=1) - _ROUNDING_CHEBYSHEV[backend] * (size + size.max()), 0.0)
     certain = distances[:, -1] <= floor if distances_only else distances[:, -1] < floor
     unsure = np.flatnonzero(~certain)
     if len(unsure):
         distances[unsure], indices[unsure] = _scan_rows(points, unsure, k, metric)
     return distances, indices
+
+
+def _centred_sizes(points: np.ndarray, metric: str) -> np.ndarray:
+    """|p - mean|^2 (euclidean) or max |p - mean| (chebyshev) per row, in blocks of rows: the points are
+    never copied whole (a 160000 x 3136 layer is 4 GB)."""
+    mean = points.mean(axis=0)
+    sizes = np.empty(len(points))
+    for start in range(0, len(points), _ROW_BLOCK):
+        centred = points[start : start + _ROW_BLOCK] - mean
+        if metric == "euclidean":
+            sizes[start : start + _ROW_BLOCK] = np.einsum("ij,ij->i", centred, centred)
+        else:
+            sizes[start : start + _ROW_BLOCK] = np.abs(centred).max(axis=1)
+    return sizes
 
 
 def count_within(points: np.ndarray, radius: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
