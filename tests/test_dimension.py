@@ -13,7 +13,7 @@ from ibpipe.dimension.loo_kde import (
     monte_carlo_entropy,
     rule_of_thumb_bandwidth,
 )
-from ibpipe.dimension.twonn import twonn_dimension
+from ibpipe.dimension.twonn import twonn_dimension, twonn_fit
 
 
 @pytest.mark.parametrize("n_dims", [1, 2])
@@ -113,6 +113,33 @@ def test_twonn_finds_the_intrinsic_dimension(name, k, low, high):
     assert true_dim == k
     assert low <= twonn_dimension(points) <= high
     assert twonn_dimension(np.concatenate([points, points[:100]])) == pytest.approx(twonn_dimension(points))
+
+
+def scikit_dimension_twonn(points: np.ndarray, discard_fraction: float) -> float:
+    """scikit-dimension's linear TwoNN fit (skdim.id.TwoNN) in a few lines: r1, r2 from every distance,
+    the N ratios sorted, the largest discard_fraction dropped, F(mu_(i)) = i / N, a slope through the origin."""
+    from scipy.spatial.distance import cdist
+
+    r = np.sort(cdist(points, points), axis=1)
+    mu = np.sort(r[:, 2] / r[:, 1])
+    keep = int(len(mu) * (1 - discard_fraction))
+    x, y = np.log(mu[:keep]), -np.log(1 - np.arange(1, keep + 1) / len(mu))
+    return float(x @ y / (x @ x))
+
+
+@pytest.mark.parametrize(("n", "dims"), [(400, 3), (300, 40)])  # a k-d tree, and the k-NN query's candidates
+@pytest.mark.parametrize("discard_fraction", [0.1, 0.3])
+def test_twonn_in_scikit_dimension_convention_is_its_linear_fit(n, dims, discard_fraction):
+    points = np.random.default_rng(dims).normal(size=(n, 5)) @ np.random.default_rng(1).normal(size=(5, dims))
+    expected = scikit_dimension_twonn(points, discard_fraction)
+    ours = twonn_fit(points, discard_fraction, convention="scikit-dimension").dimension
+    assert ours == pytest.approx(expected, rel=1e-9, abs=0)
+    default = twonn_fit(points, discard_fraction).dimension  # F = (i - 1) / N: a different fit, O(1/N) apart
+    assert default != pytest.approx(expected, rel=1e-6) and default == pytest.approx(expected, rel=0.05)
+    with pytest.raises(ValueError, match="convention"):
+        twonn_fit(points, convention="skdim")
+    with pytest.raises(ValueError, match="discard_fraction"):
+        twonn_fit(points, 0.0, convention="scikit-dimension")
 
 
 @pytest.mark.parametrize("breakpoint", [3.0, 5.0, 4.37])

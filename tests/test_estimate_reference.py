@@ -43,12 +43,14 @@ RUN_ATTRS_ADDED = (
     "max_pairwise_samples",
     "memory_limit",
     "device",
+    "neural_steps",
+    "neural_batch",
 )
 # Params keys declared since the reference was recorded (they reach the metrics through the params attr).
 PARAMS_KEYS_ADDED = {
     "dataset": ("factory",),
     "train": ("optimizer", "momentum", "weight_decay"),
-    "estimate": ("lga_neighbors",),
+    "estimate": ("lga_neighbors", "neural_steps", "neural_batch"),
 }
 # Defaults changed since the reference was recorded that leave the estimate's inputs as they were (the input
 # digest is checked first): how many processes shared the trials.

@@ -78,7 +78,7 @@ def test_clear_errors():
         kneighbors(points, 1, backend="annoy")
 
 
-@pytest.mark.parametrize("dims", [1, 2, 5, 40])
+@pytest.mark.parametrize("dims", [1, 2, 5, 40, 300])  # 300: the pruned row scan
 def test_count_within_counts_the_max_norm_ball_exactly(dims):
     rng = np.random.default_rng(dims)
     points = np.round(rng.normal(size=(300, dims)), 1)  # repeated values: counts at the ball's edge
@@ -89,6 +89,18 @@ def test_count_within_counts_the_max_norm_ball_exactly(dims):
     strict = np.nextafter(radius, 0)
     expected = np.where(radius == 0, (full == 0).sum(1), (full < radius[:, None]).sum(1))
     np.testing.assert_array_equal(count_within(points, strict), expected)
+
+
+def test_the_pruned_max_norm_scan_of_many_dimensions_answers_as_the_brute_force_scan():
+    rng = np.random.default_rng(5)
+    draws = np.repeat(rng.normal(size=(60, 300)), 4, axis=0) + 0.1 * rng.normal(size=(240, 300))
+    lattice = rng.integers(0, 2, size=(200, 300)).astype(float)
+    lattice[100:130] = lattice[:30]  # repeated rows and many equal distances
+    for points in (draws, lattice[rng.permutation(200)]):
+        expected = brute_force(points, 6, "chebyshev")
+        distances, indices = kneighbors(points, 6, metric="chebyshev", backend="numba")
+        np.testing.assert_array_equal(indices, expected[1])
+        np.testing.assert_array_equal(distances, expected[0])
 
 
 def test_one_dimensional_counts_do_not_round_across_the_edge():

@@ -163,9 +163,10 @@ def knn_information(
     n_samples, dimension = points.shape
     draws = max(noise_draws, k + 1)
     generator = np.random.default_rng(seed)
-    noisy = np.repeat(points, draws, axis=0) + generator.normal(
-        scale=np.sqrt(noise_variance), size=(n_samples * draws, dimension)
-    )
+    noisy = np.repeat(points, draws, axis=0)
+    for start in range(0, len(noisy), 4096):  # in blocks: the same numbers as one draw, without a second copy
+        block = noisy[start : start + 4096]
+        block += generator.normal(scale=np.sqrt(noise_variance), size=block.shape)
     inputs = (
         np.arange(n_samples) if x_ids is None else np.unique(np.asarray(x_ids).ravel(), return_inverse=True)[1].ravel()
     )
@@ -206,10 +207,10 @@ def ksg_information_nats(
     |a_j - a_i| < eps_i (strict), I = psi(k) + psi(N) - <psi(n_a + 1) + psi(n_b + 1)>.
     ``variant`` 2 (eq. 9): eps_a(i), eps_b(i) the a- and b-extents of the k joint neighbours, n_a counts
     |a_j - a_i| <= eps_a(i), I = psi(k) - 1/k + psi(N) - <psi(n_a) + psi(n_b)>. The raw value may be < 0.
-    ``sweep``: the fused compiled sweep (``ibpipe.estimators.neighbours.ksg_sweep``) or the k-NN query and
+    ``sweep``: the fused compiled sweep (``ibpipe.estimators.sweeps.ksg_sweep``) or the k-NN query and
     k-d tree counts; None picks by dimension and ``estimate.device``. Both give the same numbers.
     """
-    from ibpipe.estimators.neighbours import ksg_sweep, sweep_available
+    from ibpipe.estimators.sweeps import ksg_sweep, sweep_available
 
     a, b, k = _as_points(a), _as_points(b), n_neighbors
     n = len(a)
@@ -245,7 +246,7 @@ def mixed_ksg_information_nats(
     of the counts c_ab, c_a, c_b for their logarithms. (The paper's ln(n + 1) with non-strict counts is
     the same estimator asymptotically, but biased by ln(k + 1) - psi(k) per continuous row at small N.)
     """
-    from ibpipe.estimators.neighbours import ksg_sweep, sweep_available
+    from ibpipe.estimators.sweeps import ksg_sweep, sweep_available
 
     a, b, k = _as_points(a), _as_points(b), n_neighbors
     n = len(a)

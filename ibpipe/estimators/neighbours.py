@@ -21,7 +21,9 @@ a CUDA device; on the CPU a k-d tree in few dimensions, else FAISS when ``faiss-
 (``estimate.memory_limit``): blocks of rows, never an N x N matrix.
 
 ``count_within(points, radius)``: how many rows lie within max-norm ``radius[i]`` of row i (KSG's
-marginal counts): two binary searches per row in 1-D, a k-d tree's counting query otherwise.
+marginal counts): two binary searches per row in 1-D, a k-d tree's counting query in few dimensions, the
+compiled sweep above. The compiled kernels (the exact check, the max-norm sweeps, KSG's fused sweep) live
+in ``ibpipe.estimators.sweeps``.
 
 References: J. Johnson, M. Douze & H. Jegou, "Billion-scale similarity search with GPUs", IEEE
 Trans. Big Data 7(3) (2021) (FAISS); J. L. Bentley, Commun. ACM 18(9) (1975) (k-d trees).
@@ -31,16 +33,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ibpipe.estimators.compiled import numba
 from ibpipe.estimators.pairwise import KD_TREE_MAX_DIMS, block_rows, current, squared_distance_blocks
+from ibpipe.estimators.sweeps import chebyshev_sweep, count_within_sweep, exact_distances
 
 BACKENDS = ("auto", "blocked", "kdtree", "faiss", "torch", "numba")
 METRICS = ("euclidean", "chebyshev")
 # The k-d tree answers "auto" up to this many dimensions; above it FAISS or the blocks are faster.
 KD_TREE_AUTO_DIMS = 16
-# KSG's joint space above this many dimensions is searched by the fused compiled sweep, below by a k-d tree.
-SWEEP_MIN_DIMS = 6
 # Candidates beyond k each backend proposes, so that ties and rounding near the k-th rarely need a rescan.
 EXTRA_CANDIDATES = 4
+# Rows per block where the points are centred (so no copy of all of them is made).
+_ROW_BLOCK = 4096
 # Relative rounding bound on a backend's squared distances (float64 products; float32 for FAISS).
 _ROUNDING = {"blocked": 1e-10, "torch": 1e-10, "kdtree": 1e-12, "faiss": 1e-5, "numba": 0.0}
 # Max-norm distances are exact differences in the k-d tree and the numpy blocks (no products to round).
@@ -74,7 +78,10 @@ def _as_points(points: np.ndarray) -> np.ndarray:
 
 
 def _exact(points: np.ndarray, rows: np.ndarray, columns: np.ndarray, metric: str) -> np.ndarray:
-    """Exact float64 distances from ``points[rows]`` (n,) to ``points[columns]`` (n, m), from the differences."""
+    """Exact float64 distances from ``points[rows]`` (n,) to ``points[columns]`` (n, m), from the differences:
+    the compiled kernel, or numpy without numba (one or the other for every distance of a process)."""
+    if numba is not None:
+        return exact_distances(points, rows, columns, metric == "chebyshev")
     difference = points[columns] - points[rows][:, None, :]
     if metric == "chebyshev":
         return np.abs(difference).max(axis=2)
@@ -93,7 +100,7 @@ def _scan_rows(points: np.ndarray, rows: np.ndarray, k: int, metric: str) -> tup
     distances = np.empty((len(rows), k))
     indices = np.empty((len(rows), k), dtype=np.int64)
     everyone = np.arange(len(points))
-    chunk = block_rows(len(points), arrays=points.shape[1] + 2)
+    chunk = block_rows(len(points), arrays=3 if numba is not None else points.shape[1] + 2)
     for start in range(0, len(rows), chunk):
         some = rows[start : start + chunk]
         exact = _exact(points, some, np.broadcast_to(everyone, (len(some), len(points))), metric)
@@ -159,7 +166,10 @@ def _candidates_kdtree(points: np.ndarray, m: int, metric: str) -> tuple[np.ndar
 def _candidates_faiss(points: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     import faiss
 
-    data = np.ascontiguousarray(points - points.mean(axis=0), dtype=np.float32)
+    data = np.empty(points.shape, dtype=np.float32)  # centred, block by block: no float64 copy of the points
+    mean = points.mean(axis=0)
+    for start in range(0, len(points), _ROW_BLOCK):
+        data[start : start + _ROW_BLOCK] = points[start : start + _ROW_BLOCK] - mean
     index = faiss.IndexFlatL2(data.shape[1])
     index.add(data)
     distances = np.empty((len(data), m))
@@ -212,18 +222,30 @@ def kneighbors(
     if m == n - 1:
         return distances, indices  # every other row is a candidate: nothing lies beyond them
     # The smallest distance a non-candidate may have: the largest candidate's, less the rounding bound.
-    centred = points - points.mean(axis=0)
+    size = _centred_sizes(points, metric)  # squared euclidean norms or max-norms of the centred rows
     if metric == "euclidean":
-        squared = np.einsum("ij,ij->i", centred, centred)
-        floor = np.sqrt(np.maximum(approximate.max(axis=1) - _ROUNDING[backend] * (squared + squared.max()), 0.0))
+        floor = np.sqrt(np.maximum(approximate.max(axis=1) - _ROUNDING[backend] * (size + size.max()), 0.0))
     else:
-        size = np.abs(centred).max(axis=1)
         floor = np.maximum(approximate.max(axis=1) - _ROUNDING_CHEBYSHEV[backend] * (size + size.max()), 0.0)
     certain = distances[:, -1] <= floor if distances_only else distances[:, -1] < floor
     unsure = np.flatnonzero(~certain)
     if len(unsure):
         distances[unsure], indices[unsure] = _scan_rows(points, unsure, k, metric)
     return distances, indices
+
+
+def _centred_sizes(points: np.ndarray, metric: str) -> np.ndarray:
+    """|p - mean|^2 (euclidean) or max |p - mean| (chebyshev) per row, in blocks of rows: the points are
+    never copied whole (a 160000 x 3136 layer is 4 GB)."""
+    mean = points.mean(axis=0)
+    sizes = np.empty(len(points))
+    for start in range(0, len(points), _ROW_BLOCK):
+        centred = points[start : start + _ROW_BLOCK] - mean
+        if metric == "euclidean":
+            sizes[start : start + _ROW_BLOCK] = np.einsum("ij,ij->i", centred, centred)
+        else:
+            sizes[start : start + _ROW_BLOCK] = np.abs(centred).max(axis=1)
+    return sizes
 
 
 def count_within(points: np.ndarray, radius: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
@@ -277,179 +299,3 @@ def _count_within_sorted(values: np.ndarray, centre: np.ndarray, radius: np.ndar
             break
         low = low - grow + shrink
     return np.maximum(high - low, 0)
-
-
-# --- compiled max-norm kernels (numba): brute force with early exit, parallel over rows -----------------------
-#
-# In 10+ dimensions a k-d tree visits most leaves, and a max-norm ball of KSG's marginal counts holds hundreds
-# of rows: one sweep per row over every other row, coordinate by coordinate (contiguous, so vectorised), is
-# faster than either, and KSG's marginal counts come from the arrays the joint search already filled.
-
-try:  # numba is a dependency; without it the k-d tree and numpy paths answer the same
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
-
-if numba is not None:
-
-    @numba.njit(cache=True)
-    def _max_norm_row(columns, i, out):  # pragma: no cover - compiled
-        """out[j] = max_c |columns[c, j] - columns[c, i]|, one contiguous (vectorisable) sweep per coordinate."""
-        out[:] = 0.0
-        for c in range(columns.shape[0]):
-            value = columns[c, i]
-            row = columns[c]
-            for j in range(out.shape[0]):
-                out[j] = max(out[j], abs(row[j] - value))
-
-    @numba.njit(cache=True)
-    def _nearest_k(first, second, i, k, best, where):  # pragma: no cover - compiled
-        """The k smallest max(first[j], second[j]) over j != i, by (distance, index), into best / where."""
-        best[:] = np.inf
-        where[:] = -1
-        bound = np.inf
-        for j in range(first.shape[0]):
-            d = max(first[j], second[j])
-            if j == i or d > bound or (d == bound and where[k - 1] >= 0):
-                continue
-            position = k - 1
-            while position > 0 and best[position - 1] > d:
-                best[position] = best[position - 1]
-                where[position] = where[position - 1]
-                position -= 1
-            best[position] = d
-            where[position] = j
-            bound = best[k - 1]
-
-    @numba.njit(parallel=True, cache=True)
-    def _ksg_kernel(a_columns, b_columns, k, chunks):  # pragma: no cover - compiled
-        """KSG's joint k-th neighbour and both marginal counts in one sweep per row.
-
-        Per row: the max-norm distances to every row in A and in B (two arrays of n), the k nearest in the
-        joint space from them, then the counts from the same arrays, so the marginals cost two comparisons
-        per pair. Returns eps, the joint k-th distance, and counts (5, n): n_a1, n_b1 the rows strictly within
-        eps in A and in B, i included (within 0, i.e. equal, when eps = 0); n_a2, n_b2 the rows other than i
-        within the A- and B-extent of the k neighbours (<=); n_ab the rows within that radius in the joint space.
-        """
-        n = a_columns.shape[1]
-        eps = np.empty(n)
-        counts = np.empty((5, n), dtype=np.int64)
-        size = (n + chunks - 1) // chunks
-        # Scratch per chunk, allocated here: an allocation inside the parallel loop may be hoisted and shared.
-        firsts = np.empty((chunks, n))
-        seconds = np.empty((chunks, n))
-        bests = np.empty((chunks, k))
-        wheres = np.empty((chunks, k), dtype=np.int64)
-        for chunk in numba.prange(chunks):
-            first = firsts[chunk]
-            second = seconds[chunk]
-            best = bests[chunk]
-            where = wheres[chunk]
-            for i in range(chunk * size, min(n, (chunk + 1) * size)):
-                _max_norm_row(a_columns, i, first)
-                _max_norm_row(b_columns, i, second)
-                _nearest_k(first, second, i, k, best, where)
-                e = best[k - 1]
-                radius = np.nextafter(e, 0.0) if e > 0 else 0.0
-                extent_a = 0.0
-                extent_b = 0.0
-                for position in range(k):
-                    extent_a = max(extent_a, first[where[position]])
-                    extent_b = max(extent_b, second[where[position]])
-                a1 = 0
-                b1 = 0
-                a2 = 0
-                b2 = 0
-                ab = 0
-                for j in range(n):
-                    a1 += first[j] <= radius
-                    b1 += second[j] <= radius
-                    a2 += first[j] <= extent_a
-                    b2 += second[j] <= extent_b
-                    ab += max(first[j], second[j]) <= radius
-                eps[i] = e
-                counts[0, i] = a1
-                counts[1, i] = b1
-                counts[2, i] = a2 - 1
-                counts[3, i] = b2 - 1
-                counts[4, i] = ab
-        return eps, counts
-
-    @numba.njit(parallel=True, cache=True)
-    def _chebyshev_sweep_kernel(columns, m, chunks):  # pragma: no cover - compiled
-        """The m nearest rows in max-norm by the same per-row sweep as ``_ksg_kernel`` (the k-NN query alone)."""
-        n = columns.shape[1]
-        distances = np.empty((n, m))
-        indices = np.empty((n, m), dtype=np.int64)
-        size = (n + chunks - 1) // chunks
-        rows = np.empty((chunks, n))
-        bests = np.empty((chunks, m))
-        wheres = np.empty((chunks, m), dtype=np.int64)
-        for chunk in numba.prange(chunks):
-            row = rows[chunk]
-            best = bests[chunk]
-            where = wheres[chunk]
-            for i in range(chunk * size, min(n, (chunk + 1) * size)):
-                _max_norm_row(columns, i, row)
-                _nearest_k(row, row, i, m, best, where)
-                distances[i] = best
-                indices[i] = where
-        return distances, indices
-
-
-def sweep_available(n_dims: int) -> bool:
-    """Whether KSG's fused sweep is the way for a joint space of ``n_dims``: numba, the CPU, and more
-    dimensions than a k-d tree handles well."""
-    from ibpipe.estimators.pairwise import _on_cpu
-
-    return numba is not None and _on_cpu(None) and n_dims > SWEEP_MIN_DIMS
-
-
-def ksg_sweep(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(eps, counts) of ``_ksg_kernel`` for the rows of ``a`` and ``b`` (numba required): O(N^2 d) time,
-    O(N) memory per thread."""
-    chunks = max(1, min(len(a), 8 * numba.config.NUMBA_NUM_THREADS))
-    return _ksg_kernel(np.ascontiguousarray(_as_points(a).T), np.ascontiguousarray(_as_points(b).T), k, chunks)
-
-
-def chebyshev_sweep(points: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """The m nearest other rows in max-norm (distances, indices) by (distance, index), by the compiled sweep."""
-    chunks = max(1, min(len(points), 8 * numba.config.NUMBA_NUM_THREADS))
-    return _chebyshev_sweep_kernel(np.ascontiguousarray(_as_points(points).T), m, chunks)
-
-
-if numba is not None:
-
-    @numba.njit(parallel=True, cache=True)
-    def _count_within_sweep_kernel(point_columns, radius, reference_columns, chunks):  # pragma: no cover
-        """Rows of the reference within max-norm radius[i] (<=) of point i, one vectorised sweep per point."""
-        n = point_columns.shape[1]
-        m = reference_columns.shape[1]
-        counts = np.empty(n, dtype=np.int64)
-        size = (n + chunks - 1) // chunks
-        rows = np.empty((chunks, m))
-        for chunk in numba.prange(chunks):
-            row = rows[chunk]
-            for i in range(chunk * size, min(n, (chunk + 1) * size)):
-                row[:] = 0.0
-                for c in range(point_columns.shape[0]):
-                    value = point_columns[c, i]
-                    column = reference_columns[c]
-                    for j in range(m):
-                        row[j] = max(row[j], abs(column[j] - value))
-                total = 0
-                for j in range(m):
-                    total += row[j] <= radius[i]
-                counts[i] = total
-        return counts
-
-
-def count_within_sweep(points: np.ndarray, radius: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``count_within`` by the compiled sweep (numba required): O(N M d), for many dimensions."""
-    chunks = max(1, min(len(points), 8 * numba.config.NUMBA_NUM_THREADS))
-    return _count_within_sweep_kernel(
-        np.ascontiguousarray(points.T),
-        np.ascontiguousarray(radius, dtype=np.float64),
-        np.ascontiguousarray(reference.T),
-        chunks,
-    )

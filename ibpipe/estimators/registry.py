@@ -83,6 +83,31 @@ def _sample_propagation(pre_noise, labels, x_ids, s: EstimatorSettings, base: fl
     return {"sample-propagation": sample_propagation_information(pre_noise, labels, noise_std, x_ids, seed=s.seed)}
 
 
+def _neural(objective: str) -> Family:
+    def family(activations, labels, x_ids, s: EstimatorSettings, base: float, noise_std: float):
+        from ibpipe.estimators.neural_layer import neural_layer_information  # torch only when asked for
+
+        values = neural_layer_information(
+            activations,
+            labels,
+            objective,
+            s.noise_variance,
+            steps=s.neural_steps,
+            batch_size=s.neural_batch,
+            seed=s.seed,
+            base=base,
+        )
+        return {objective: values}
+
+    return family
+
+
+_NEURAL_CRITIC = (
+    "a critic trained on (T, T + Z) for I(X;T) = I(T; T + Z) and on (T + Z, one-hot Y) for I(T;Y), at most "
+    "neural_steps steps on batches of neural_batch rows, held-out estimate; no H(T)"
+)
+
+
 @dataclass(frozen=True)
 class EstimatorInfo:
     needs: str  # "codes", "activations" or "pre_noise" (noiseless outputs of a noisy net, several draws per input)
@@ -139,6 +164,29 @@ ESTIMATORS = {
         "(2015); Wickstrom et al., arXiv:1909.11396 (2019); Yu et al., IEEE TNNLS 32 (2021)",
         _renyi,
     ),
+    "infonce": EstimatorInfo(
+        "activations",
+        f"InfoNCE lower bound, never above log2 neural_batch bits; {_NEURAL_CRITIC}; van den Oord, Li & Vinyals, "
+        "arXiv:1807.03748 (2018); Poole et al., ICML (2019)",
+        _neural("infonce"),
+    ),
+    "nwj": EstimatorInfo(
+        "activations",
+        f"NWJ (f-divergence) lower bound, variance growing like e^I; {_NEURAL_CRITIC}; Nguyen, Wainwright & Jordan, "
+        "IEEE TIT 56 (2010); Poole et al., ICML (2019)",
+        _neural("nwj"),
+    ),
+    "mine": EstimatorInfo(
+        "activations",
+        f"MINE (Donsker-Varadhan) with the moving-average gradient correction; {_NEURAL_CRITIC}; Belghazi et al., "
+        "ICML (2018)",
+        _neural("mine"),
+    ),
+    "smile": EstimatorInfo(
+        "activations",
+        f"SMILE, the DV bound with e^f clipped to [e^-tau, e^tau]; {_NEURAL_CRITIC}; Song & Ermon, ICLR (2020)",
+        _neural("smile"),
+    ),
     "sample-propagation": EstimatorInfo(
         "pre_noise",
         "noisy networks (model.noise_std > 0): Monte Carlo entropy of the Gaussian mixture of the noiseless "
@@ -148,6 +196,8 @@ ESTIMATORS = {
 }
 
 COUNTING_ESTIMATORS = tuple(name for name, info in ESTIMATORS.items() if info.needs == "codes")
+# The variational bounds train two critics per call (seconds each) and give no H(T).
+NEURAL_ESTIMATORS = ("infonce", "nwj", "mine", "smile")
 
 
 def needs(estimators: Sequence[str], kind: str) -> bool:

@@ -15,7 +15,10 @@ class EstimatorSettings(Settings):
     """Settings every estimator may read (each reads only its own)."""
 
     noise_variance: float = setting(
-        1.0e-3, "s2 of the Gaussian noise added to T by kde-*, knn and lga", unit="activation units squared", gt=0
+        1.0e-3,
+        "s2 of the Gaussian noise added to T by kde-*, knn, lga and the neural bounds",
+        unit="activation units squared",
+        gt=0,
     )
     n_neighbors: int = setting(3, "k of the knn estimator", ge=1, le=1000)
     noise_draws: int = setting(8, "noise draws per row of kde-mc and knn (knn uses at least k + 1)", ge=1, le=1000)
@@ -26,7 +29,20 @@ class EstimatorSettings(Settings):
     renyi_batch: int = setting(
         256, "rows per mini-batch of renyi (every quantity <= log2 of it)", unit="rows", ge=2, le=100_000
     )
-    seed: int = setting(0, "seed of bootstrap resampling and of the noise of kde-mc, knn, lga and renyi", ge=0)
+    neural_steps: int = setting(
+        300,
+        "most optimiser steps of each critic of infonce, nwj, mine and smile: two critics (I(X;T), I(T;Y)) per "
+        "(epoch, layer), each stopping early on its held-out split; their time budget",
+        unit="steps",
+        ge=1,
+        le=1_000_000,
+    )
+    neural_batch: int = setting(
+        128, "rows per batch K of infonce, nwj, mine and smile (infonce never exceeds log2 K)", unit="rows", ge=2
+    )
+    seed: int = setting(
+        0, "seed of bootstrap resampling and of the noise of kde-mc, knn, lga, renyi and the neural bounds", ge=0
+    )
 
 
 def default(name: str):
