@@ -127,6 +127,7 @@ def test_the_pipeline_path_finds_the_gaussian_channel_and_the_noisy_sign():
     assert 0.3 <= values["I_TY"] <= label_information_of_a_noisy_sign(noise) + 0.05
 
 
+@pytest.mark.slow  # four critics trained twice: ~35 s on a loaded machine
 def test_the_estimate_stage_measures_each_epoch_and_layer_by_every_neural_bound(estimate_params):
     """Two epochs of a layer through slab_information with a budget of 30 steps: finite I(X;T), I(T;Y)
     within their ceilings, NaN H(T); InfoNCE's I(X;T) never above log2 of the batch."""
