@@ -259,3 +259,11 @@ def test_malformed_params_stop_a_stage_before_any_work(project, tmp_path):
     assert "model.activation = 'softplus'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_the_select_stage_imports_torch_only_for_a_delta_skip_search():
+    code = (
+        "import sys, stages.select_epochs as s; assert 'torch' not in sys.modules, 'torch imported';"
+        "from ibpipe.infoplane.probing import SEARCHES; assert s.SEARCHES == tuple(SEARCHES), s.SEARCHES"
+    )
+    _run(PROJECT, sys.executable, "-c", code)
