@@ -9,14 +9,16 @@ from pathlib import Path
 
 from ibpipe.config.dataset import DatasetParams
 from ibpipe.config.reduce import ReduceParams
-from ibpipe.config.select import SelectParams
+from ibpipe.config.select import SELECT_METHODS, SelectParams
 from ibpipe.config.train import TrainParams
 from ibpipe.data.datasets import load_dataset
-from ibpipe.infoplane.probing import SEARCHES, delta_skip_selection
 from ibpipe.infoplane.selection import epoch_schedule, selectable_epochs
 from ibpipe.io.files import write_json
 from ibpipe.io.stage import run_stage
 from ibpipe.schema import load_sections
+
+# The delta-skip methods (probing.SEARCHES): only they import the prober, and with it torch (~1.5 s a process).
+SEARCHES = tuple(method for method in SELECT_METHODS if method.startswith("delta-"))
 
 
 def main(
@@ -26,8 +28,10 @@ def main(
 ) -> None:
     select_params, fit = load_sections(params_file, SelectParams, TrainParams)
     # Weights recorded by ibpipe.Recorder bring their own number of epochs.
-    n_epochs = selectable_epochs(str(weights), select_params.method, fit.epochs, tuple(SEARCHES))
+    n_epochs = selectable_epochs(str(weights), select_params.method, fit.epochs, SEARCHES)
     if select_params.method in SEARCHES:
+        from ibpipe.infoplane.probing import delta_skip_selection
+
         data, reduce = load_sections(params_file, DatasetParams, ReduceParams)
         dataset = load_dataset(**data.to_dict())
         selection = delta_skip_selection(select_params, n_epochs, dataset, reduce, str(weights.resolve()))

@@ -2,25 +2,31 @@
 DVCLive's accuracy in `dvc exp show`, the information curves in `dvc plots diff`."""
 
 import json
+import shutil
 import sys
 
 import pytest
 import xarray as xr
-from test_pipeline import _edit_params, _run, new_project
+import yaml
+from test_pipeline import _run
 
 pytestmark = pytest.mark.slow
 GIT = ("git", "-c", "user.name=ibpipe", "-c", "user.email=ibpipe@example.org")
 
 
 @pytest.fixture(scope="module")
-def experiments(tmp_path_factory):
-    root = new_project(tmp_path_factory.mktemp("compare"))
-    _edit_params(root, "train", epochs=8, learning_rate=1.0e-2)
-    _edit_params(root, "dump", epochs_per_shard=4)
-    _edit_params(root, "estimate", scheduler="synchronous", estimators=["plugin"], dimensions=[])
+def experiments(tiny, tmp_path_factory):
+    """A copy of the session's tiny project (5 epochs, tanh, every epoch measured), committed; two experiments.
+
+    The first experiment is the commit's own run (nothing to rerun); the second trains a relu network and
+    measures every 3rd epoch (0, 3 and the last, 5).
+    """
+    root = tmp_path_factory.mktemp("compare")
+    shutil.copytree(tiny[0], root, symlinks=True, dirs_exist_ok=True)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    assert (params["model"]["activation"], params["select"]["method"], params["train"]["epochs"]) == ("tanh", "all", 5)
     _run(root, "git", "add", "-A")
     _run(root, *GIT, "commit", "-q", "-m", "tiny project")
-    # tanh measures every epoch; relu every 3rd (0, 3, 6 and the last, 8)
     common = ("dvc", "exp", "run", "plot")
     _run(root, *common, "-n", "tanh", "-S", "model.activation=tanh", "-S", "select.method=all")
     _run(
@@ -33,11 +39,11 @@ def test_compare_aligns_two_experiments_on_the_union_of_their_epochs(experiments
     _run(experiments, sys.executable, "-m", "ibpipe", "compare", "tanh", "relu", "--out", "cmp")
     with xr.open_dataset(experiments / "cmp" / "compare.nc") as compared:
         assert compared.run.values.tolist() == ["tanh", "relu"]
-        # the default run has trials: compare keeps them as a dim
+        # the runs' trial dim (one trial here; several in test_compare.py) is kept
         assert compared.I_XT.dims == ("run", "epoch", "layer", "estimator", "trial")
-        assert compared.epoch.values.tolist() == list(range(9))
+        assert compared.epoch.values.tolist() == list(range(6))
         relu = compared.I_XT.sel(run="relu", estimator="plugin", layer="hidden1").isel(trial=0)
-        assert relu.notnull().values.tolist() == [e in (0, 3, 6, 8) for e in range(9)]
+        assert relu.notnull().values.tolist() == [e in (0, 3, 5) for e in range(6)]
         assert compared.I_XT.sel(run="tanh").notnull().all()
         assert compared["model.activation"].values.tolist() == ["tanh", "relu"]
         assert compared["select.method"].values.tolist() == ["all", "every"]
@@ -62,4 +68,4 @@ def test_dvc_plots_diff_overlays_the_information_curves_of_two_experiments(exper
     rendered = output.get("data", output)  # beside "errors" for the image plots of stages not run here
     rows = [row for plot in rendered["I_XT_over_epochs"] for row in plot["content"]["data"]["values"]]
     assert {row["rev"] for row in rows} == {"tanh", "relu"}
-    assert {row["epoch"] for row in rows if row["rev"] == "relu"} == {0, 3, 6, 8}
+    assert {row["epoch"] for row in rows if row["rev"] == "relu"} == {0, 3, 5}

@@ -84,7 +84,8 @@ def new_project(root: Path) -> Path:
         shutil.copytree(PROJECT / directory, root / directory, ignore=shutil.ignore_patterns("__pycache__"))
     _run(root, "git", "init", "-q")
     _run(root, "dvc", "init", "-q")
-    _run(root, "dvc", "config", "core.analytics", "false")
+    # what `dvc config core.analytics false` writes, without a third process
+    (root / ".dvc" / "config").write_text("[core]\n    analytics = false\n")
     return root
 
 
@@ -259,3 +260,11 @@ def test_malformed_params_stop_a_stage_before_any_work(project, tmp_path):
     assert "model.activation = 'softplus'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_the_select_stage_imports_torch_only_for_a_delta_skip_search():
+    code = (
+        "import sys, stages.select_epochs as s; assert 'torch' not in sys.modules, 'torch imported';"
+        "from ibpipe.infoplane.probing import SEARCHES; assert s.SEARCHES == tuple(SEARCHES), s.SEARCHES"
+    )
+    _run(PROJECT, sys.executable, "-c", code)
