@@ -23,11 +23,11 @@ import _common as common
 STUDY = "autoencoder"
 SETTINGS = {
     "ae.source": "mnist",
-    "ae.n_samples": 2000,
-    "ae.dmax": 10,
+    "ae.n_samples": 1000,
+    "ae.dmax": 8,
     "ae.restarts": 1,
-    "ae.max_epochs": 1000,
-    "ae.patience": 100,
+    "ae.max_epochs": 300,
+    "ae.patience": 30,
 }
 SMOKE = {
     "ae.source": "digits",
