@@ -7,6 +7,7 @@ study's settings over them) into ``reports/reproductions/<study>/work/<run>/`` a
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -25,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 REPORTS = Path(os.environ.get("IBPIPE_REPRODUCTIONS", REPO / "reports" / "reproductions"))
 DOC_FIGURES = REPO / "docs" / "reproductions" / "figures"
 _START = time.perf_counter()
+# --reuse: keep run folders and skip every stage whose outputs are all there (to finish a recipe that stopped).
+REUSE = False
 
 
 def say(message: str) -> None:
@@ -55,7 +58,7 @@ def out_folder(study: str) -> Path:
 def run_folder(study: str, name: str, settings: Mapping[str, Any], fresh: bool = True) -> Path:
     """``reports/reproductions/<study>/work/<name>/`` holding params.yaml = the project's params with ``settings``."""
     folder = REPORTS / study / "work" / name
-    if fresh and folder.exists():
+    if fresh and not REUSE and folder.exists():
         shutil.rmtree(folder)
     (folder / "data" / "own").mkdir(parents=True, exist_ok=True)
     defaults = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -74,12 +77,18 @@ def stage(folder: Path, name: str, **paths: str) -> float:
 
     Returns the seconds it took; a failing stage stops the recipe with the stage's own error.
     """
-    from ibpipe.pipeline import STAGES
+    from ibpipe.pipeline import STAGES, Read
 
     spec = next(item for item in STAGES if item.name == name)
-    args = [sys.executable, str(REPO / spec.script)]
+    args, outputs = [sys.executable, str(REPO / spec.script)], []
     for flag, value in spec.args.items():
-        args += [flag, paths.get(flag.lstrip("-").replace("-", "_"), value if isinstance(value, str) else value.path)]
+        path = paths.get(flag.lstrip("-").replace("-", "_"), value if isinstance(value, str) else value.path)
+        args += [flag, path]
+        if not isinstance(value, Read):
+            outputs.append(folder / path)
+    if REUSE and all(path.exists() for path in outputs):
+        say(f"{name} ({folder.name}): kept from an earlier run")
+        return 0.0
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
@@ -122,7 +131,8 @@ def _cell(value: Any) -> str:
 def copy_figure(source: Path, study: str, name: str, publish: bool) -> Path:
     """Copy a figure into the study's report folder, and into docs/reproductions/figures when ``publish``."""
     target = out_folder(study) / name
-    shutil.copy(source, target)
+    if Path(source).resolve() != target.resolve():
+        shutil.copy(source, target)
     if publish:
         DOC_FIGURES.mkdir(parents=True, exist_ok=True)
         shrink(source, DOC_FIGURES / f"{study}-{name}")
@@ -141,10 +151,20 @@ def shrink(source: Path, target: Path, width: int = 900) -> None:
 
 
 def common_arguments(description: str):
-    """The flags every recipe has: --smoke (tiny sizes, for the tests) and --publish (copy figures into docs)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=description)
+    """The flags every recipe has: --smoke (tiny sizes, for the tests), --publish (copy figures into docs) and
+    --reuse (finish a recipe that stopped: keep its run folders, skip stages whose outputs exist)."""
+    parser = _Parser(description=description)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the recipe runs (seconds)")
     parser.add_argument("--publish", action="store_true", help="also copy the figures into docs/reproductions/figures")
+    parser.add_argument("--reuse", action="store_true", help="keep run folders; skip stages whose outputs exist")
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """Sets REUSE from --reuse when the arguments are parsed."""
+
+    def parse_args(self, *args, **kwargs):
+        global REUSE
+        parsed = super().parse_args(*args, **kwargs)
+        REUSE = parsed.reuse
+        return parsed
