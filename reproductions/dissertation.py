@@ -29,7 +29,7 @@ import _common as common
 
 STUDY = "dissertation"
 EPOCHS = 1500  # tanh run, every epoch measured
-RELU_EPOCHS = 1000  # ReLU run, every epoch measured
+RELU_EPOCHS = 400  # ReLU run, every epoch measured
 DELTA = 0.02
 WINDOW = 10
 NOISE_VARIANCE = 0.05
@@ -173,7 +173,7 @@ def delta_skip_rows(full: Path, n_epochs: int, searches: dict, out: Path, publis
             searches["delta-approx"]["epochs"],
             len(searches["delta-approx"].get("probed", [])),
         ),
-        f"simple skip: every {step}th": (every_nth_epoch(n_epochs, step).tolist(), None),
+        f"simple skip: every {step} epochs": (every_nth_epoch(n_epochs, step).tolist(), None),
         "log-spaced, as many epochs": (log.tolist(), None),
         "all epochs (the full curve)": (epochs.tolist(), None),
     }
@@ -193,7 +193,7 @@ def delta_skip_rows(full: Path, n_epochs: int, searches: dict, out: Path, publis
         )
     figure, axes = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True)
     for axis, (label, measured) in zip(
-        axes, [("delta-exact", exact), (f"every {step}th", schedules[f"simple skip: every {step}th"][0])]
+        axes, [("delta-exact", exact), (f"every {step} epochs", schedules[f"simple skip: every {step} epochs"][0])]
     ):
         rows_measured = np.searchsorted(epochs, measured)
         for layer, name in enumerate(layers):
