@@ -35,6 +35,12 @@ def say(message: str) -> None:
     print(f"[{time.perf_counter() - _START:7.1f} s] {message}", flush=True)
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (IBPIPE_REPRODUCTIONS may move it out)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with ``over`` laid on it, section by section (a dotted key 'a.b' sets base['a']['b'])."""
     result = copy.deepcopy(dict(base))
@@ -118,7 +124,7 @@ def write_table(folder: Path, rows: Sequence[Mapping[str, Any]], name: str = "nu
     path = folder / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")
     (folder / f"{name}.json").write_text(json.dumps(list(rows), indent=1, default=float) + "\n")
-    say(f"table: {path.relative_to(REPO)}")
+    say(f"table: {shown(path)}")
     return path
 
 

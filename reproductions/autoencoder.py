@@ -59,7 +59,7 @@ def main() -> None:
     common.stages(folder, "ae-points", "ae-entropy", "plot-ae")
     common.copy_figure(folder / "reports" / "ae_figures" / "ae_entropy.png", study, "ae_entropy.png", arguments.publish)
     common.write_table(out, curve_rows(folder / "reports" / "ae_entropy.nc"), title="Autoencoder curves (nats)")
-    common.say(f"done: {out.relative_to(common.REPO)}")
+    common.say(f"done: {common.shown(out)}")
 
 
 def curve_rows(path: Path) -> list[dict]:

@@ -101,7 +101,7 @@ def main() -> None:
     common.stage(relu, "estimate", out=f"reports/metrics_window{WINDOW}.nc", summary="reports/window.json")
     rows += window_rows({"tanh": full, "relu": relu}, out, arguments.publish, study)
     common.write_table(out, rows, title="Dissertation reproduction: 12-bit net (plug-in bits unless named)")
-    common.say(f"done: {out.relative_to(common.REPO)}")
+    common.say(f"done: {common.shown(out)}")
 
 
 def _full_curve(folder: Path, name: str = "metrics.nc"):

@@ -95,7 +95,7 @@ def main() -> None:
         figure.savefig(out / name, dpi=80)
         if arguments.publish:
             common.copy_figure(out / name, study, name, publish=True)
-    common.say(f"done: {out.relative_to(common.REPO)}")
+    common.say(f"done: {common.shown(out)}")
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def main() -> None:
             common.copy_figure(figures / name, study, f"{preset}_{name}", arguments.publish)
         rows += preset_rows(folder / metrics, preset)
     common.write_table(out, rows, title=f"Thesis CNN on MNIST, {epochs} epochs, measured on the test images (bits)")
-    common.say(f"done: {out.relative_to(common.REPO)}")
+    common.say(f"done: {common.shown(out)}")
 
 
 def preset_rows(path: Path, preset: str) -> list[dict]:

@@ -49,7 +49,7 @@ def main() -> None:
     name = "information_plane_plugin.png"
     common.copy_figure(folder / "reports" / "figures" / name, study, name, arguments.publish)
     common.write_table(out, map_rows(folder), title="3-D t-SNE maps of the 12-bit net")
-    common.say(f"done: {out.relative_to(common.REPO)}")
+    common.say(f"done: {common.shown(out)}")
 
 
 def map_rows(folder: Path) -> list[dict]:
