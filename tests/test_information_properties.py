@@ -72,10 +72,14 @@ def test_information_is_within_its_ceilings_or_a_documented_value_error(estimato
         assert all(np.isnan(values[q]) for q in ("H_T", "I_XT", "I_TY"))
         assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
         return
+    lost_fit = [w for w in caught if "outside their own local Gaussian fit" in str(w.message)]
+    declined = {q for q in ("H_T", "I_XT", "I_TY") if np.isnan(values[q])}
+    # lga declines (NaN with its warning) the quantities whose local fits an isolated row breaks, only those
+    assert bool(declined) == (estimator == "lga" and bool(lost_fit)), (declined, [str(w.message) for w in caught])
     h_x = np.log2(len(layer)) if x_ids is None else _entropy_bits(x_ids)
-    assert np.isfinite(values["H_T"])
-    assert 0.0 <= values["I_XT"] <= h_x + 1e-12
-    assert 0.0 <= values["I_TY"] <= _entropy_bits(labels) + 1e-12
+    assert "H_T" in declined or np.isfinite(values["H_T"])
+    assert "I_XT" in declined or 0.0 <= values["I_XT"] <= h_x + 1e-12
+    assert "I_TY" in declined or 0.0 <= values["I_TY"] <= _entropy_bits(labels) + 1e-12
     assert values["capped"] in (0, 1, 2)
 
 
