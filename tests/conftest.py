@@ -17,18 +17,22 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # xdist hands out files in collection order, so the end-to-end pipelines start first and the many
 # short files fill the other worker around them (longest-first scheduling); the rest keep their order.
 # test_pipeline.py builds the session's end-to-end project on one worker while test_faults.py builds the
-# tiny one on the other; the files that edit copies of the project come after, when it is built.
+# tiny one on the other; the reproduction recipes' smoke runs (~150 s) come next, then the files that edit
+# copies of the project, when it is built.
 LONGEST_FIRST = (
     "test_pipeline.py",
     "test_faults.py",
-    "test_pipeline_edits.py",
+    "test_reproductions.py",
     "test_pipeline_variants.py",
+    "test_pipeline_edits.py",
     "test_examples.py",
     "test_recorder.py",
     "test_compare_pipeline.py",
     "test_pipeline_noisy.py",
     "test_pipeline_images.py",
     "test_remote_storage.py",
+    "test_verify.py",
+    "test_dependencies.py",
     "test_autoencoder.py",
     "test_cluster.py",
     "test_own_data.py",

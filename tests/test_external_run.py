@@ -40,7 +40,9 @@ def _edit(path: Path, section: str, **values) -> None:
 
 
 def _repro(root: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DVC_NO_ANALYTICS": "1"}
+    # The recipe's stages call `python`: the environment's own, also when pytest was started by its full path.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DVC_NO_ANALYTICS": "1", "PATH": path}
     dvc = Path(sys.executable).with_name("dvc")
     done = subprocess.run([dvc, "repro"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -46,7 +46,9 @@ class SelectParams(Section):
     probe: one_of(COUNTING_ESTIMATORS) = setting(
         "plugin", "delta-*: counting estimator of the probes, on the reduce settings in force"
     )
-    workers: int = setting(2, "delta-*: Dask workers that measure probe epochs", ge=1, le=256)
+    workers: int = setting(
+        2, "delta-*: Dask worker processes that measure probe epochs (1: in the stage's own process)", ge=1, le=256
+    )
 
     def errors(self) -> list[str]:
         bounds, sizes = self.step_bounds, self.step_sizes
