@@ -18,7 +18,8 @@ from torch import nn
 
 from ibpipe.errors import InputError
 from ibpipe.io.recorded import GrowingActivations, GrowingWeights
-from ibpipe.nn.recording import epoch_rule, n_input_rows, output_shapes, record_outputs, resolve_layers
+from ibpipe.nn.layer_outputs import n_input_rows, output_shapes, record_outputs, resolve_layers
+from ibpipe.nn.recording import epoch_rule
 
 WEIGHTS_STORE = "weights.zarr"
 ACTIVATIONS_STORE = "activations.zarr"

@@ -16,16 +16,10 @@ import torch
 
 from ibpipe.errors import InputError, MissingFileError
 from ibpipe.nn.cnn import digits_cnn, thesis_cnn
+from ibpipe.nn.layer_outputs import PROBE_CHECK_ROWS, describe_output, probing
 from ibpipe.nn.mlp import MLP
 from ibpipe.nn.quantize import QuantizedMLP
-from ibpipe.nn.recording import (
-    PROBE_CHECK_ROWS,
-    RecordedModel,
-    build_custom,
-    describe_layout,
-    describe_output,
-    probing,
-)
+from ibpipe.nn.recording import RecordedModel, build_custom, describe_layout
 
 ARCHITECTURES = ("mlp", "thesis-cnn", "digits-cnn", "custom")
 
