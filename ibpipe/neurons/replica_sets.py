@@ -70,43 +70,33 @@ def replica_set(bootstrap_params: Any, source: Path) -> xr.Dataset:
 
 
 def _own_net(bootstrap_params):
+    """The net the experiment trains itself (the MLP, or the recurrent net of ``ibpipe.neurons.recurrent`` on the
+    gait windows, one input per step), its replicas aligned to it, and the attrs that say what it was."""
     task = task_of(bootstrap_params)
-    if bootstrap_params.architecture == "recurrent":
-        return _recurrent_net(bootstrap_params, task)
-    settings = NetSettings.for_task(bootstrap_params, loss=task.loss, n_out=task.n_out)
-    start = initial_state(task.train_x.shape[1], task.n_out, settings)
-    reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
-    shared = {
-        "inputs": task.train_x,
-        "labels": task.train_y,
-        "settings": settings,
-        "shared_start": start if bootstrap_params.init == "same" else None,
-    }
-    replicas = _run_replicas(bootstrap_params, replica_arrays, shared)
-    aligned = align_replicas(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
-    attrs = {"dataset": bootstrap_params.dataset, "activation": bootstrap_params.activation, "task": task.kind}
-    return reference, aligned, attrs
-
-
-def _recurrent_net(bootstrap_params, task):
-    """The recurrent net of ``ibpipe.neurons.recurrent`` on the gait windows (one input per step) and its replicas."""
-    if task.kind != "series" or bootstrap_params.neuron_layer != "hidden" or bootstrap_params.dim:
+    recurrent = bootstrap_params.architecture == "recurrent"
+    if recurrent and (task.kind != "series" or bootstrap_params.neuron_layer != "hidden" or bootstrap_params.dim):
         raise ParamsError(
             "neurons.bootstrap.architecture = recurrent needs a series dataset (gait), neuron_layer: hidden and dim: 0"
         )
     settings = NetSettings.for_task(bootstrap_params, loss=task.loss, n_out=task.n_out)
-    start = recurrent_start(settings, task.n_out)
-    reference = recurrent_arrays(train_recurrent(task.train_x, task.train_y, settings, start))
+    if recurrent:
+        start = recurrent_start(settings, task.n_out)
+        reference = recurrent_arrays(train_recurrent(task.train_x, task.train_y, settings, start))
+        replica, align = recurrent_replica, align_recurrent
+    else:
+        start = initial_state(task.train_x.shape[1], task.n_out, settings)
+        reference = layer_arrays(train_net(task.train_x, task.train_y, settings, start))
+        replica, align = replica_arrays, align_replicas
     shared = {
         "inputs": task.train_x,
         "labels": task.train_y,
         "settings": settings,
         "shared_start": start if bootstrap_params.init == "same" else None,
     }
-    replicas = _run_replicas(bootstrap_params, recurrent_replica, shared)
-    aligned = align_recurrent(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
+    replicas = _run_replicas(bootstrap_params, replica, shared)
+    aligned = align(reference, replicas, task.train_x, bootstrap_params.activation, bootstrap_params.align)
     attrs = {"dataset": bootstrap_params.dataset, "activation": bootstrap_params.activation, "task": task.kind}
-    return reference, aligned, {**attrs, "architecture": "recurrent"}
+    return reference, aligned, {**attrs, "architecture": "recurrent"} if recurrent else attrs
 
 
 def _pipeline_layer(bootstrap_params, source: Path):
