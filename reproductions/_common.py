@@ -145,6 +145,18 @@ def copy_figure(source: Path, study: str, name: str, publish: bool) -> Path:
     return target
 
 
+def save_figure(figure: Any, out: Path, name: str, study: str, publish: bool) -> Path:
+    """Lay out, write ``out/name`` (80 dpi), close ``figure``, and copy it to the docs when ``publish``."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(out / name, dpi=80)
+    plt.close(figure)
+    if publish:
+        copy_figure(out / name, study, name, True)
+    return out / name
+
+
 def shrink(source: Path, target: Path, width: int = 900) -> None:
     """A copy of the PNG at most ``width`` pixels wide, palette-quantised: the docs keep small figures."""
     from PIL import Image

@@ -206,11 +206,7 @@ def delta_skip_rows(full: Path, n_epochs: int, searches: dict, out: Path, publis
     axes[0].legend(fontsize=6, ncol=3)
     axes[1].set_xlabel("epoch")
     axes[1].set_xscale("symlog", linthresh=10)
-    figure.tight_layout()
-    figure.savefig(out / "delta_skip.png", dpi=80)
-    plt.close(figure)
-    if publish:
-        common.copy_figure(out / "delta_skip.png", study, "delta_skip.png", True)
+    common.save_figure(figure, out, "delta_skip.png", study, publish)
     return rows
 
 
@@ -246,11 +242,7 @@ def one_epoch_rows(kde: Path, out: Path, publish: bool, study: str) -> list[dict
         axis.set_ylabel("I(T;Y) [bits]")
         axis.set_title(f"the information plane of epoch {epoch} (one point per layer)", fontsize=9)
         axis.legend(fontsize=7)
-        figure.tight_layout()
-        figure.savefig(out / "one_epoch_plane.png", dpi=80)
-        plt.close(figure)
-    if publish:
-        common.copy_figure(out / "one_epoch_plane.png", study, "one_epoch_plane.png", True)
+        common.save_figure(figure, out, "one_epoch_plane.png", study, publish)
     return rows
 
 
@@ -294,11 +286,7 @@ def window_rows(folders: dict[str, Path], out: Path, publish: bool, study: str) 
         axis.set_ylabel("I(X;T) [bits]")
         axis.set_ylim(bottom=0, top=max(12.5, float(np.nanmax(single.I_XT.values)) + 0.5))
     axes[0][0].legend(fontsize=6, ncol=2)
-    figure.tight_layout()
-    figure.savefig(out / "as_if_random.png", dpi=80)
-    plt.close(figure)
-    if publish:
-        common.copy_figure(out / "as_if_random.png", study, "as_if_random.png", True)
+    common.save_figure(figure, out, "as_if_random.png", study, publish)
     return rows
 
 
